@@ -1,0 +1,66 @@
+# Forge: `make run` starts the console, `make test` runs the whole suite.
+# Both create .venv and install everything on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.forge-installed
+TORCH_VERSION     := 2.13.0
+DEEPSPEED_VERSION := 0.19.8
+# Where to take the CPU build of torch from, on a machine whose default index
+# serves a CUDA build (see README: "Installing torch").
+TORCH_INDEX_URL ?=
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+
+.PHONY: run test install lint format check wheelhouse clean ci
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing torch $(TORCH_VERSION) (CPU build on machines without a GPU)"
+	$(PIP) install -q $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) torch==$(TORCH_VERSION)
+	@echo "==> installing deepspeed $(DEEPSPEED_VERSION) against that torch"
+	$(PIP) install -q --no-build-isolation deepspeed==$(DEEPSPEED_VERSION)
+	@echo "==> installing Forge and its test tools"
+	$(PIP) install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py forge_setup --demo
+	exec $(BIN)/python manage.py run_stack
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+ci:
+	bash .ci/run
+
+# Wheels for air-gapped GPU nodes (see ../shared/design/GPU.md): deepspeed and its
+# pure-Python needs, for Python 3.12 on x86_64.
+wheelhouse: install
+	mkdir -p .whl
+	$(PIP) wheel -q --no-deps --no-build-isolation -w .whl deepspeed==$(DEEPSPEED_VERSION)
+	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+	  hjson pydantic pydantic-core annotated-types typing-inspection httpx httpcore h11 anyio sniffio idna certifi
+	@ls -1 .whl
+
+clean:
+	rm -rf $(VENV) var/staticfiles .pytest_cache

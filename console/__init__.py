@@ -1,0 +1,1 @@
+"""Forge console: the Django project (web UI, REST API, admin)."""

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from console.audit.models import AuditEvent
+from console.core import context
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_repr: str = "",
+    project_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; request id and client address come from the request context."""
+    ctx = context.current()
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or obj.pk
+        object_repr = object_repr or str(obj)
+        if project_id is None:
+            project_id = getattr(obj, "project_id", None)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else (str(actor) if actor else ""),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        object_repr=object_repr[:200],
+        project_id=project_id,
+        before=before,
+        after=after,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+    )

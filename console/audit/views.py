@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from console.accounts.roles import Cap
+from console.audit.api import AuditFilterSerializer
+from console.audit.selectors import audit_actions, audit_event_list
+from console.core.auth import require_cap
+
+
+@require_cap(Cap.AUDIT_VIEW)
+def audit_list(request: HttpRequest) -> HttpResponse:
+    raw = {k: v for k, v in request.GET.items() if k in AuditFilterSerializer().fields and v}
+    filters = AuditFilterSerializer(data=raw)
+    valid = filters.is_valid()
+    events = audit_event_list(**filters.validated_data) if valid else audit_event_list().none()
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": raw,
+        "errors": filters.errors if not valid else {},
+        "actions": sorted({a.split(".")[0] + "." for a in audit_actions()} | set(audit_actions())),
+    }
+    template = "audit/list.html#table" if request.htmx else "audit/list.html"
+    return render(request, template, context, status=200 if valid else 400)

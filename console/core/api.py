@@ -1,0 +1,45 @@
+"""REST plumbing shared by every app: pagination, errors as JSON, 403s audit-logged."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from console.audit.services import audit_record
+from console.core.errors import ServiceError
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def exception_handler(exc, context):
+    request = context.get("request")
+    if isinstance(exc, ServiceError):
+        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+    if (
+        isinstance(exc, DjangoPermissionDenied | exceptions.PermissionDenied)
+        and request is not None
+    ):
+        user = getattr(request, "user", None)
+        if getattr(user, "is_authenticated", False):
+            audit_record(
+                action="access.denied",
+                actor=user,
+                object_type="endpoint",
+                object_id=request.method,
+                object_repr=request.path[:200],
+            )
+    response = drf_exception_handler(exc, context)
+    if response is None and isinstance(exc, Http404):
+        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return response
+
+
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    return JsonResponse({"detail": f"No API route {request.path}."}, status=404)

@@ -1,0 +1,48 @@
+"""The registry of job kinds. Each app registers the kinds it owns in its AppConfig.ready().
+
+A kind names its typed spec (from gpu_agent.spec), the queue that executes it,
+the capability needed to submit it, and the handler a worker runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from console.accounts.roles import Cap
+
+if TYPE_CHECKING:
+    from console.jobs.execution import JobContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobKind:
+    name: str
+    title: str
+    description: str
+    spec: type
+    queue: str
+    submit_cap: Cap
+    handler: Callable[[JobContext, Any], dict[str, Any]]
+    interruptible: bool = False
+    requires_approval: bool = False
+    max_attempts: int = 3
+
+
+_REGISTRY: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> JobKind:
+    if kind.name in _REGISTRY and _REGISTRY[kind.name] != kind:
+        raise ValueError(f"job kind {kind.name!r} registered twice")
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def get(name: str) -> JobKind | None:
+    return _REGISTRY.get(name)
+
+
+def all_kinds() -> list[JobKind]:
+    return sorted(_REGISTRY.values(), key=lambda k: k.name)

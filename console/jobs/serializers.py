@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from console.jobs import kinds
+from console.jobs.models import Job
+
+
+class JobSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_terminal = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "project",
+            "kind",
+            "name",
+            "state",
+            "is_terminal",
+            "spec",
+            "requested_by",
+            "requires_approval",
+            "approved_by",
+            "approved_at",
+            "not_before",
+            "deadline",
+            "attempt",
+            "max_attempts",
+            "progress",
+            "progress_message",
+            "result",
+            "error",
+            "created_at",
+            "scheduled_at",
+            "dispatched_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class JobDetailSerializer(JobSerializer):
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "log_tail", "checkpoint"]
+        read_only_fields = fields
+
+
+class JobSubmitSerializer(serializers.Serializer):
+    project = serializers.SlugField(help_text="Slug of a project you are a member of.")
+    kind = serializers.CharField(help_text="A job kind, see /api/v1/job-kinds/.")
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    params = serializers.DictField(
+        required=False, default=dict, help_text="The kind's spec fields."
+    )
+    not_before = serializers.DateTimeField(required=False, allow_null=True)
+    deadline = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_kind(self, value: str) -> str:
+        if kinds.get(value) is None:
+            names = ", ".join(k.name for k in kinds.all_kinds())
+            raise serializers.ValidationError(f"Unknown job kind. Known kinds: {names}.")
+        return value
+
+
+class JobRejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class JobKindSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    queue = serializers.CharField()
+    submit_permission = serializers.CharField(source="submit_cap.value")
+    interruptible = serializers.BooleanField()
+    requires_approval = serializers.BooleanField()
+    fields = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,406 @@
+"""Every change to a job's state goes through here.
+
+``job_transition`` is the state machine: it checks the move against TRANSITIONS,
+applies it as a compare-and-set under a row lock (so two processes racing for the
+same job cannot both win), and writes an audit event. A Celery message that is
+redelivered or duplicated finds the job no longer in the state it expects, or a
+newer ``attempt`` (the fencing token), and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from console.accounts.roles import Cap, has_cap
+from console.audit.services import audit_record
+from console.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from console.jobs import kinds
+from console.jobs.models import TERMINAL_STATES, Job, JobState
+from console.projects.models import Project
+from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
+
+log = logging.getLogger(__name__)
+S = JobState
+
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    S.QUEUED: frozenset({S.AWAITING_APPROVAL, S.SCHEDULED, S.CANCELLED, S.FAILED}),
+    S.AWAITING_APPROVAL: frozenset({S.SCHEDULED, S.CANCELLED, S.FAILED}),
+    S.SCHEDULED: frozenset({S.DISPATCHED, S.QUEUED, S.CANCELLED, S.FAILED}),
+    S.DISPATCHED: frozenset({S.RUNNING, S.QUEUED, S.CANCELLED, S.FAILED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.PAUSED, S.QUEUED}),
+    S.PAUSED: frozenset({S.QUEUED, S.CANCELLED}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+SOURCES: dict[JobState, frozenset[JobState]] = {
+    target: frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
+    for target in JobState
+}
+_STAMP = {
+    S.SCHEDULED: "scheduled_at",
+    S.DISPATCHED: "dispatched_at",
+    S.RUNNING: "started_at",
+    S.SUCCEEDED: "finished_at",
+    S.FAILED: "finished_at",
+    S.CANCELLED: "finished_at",
+}
+
+
+def job_transition(
+    *,
+    job_id: int,
+    to: JobState,
+    actor: Any = None,
+    expect: Iterable[JobState] | None = None,
+    attempt: int | None = None,
+    reason: str = "",
+    **fields: Any,
+) -> Job | None:
+    """Move a job to ``to`` if it is in an allowed source state (and at ``attempt``).
+
+    Returns the updated job, or None when the move does not apply (someone else
+    got there first, or the state forbids it). Never raises for an illegal move.
+    """
+    sources = SOURCES[to] if expect is None else SOURCES[to] & frozenset(expect)
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state not in sources:
+            return None
+        if attempt is not None and job.attempt != attempt:
+            return None
+        before = job.state
+        updates: dict[str, Any] = {"state": to, "updated_at": now, **fields}
+        if to in _STAMP:
+            updates[_STAMP[to]] = now
+        if to == S.FAILED and reason and "error" not in updates:
+            updates["error"] = reason
+        changed = Job.objects.filter(pk=job_id, state=before, attempt=job.attempt).update(**updates)
+        if not changed:  # pragma: no cover - the row lock makes this unreachable
+            return None
+        for name, value in updates.items():
+            setattr(job, name, value)
+        audit_record(
+            action=f"job.{to}",
+            actor=actor,
+            obj=job,
+            before={"state": before},
+            after={"state": to, **({"reason": reason} if reason else {}), "attempt": job.attempt},
+        )
+    return job
+
+
+def _send(task: str, args: list[Any], queue: str) -> None:
+    from workers.celery import app
+
+    app.send_task(task, args=args, queue=queue)
+
+
+def _enqueue_on_commit(job_id: int, task: str, args: list[Any], queue: str) -> None:
+    Job.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
+    transaction.on_commit(lambda: _send(task, args, queue))
+
+
+# ------------------------------------------------------------------ submission
+
+
+def job_submit(
+    *,
+    actor: Any,
+    project: Project,
+    kind: str,
+    params: dict[str, Any] | None,
+    name: str = "",
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+) -> Job:
+    """Validate the spec against its kind, store the job queued, schedule it on commit."""
+    job_kind = kinds.get(kind)
+    if job_kind is None:
+        raise InvalidInput(f"Unknown job kind {kind!r}.")
+    if not has_cap(actor, job_kind.submit_cap):
+        raise Forbidden(f"Submitting {kind} needs the '{job_kind.submit_cap.value}' permission.")
+    try:
+        spec = spec_from_dict(job_kind.spec, params or {})
+    except SpecError as exc:
+        raise SpecInvalid(exc.errors) from None
+    if not_before and deadline and deadline <= not_before:
+        raise InvalidInput("deadline must be after not_before.")
+    with transaction.atomic():
+        job = Job.objects.create(
+            project=project,
+            kind=kind,
+            name=name or job_kind.title,
+            spec=spec_to_dict(spec),
+            requested_by=actor,
+            queue=job_kind.queue,
+            requires_approval=job_kind.requires_approval,
+            max_attempts=job_kind.max_attempts,
+            not_before=not_before,
+            deadline=deadline,
+        )
+        audit_record(
+            action="job.submit", actor=actor, obj=job, after={"kind": kind, "spec": job.spec}
+        )
+        _enqueue_on_commit(job.pk, "jobs.schedule", [job.pk], "scheduler")
+    return job
+
+
+class SpecInvalid(InvalidInput):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("The job's parameters are invalid.")
+        self.errors = errors
+
+
+# ------------------------------------------------------------------ scheduling and dispatch
+
+
+def job_schedule(*, job_id: int) -> Job | None:
+    """queued → awaiting approval (when a policy requires it) or scheduled; dispatch if due.
+
+    Deferral (not_before) lives in the database, not in a Celery ETA (R3): the
+    reconciler dispatches scheduled jobs when their time comes.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.state != S.QUEUED:
+        return None
+    if job.requires_approval and job.approved_at is None:
+        return job_transition(job_id=job_id, to=S.AWAITING_APPROVAL, expect=[S.QUEUED])
+    scheduled = job_transition(job_id=job_id, to=S.SCHEDULED, expect=[S.QUEUED])
+    if scheduled is not None:
+        job_dispatch_if_due(job_id=job_id)
+    return scheduled
+
+
+def job_dispatch_if_due(*, job_id: int, now: datetime | None = None) -> Job | None:
+    """scheduled → dispatched with a new attempt (fencing token); send it on commit."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id, state=S.SCHEDULED).first()
+        if job is None or (job.not_before and job.not_before > now):
+            return None
+        attempt = job.attempt + 1
+        Job.objects.filter(pk=job_id).update(attempt=attempt)
+        dispatched = job_transition(job_id=job_id, to=S.DISPATCHED, expect=[S.SCHEDULED])
+        if dispatched is None:  # pragma: no cover - we hold the row lock
+            return None
+        _enqueue_on_commit(job_id, "jobs.execute", [job_id, attempt], job.queue)
+    return dispatched
+
+
+# ------------------------------------------------------------------ user actions
+
+
+def _job_for_action(job_id: int) -> Job:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def job_cancel(*, actor: Any, job_id: int) -> Job:
+    job = _job_for_action(job_id)
+    if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
+        raise Forbidden("Cancelling jobs needs the 'jobs.manage' permission.")
+    done = job_transition(job_id=job_id, to=S.CANCELLED, actor=actor, reason="cancelled by user")
+    if done is None:
+        raise Conflict(f"Job {job_id} is {_job_for_action(job_id).state}; it cannot be cancelled.")
+    return done
+
+
+def job_pause(*, actor: Any, job_id: int) -> Job:
+    job = _job_for_action(job_id)
+    if not has_cap(actor, Cap.JOBS_MANAGE):
+        raise Forbidden("Pausing jobs needs the 'jobs.manage' permission.")
+    kind = kinds.get(job.kind)
+    if kind is None or not kind.interruptible:
+        raise Conflict(f"{job.kind} jobs cannot be paused.")
+    done = job_transition(job_id=job_id, to=S.PAUSED, actor=actor, expect=[S.RUNNING])
+    if done is None:
+        raise Conflict(
+            f"Job {job_id} is {_job_for_action(job_id).state}; only a running job can be paused."
+        )
+    return done
+
+
+def job_resume(*, actor: Any, job_id: int) -> Job:
+    if not has_cap(actor, Cap.JOBS_MANAGE):
+        raise Forbidden("Resuming jobs needs the 'jobs.manage' permission.")
+    with transaction.atomic():
+        done = job_transition(job_id=job_id, to=S.QUEUED, actor=actor, expect=[S.PAUSED])
+        if done is None:
+            raise Conflict(
+                f"Job {job_id} is {_job_for_action(job_id).state}; "
+                "only a paused job can be resumed."
+            )
+        _enqueue_on_commit(job_id, "jobs.schedule", [job_id], "scheduler")
+    return done
+
+
+def job_approve(*, actor: Any, job_id: int) -> Job:
+    """Four-eyes: a reviewer other than the requester approves; the job is scheduled."""
+    job = _job_for_action(job_id)
+    if not has_cap(actor, Cap.REVIEW):
+        raise Forbidden("Approving needs the 'review' permission.")
+    if job.requested_by_id == getattr(actor, "pk", None):
+        audit_record(action="job.self_approval_refused", actor=actor, obj=job)
+        raise Forbidden("You cannot approve your own job.")
+    with transaction.atomic():
+        done = job_transition(
+            job_id=job_id,
+            to=S.SCHEDULED,
+            actor=actor,
+            expect=[S.AWAITING_APPROVAL],
+            approved_by=actor,
+            approved_at=timezone.now(),
+        )
+        if done is None:
+            raise Conflict(
+                f"Job {job_id} is {_job_for_action(job_id).state}; it is not awaiting approval."
+            )
+    job_dispatch_if_due(job_id=job_id)
+    return done
+
+
+def job_reject(*, actor: Any, job_id: int, reason: str = "") -> Job:
+    job = _job_for_action(job_id)
+    if not has_cap(actor, Cap.REVIEW):
+        raise Forbidden("Rejecting needs the 'review' permission.")
+    if job.requested_by_id == getattr(actor, "pk", None):
+        raise Forbidden("You cannot review your own job.")
+    done = job_transition(
+        job_id=job_id,
+        to=S.CANCELLED,
+        actor=actor,
+        expect=[S.AWAITING_APPROVAL],
+        reason=f"rejected: {reason}" if reason else "rejected",
+    )
+    if done is None:
+        raise Conflict(
+            f"Job {job_id} is {_job_for_action(job_id).state}; it is not awaiting approval."
+        )
+    return done
+
+
+# ------------------------------------------------------------------ executor side
+
+
+def job_requeue(
+    *, job_id: int, attempt: int | None, reason: str, delay_seconds: float = 0
+) -> Job | None:
+    """Send a job back to the queue (worker shut down, worker lost, transient error).
+
+    After max_attempts it fails instead, with the reason.
+    """
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.state in TERMINAL_STATES:
+        return None
+    if job.attempt >= job.max_attempts:
+        return job_transition(
+            job_id=job_id,
+            to=S.FAILED,
+            attempt=attempt,
+            expect=[S.RUNNING, S.DISPATCHED, S.SCHEDULED],
+            reason=f"{reason}; gave up after {job.attempt} attempts",
+        )
+    with transaction.atomic():
+        not_before = (
+            timezone.now() + timedelta(seconds=delay_seconds) if delay_seconds else job.not_before
+        )
+        done = job_transition(
+            job_id=job_id,
+            to=S.QUEUED,
+            attempt=attempt,
+            expect=[S.RUNNING, S.DISPATCHED, S.SCHEDULED],
+            reason=reason,
+            not_before=not_before,
+            progress_message=f"requeued: {reason}"[:300],
+        )
+        if done is not None:
+            _enqueue_on_commit(job_id, "jobs.schedule", [job_id], "scheduler")
+    return done
+
+
+@dataclass
+class ReconcileReport:
+    rescheduled: list[int] = field(default_factory=list)
+    dispatched: list[int] = field(default_factory=list)
+    resent: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def job_reconcile(
+    *,
+    now: datetime | None = None,
+    reenqueue_after: float | None = None,
+    heartbeat_timeout: float | None = None,
+) -> ReconcileReport:
+    """Repair what the broker lost, from the database's truth (runs on beat).
+
+    - queued jobs whose schedule message is older than ``reenqueue_after``: sent again (R4);
+    - scheduled jobs whose not_before has come: dispatched (R3);
+    - dispatched jobs nobody claimed within ``reenqueue_after``: their execute message sent again;
+    - running jobs silent for ``heartbeat_timeout``: requeued or failed (R1).
+    A duplicate message is harmless: the claim's compare-and-set lets one through.
+    """
+    now = now or timezone.now()
+    reenqueue = timedelta(
+        seconds=reenqueue_after
+        if reenqueue_after is not None
+        else settings.FORGE_JOB_REENQUEUE_AFTER
+    )
+    silence = timedelta(
+        seconds=heartbeat_timeout
+        if heartbeat_timeout is not None
+        else settings.FORGE_JOB_HEARTBEAT_TIMEOUT
+    )
+    report = ReconcileReport()
+    stale = now - reenqueue
+    for job_id in Job.objects.filter(state=S.QUEUED, enqueued_at__lt=stale).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            if Job.objects.filter(pk=job_id, state=S.QUEUED, enqueued_at__lt=stale).exists():
+                _enqueue_on_commit(job_id, "jobs.schedule", [job_id], "scheduler")
+                report.rescheduled.append(job_id)
+    due = (
+        Job.objects.filter(state=S.SCHEDULED)
+        .exclude(not_before__gt=now)
+        .values_list("pk", flat=True)
+    )
+    for job_id in due:
+        if job_dispatch_if_due(job_id=job_id, now=now) is not None:
+            report.dispatched.append(job_id)
+    for job_id, attempt, queue in Job.objects.filter(
+        state=S.DISPATCHED, enqueued_at__lt=stale
+    ).values_list("pk", "attempt", "queue"):
+        with transaction.atomic():
+            if Job.objects.filter(pk=job_id, state=S.DISPATCHED, attempt=attempt).exists():
+                _enqueue_on_commit(job_id, "jobs.execute", [job_id, attempt], queue)
+                report.resent.append(job_id)
+    for job_id, attempt in Job.objects.filter(
+        state=S.RUNNING, heartbeat_at__lt=now - silence
+    ).values_list("pk", "attempt"):
+        seconds = int(silence.total_seconds())
+        if (
+            job_requeue(
+                job_id=job_id, attempt=attempt, reason=f"executor silent for over {seconds} s"
+            )
+            is not None
+        ):
+            report.lost.append(job_id)
+    if report.as_dict():
+        log.info("reconcile: %s", report.as_dict())
+    return report

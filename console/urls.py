@@ -1,0 +1,48 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from console.accounts import api as accounts_api
+from console.audit import api as audit_api
+from console.core.api import api_not_found
+from console.jobs import api as jobs_api
+from console.projects import api as projects_api
+
+admin.site.site_header = "Forge administration"
+admin.site.site_title = "Forge admin"
+
+api_v1 = [
+    path("me/", accounts_api.MeApi.as_view(), name="me"),
+    path("tokens/", accounts_api.ApiTokenListApi.as_view(), name="tokens"),
+    path(
+        "tokens/<int:token_id>/revoke/",
+        accounts_api.ApiTokenRevokeApi.as_view(),
+        name="token-revoke",
+    ),
+    path("projects/", projects_api.ProjectListApi.as_view(), name="projects"),
+    path("projects/<slug:slug>/", projects_api.ProjectDetailApi.as_view(), name="project-detail"),
+    path("job-kinds/", jobs_api.JobKindListApi.as_view(), name="job-kinds"),
+    path("jobs/", jobs_api.JobListApi.as_view(), name="jobs"),
+    path("jobs/<int:job_id>/", jobs_api.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/cancel/", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<int:job_id>/pause/", jobs_api.JobPauseApi.as_view(), name="job-pause"),
+    path("jobs/<int:job_id>/resume/", jobs_api.JobResumeApi.as_view(), name="job-resume"),
+    path("jobs/<int:job_id>/approve/", jobs_api.JobApproveApi.as_view(), name="job-approve"),
+    path("jobs/<int:job_id>/reject/", jobs_api.JobRejectApi.as_view(), name="job-reject"),
+    path("audit/", audit_api.AuditEventListApi.as_view(), name="audit"),
+]
+
+urlpatterns = [
+    path("", include("console.core.urls")),
+    path("", include("console.accounts.urls")),
+    path("jobs/", include("console.jobs.urls")),
+    path("audit/", include("console.audit.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
+]
+
+handler404 = "console.core.views.page_not_found"
+handler500 = "console.core.views.server_error"

@@ -1,0 +1,78 @@
+"""What a node has: CPUs, memory, and per GPU (through NVML) index, model, memory, driver."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(kw_only=True)
+class GpuInfo:
+    index: int
+    model: str
+    memory_mib: int
+    driver: str
+
+
+@dataclass(kw_only=True)
+class NodeInventory:
+    hostname: str
+    cpu_count: int
+    memory_mib: int
+    platform: str
+    gpus: list[GpuInfo] = field(default_factory=list)
+    nvml_error: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _memory_mib() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _gpus() -> tuple[list[GpuInfo], str]:
+    try:
+        import pynvml
+    except ImportError:
+        return [], "nvidia-ml-py is not installed"
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return [], f"no NVIDIA driver: {exc}"
+    try:
+        driver = pynvml.nvmlSystemGetDriverVersion()
+        driver = driver.decode() if isinstance(driver, bytes) else driver
+        gpus = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            gpus.append(
+                GpuInfo(
+                    index=index,
+                    model=name.decode() if isinstance(name, bytes) else name,
+                    memory_mib=int(memory.total // (1024 * 1024)),
+                    driver=driver,
+                )
+            )
+        return gpus, ""
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def node_inventory() -> NodeInventory:
+    gpus, error = _gpus()
+    return NodeInventory(
+        hostname=socket.gethostname(),
+        cpu_count=os.cpu_count() or 1,
+        memory_mib=_memory_mib(),
+        platform=platform.platform(),
+        gpus=gpus,
+        nvml_error=error,
+    )

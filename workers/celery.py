@@ -1,0 +1,49 @@
+"""The Celery app. Start a worker with
+
+    celery -A workers worker -Q default,pipelines,scheduler,ingest
+    celery -A workers beat
+
+Tasks take ids, reload their row, and call a service (console/*/tasks.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+from workers.queues import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+
+app = Celery("forge")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_routes = {
+    "jobs.schedule": {"queue": Queue.SCHEDULER.value},
+    "jobs.reconcile": {"queue": Queue.SCHEDULER.value},
+}
+app.conf.task_queues = None
+app.autodiscover_tasks(["console.jobs"])
+
+
+def _beat_schedule() -> dict:
+    from django.conf import settings
+
+    return {
+        "jobs-reconcile": {
+            "task": "jobs.reconcile",
+            "schedule": float(settings.FORGE_RECONCILE_INTERVAL),
+            "options": {
+                "queue": Queue.SCHEDULER.value,
+                "expires": float(settings.FORGE_RECONCILE_INTERVAL),
+            },
+        },
+    }
+
+
+@app.on_after_configure.connect
+def _setup_beat(sender: Celery, **kwargs) -> None:
+    sender.conf.beat_schedule = _beat_schedule()
+
+
+from workers import shutdown  # noqa: E402,F401 - connects the shutdown signals
