@@ -157,7 +157,10 @@ REDIS_URL = env.redis_url("REDIS_URL")
 BROKER_DIR = env.path("FORGE_BROKER_DIR", VAR_DIR / "broker")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 3600,
+        "global_keyprefix": env.str("FORGE_BROKER_PREFIX", ""),
+    }
 else:
     # kombu's filesystem transport: every process that shares var/broker/ shares
     # the queues, with no server to run. See README "Embedded broker".

@@ -1,0 +1,87 @@
+"""Shared fixtures: personas (one user per role, plus an outsider), projects, API clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from console.accounts.roles import Role
+from console.accounts.services import api_token_create
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+ROLE_USERNAMES = {
+    Role.VIEWER: "vera_viewer",
+    Role.DATA_ENGINEER: "dana_data",
+    Role.ML_ENGINEER: "milo_ml",
+    Role.REVIEWER: "rita_reviewer",
+    Role.ADMIN: "ada_admin",
+}
+
+
+@dataclass
+class Personas:
+    viewer: object
+    data_engineer: object
+    ml_engineer: object
+    reviewer: object
+    admin: object
+    outsider: object  # logged in, no role, no project: must see nothing
+    stranger: object  # an ML engineer of another team (project beta)
+    project: object
+    other_project: object
+
+    def by_role(self) -> dict[str, object]:
+        return {
+            "viewer": self.viewer,
+            "data_engineer": self.data_engineer,
+            "ml_engineer": self.ml_engineer,
+            "reviewer": self.reviewer,
+            "admin": self.admin,
+            "outsider": self.outsider,
+        }
+
+
+@pytest.fixture
+def personas(db) -> Personas:
+    project = ProjectFactory(slug="alpha", name="Alpha team")
+    other = ProjectFactory(slug="beta", name="Beta team")
+    users = {role: UserFactory(username=name, roles=[role]) for role, name in ROLE_USERNAMES.items()}
+    for user in users.values():
+        MembershipFactory(project=project, user=user)
+    outsider = UserFactory(username="otto_outsider")
+    stranger = UserFactory(username="sam_stranger", roles=[Role.ML_ENGINEER])
+    MembershipFactory(project=other, user=stranger)
+    return Personas(
+        viewer=users[Role.VIEWER],
+        data_engineer=users[Role.DATA_ENGINEER],
+        ml_engineer=users[Role.ML_ENGINEER],
+        reviewer=users[Role.REVIEWER],
+        admin=users[Role.ADMIN],
+        outsider=outsider,
+        stranger=stranger,
+        project=project,
+        other_project=other,
+    )
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient authenticating with a fresh token of that user."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            key = api_token_create(user=user, name="test").key
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def postgres_only(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite has no triggers/row locks to test")

@@ -1,0 +1,122 @@
+"""Real processes for tests: a Celery worker (and the env that points it at the test database)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""):
+    """Poll until predicate() is truthy; return its value or fail with `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL naming the database this test run uses (the test database)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = quote(db.get("USER") or "")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{db.get('HOST') or 'localhost'}{port}/{db['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "console.settings.test",
+        "FORGE_VAR_DIR": str(settings.VAR_DIR),
+        "DATABASE_URL": test_database_url(),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+def broker_purge() -> None:
+    """Drop messages left by earlier tests, so ids reused by a flushed database can't collide."""
+    from workers.celery import app
+    from workers.queues import CONSOLE_QUEUES
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in CONSOLE_QUEUES:
+            try:
+                channel.queue_purge(str(queue))
+            except Exception:  # noqa: BLE001,S110 - a queue that does not exist yet has nothing in it
+                pass
+
+
+class CeleryWorker:
+    """A real `celery worker` process on the configured broker and the test database."""
+
+    def __init__(self, log_path: Path, *, queues: str = "default,pipelines,scheduler,ingest",
+                 pool: str = "prefork", concurrency: int = 1) -> None:
+        self.log_path = log_path
+        self.argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues,
+                     "--pool", pool, "--concurrency", str(concurrency), "--loglevel", "INFO",
+                     "--without-heartbeat", "--without-mingle", "--without-gossip",
+                     "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> CeleryWorker:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=process_env(), stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: b" ready." in self.log_path.read_bytes() or self.proc.poll() is not None,
+                 timeout=60, what="the worker to be ready")
+        assert self.proc.poll() is None, self.log()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.terminate(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+    def __enter__(self) -> CeleryWorker:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
