@@ -21,23 +21,18 @@ class Pagination(PageNumberPagination):
 def exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, ServiceError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
-    if (
-        isinstance(exc, DjangoPermissionDenied | exceptions.PermissionDenied)
-        and request is not None
-    ):
+        response = Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+    elif isinstance(exc, Http404):
+        response = Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    else:
+        if isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc) or None)
+        response = drf_exception_handler(exc, context)
+    if response is not None and response.status_code == 403 and request is not None:
         user = getattr(request, "user", None)
         if getattr(user, "is_authenticated", False):
-            audit_record(
-                action="access.denied",
-                actor=user,
-                object_type="endpoint",
-                object_id=request.method,
-                object_repr=request.path[:200],
-            )
-    response = drf_exception_handler(exc, context)
-    if response is None and isinstance(exc, Http404):
-        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+            audit_record(action="access.denied", actor=user, object_type="endpoint",
+                         object_id=request.method, object_repr=request.path[:200])
     return response
 
 

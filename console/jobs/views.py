@@ -101,7 +101,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
             except Forbidden as exc:
                 return forbidden(request, exc.message)
             except ServiceError as exc:
-                errors["__all__"] = [exc.message]
+                errors["non_field"] = [exc.message]
             else:
                 messages.success(request, f"Job {job.pk} submitted.")
                 return redirect("jobs:detail", job_id=job.pk)
@@ -119,6 +119,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         "fields": fields,
         "projects": projects,
         "errors": errors,
+        "non_field_errors": errors.get("non_field", []),
         "values": values,
         "selected_project": request.POST.get("project", ""),
     }

@@ -1,0 +1,553 @@
+"""``forge``: the Forge console from a terminal or a CI job.
+
+    forge login --url https://forge.example.org --token TOKEN
+    forge jobs submit demo.count --project alpha --param steps=5 --wait
+
+Exit codes: 0 success; 1 an error (API, network, configuration), or a waited-for
+job that failed or was cancelled; 2 a usage error, or `jobs wait` timing out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from forge_cli.client import (
+    JOB_STATES,
+    VERSION,
+    ForgeClient,
+    ForgeError,
+    Job,
+    WaitTimeout,
+    normalize_url,
+)
+from forge_cli.config import ENV_TOKEN, ENV_URL, ConfigError, config_path, load_config, save_config
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_TIMEOUT = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed on stderr, exit code 1."""
+
+
+# ------------------------------------------------------------------ output helpers
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def print_json(data: Any) -> None:
+    out(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain-text columns, left-aligned, two spaces apart."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = []
+    for row in [headers, *rows]:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    try:
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OSError):
+        return value.isoformat()
+
+
+def shorten(text: str, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def fmt_progress(job: Job) -> str:
+    text = f"{job.progress}%"
+    return f"{text} {job.progress_message}" if job.progress_message else text
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+# ------------------------------------------------------------------ argument types
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is JSON when it parses (5, 0.1, true, null, [1]), else a string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def parse_params_json(text: str) -> dict[str, Any]:
+    """A JSON object, or @path to a file holding one."""
+    source = "--params-json"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = Path(source).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{source} must be a JSON object")
+    return value
+
+
+def parse_job_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a job id is a number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a job id is a positive number, got {text!r}")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("seconds cannot be negative")
+    return value
+
+
+def parse_states(text: str) -> str:
+    states = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in states if s not in JOB_STATES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown state {', '.join(unknown)} (states: {', '.join(JOB_STATES)})"
+        )
+    return ",".join(states)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def connect() -> ForgeClient:
+    config = load_config()
+    return ForgeClient(config.url, config.token)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    url = normalize_url(args.url or os.environ.get(ENV_URL, ""))
+    if not url:
+        raise CliError("Give the console's URL: forge login --url https://forge.example.org")
+    token = args.token
+    if token is None or token == "-":
+        if token is None and sys.stdin.isatty():
+            token = getpass.getpass("API token (from the console's Tokens page): ")
+        else:
+            token = sys.stdin.readline()
+    token = (token or "").strip()
+    if not token:
+        raise CliError("No API token given: forge login --url URL --token TOKEN")
+    with ForgeClient(url, token) as client:
+        me = client.me()
+    try:
+        path = save_config(url, token, username=me.username)
+    except OSError as exc:
+        raise CliError(f"Cannot save the login to {config_path()}: {exc}") from None
+    roles = ", ".join(me.roles) or "no roles"
+    out(f"Logged in to {url} as {me.username} ({roles}).")
+    out(f"Saved to {path}.")
+    overriding = [name for name in (ENV_URL, ENV_TOKEN) if os.environ.get(name, "").strip()]
+    if overriding:
+        err(f"Note: {' and '.join(overriding)} set in the environment override the saved login.")
+    return EXIT_OK
+
+
+def cmd_whoami(args: argparse.Namespace) -> int:
+    config = load_config()
+    with ForgeClient(config.url, config.token) as client:
+        me = client.me()
+    if args.json:
+        print_json(me.raw)
+        return EXIT_OK
+    sources = sorted({config.url_source, config.token_source})
+    out(f"{me.username} at {normalize_url(config.url)}")
+    out(f"roles:       {', '.join(me.roles) or '-'}")
+    out(f"permissions: {', '.join(me.permissions) or '-'}")
+    out(f"config:      {', '.join(sources)}")
+    return EXIT_OK
+
+
+def cmd_projects_list(args: argparse.Namespace) -> int:
+    with connect() as client:
+        projects = client.projects()
+    if args.json:
+        print_json([p.raw for p in projects])
+        return EXIT_OK
+    if not projects:
+        out("No projects (you are not a member of any).")
+        return EXIT_OK
+    rows = [[p.slug, p.name, shorten(p.description, 60)] for p in projects]
+    out(table(["SLUG", "NAME", "DESCRIPTION"], rows))
+    return EXIT_OK
+
+
+def cmd_jobs_kinds(args: argparse.Namespace) -> int:
+    with connect() as client:
+        kinds = client.job_kinds()
+    if args.json:
+        print_json([k.raw for k in kinds])
+        return EXIT_OK
+    rows = []
+    for kind in kinds:
+        params = ", ".join(
+            f"{f.name}:{f.type}" + ("" if f.required else f"={compact(f.default)}")
+            for f in kind.fields
+        )
+        flags = [
+            flag
+            for flag, on in (("approval", kind.requires_approval), ("pausable", kind.interruptible))
+            if on
+        ]
+        rows.append([kind.name, kind.title, kind.queue, ",".join(flags) or "-", params])
+    out(table(["KIND", "TITLE", "QUEUE", "FLAGS", "PARAMS"], rows))
+    return EXIT_OK
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    jobs: list[Job] = []
+    more = False
+    with connect() as client:
+        for job in client.jobs(state=args.state, kind=args.kind, project=args.project):
+            if args.limit and len(jobs) >= args.limit:
+                more = True
+                break
+            jobs.append(job)
+    if args.json:
+        print_json([j.raw for j in jobs])
+    elif not jobs:
+        out("No jobs.")
+    else:
+        rows = [
+            [
+                str(j.id),
+                j.state,
+                j.kind,
+                j.project,
+                shorten(j.name, 40),
+                shorten(fmt_progress(j), 30),
+                j.requested_by or "-",
+                fmt_time(j.created_at),
+            ]
+            for j in jobs
+        ]
+        headers = ["ID", "STATE", "KIND", "PROJECT", "NAME", "PROGRESS", "BY", "CREATED"]
+        out(table(headers, rows))
+    if more:
+        err(f"(showing the newest {args.limit}; use --limit 0 for all)")
+    return EXIT_OK
+
+
+def describe_job(job: Job) -> str:
+    rows: list[tuple[str, str]] = [
+        ("name", job.name or "-"),
+        ("kind", job.kind),
+        ("project", job.project),
+        ("state", job.state),
+        ("progress", fmt_progress(job)),
+        ("attempt", f"{job.attempt}/{job.max_attempts}"),
+        ("requested by", job.requested_by or "-"),
+    ]
+    if job.requires_approval:
+        approval = (
+            f"approved by {job.approved_by or '?'} at {fmt_time(job.approved_at)}"
+            if job.approved_at
+            else "required, not given"
+        )
+        rows.append(("approval", approval))
+    if job.not_before:
+        rows.append(("not before", fmt_time(job.not_before)))
+    if job.deadline:
+        rows.append(("deadline", fmt_time(job.deadline)))
+    for label, value in (
+        ("created", job.created_at),
+        ("scheduled", job.scheduled_at),
+        ("dispatched", job.dispatched_at),
+        ("started", job.started_at),
+        ("heartbeat", job.heartbeat_at),
+        ("finished", job.finished_at),
+    ):
+        if value is not None or label == "created":
+            rows.append((label, fmt_time(value)))
+    rows.append(("spec", compact(job.spec)))
+    if job.result is not None:
+        rows.append(("result", compact(job.result)))
+    if job.checkpoint is not None:
+        rows.append(("checkpoint", compact(job.checkpoint)))
+    if job.error:
+        rows.append(("error", job.error))
+    width = max(len(label) for label, _ in rows) + 1
+    lines = [f"Job {job.id}"]
+    lines += [f"  {(label + ':').ljust(width)} {value}" for label, value in rows]
+    return "\n".join(lines)
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    with connect() as client:
+        job = client.job(args.id)
+    if args.json:
+        print_json(job.raw)
+        return EXIT_OK
+    out(describe_job(job))
+    if args.log:
+        out("")
+        out("Log (tail):")
+        out(job.log_tail.rstrip() if job.log_tail and job.log_tail.strip() else "(no log yet)")
+    return EXIT_OK
+
+
+def progress_printer() -> Callable[[Job], None]:
+    def show(job: Job) -> None:
+        now = datetime.now().strftime("%H:%M:%S")
+        out(f"{now}  job {job.id}  {job.state:<17} {fmt_progress(job)}".rstrip())
+
+    return show
+
+
+def finish_wait(
+    client: ForgeClient, job_id: int, *, timeout: float | None, interval: float, as_json: bool
+) -> int:
+    """Wait for a job; print its progress (or, with --json, only the final job)."""
+    try:
+        job = client.job_wait(
+            job_id,
+            timeout=timeout,
+            interval=interval,
+            on_update=None if as_json else progress_printer(),
+        )
+    except WaitTimeout as exc:
+        if as_json:
+            print_json(exc.job.raw)
+        err(f"forge: {exc}")
+        return EXIT_TIMEOUT
+    if as_json:
+        print_json(job.raw)
+    elif job.state == "succeeded":
+        result = f" Result: {compact(job.result)}" if job.result is not None else ""
+        out(f"Job {job.id} succeeded.{result}")
+    else:
+        reason = f": {job.error}" if job.error else "."
+        out(f"Job {job.id} {job.state}{reason}")
+    return EXIT_OK if job.state == "succeeded" else EXIT_ERROR
+
+
+def cmd_jobs_submit(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = dict(args.params_json or {})
+    for key, value in args.param or []:
+        params[key] = value
+    with connect() as client:
+        job = client.job_submit(
+            project=args.project,
+            kind=args.kind,
+            params=params,
+            name=args.name,
+            not_before=args.not_before,
+            deadline=args.deadline,
+        )
+        if not args.wait:
+            if args.json:
+                print_json(job.raw)
+            else:
+                out(f"Submitted job {job.id} ({job.kind}) in project {job.project}: {job.state}.")
+                out(f"Follow it with: forge jobs wait {job.id}")
+            return EXIT_OK
+        if not args.json:
+            out(f"Submitted job {job.id} ({job.kind}) in project {job.project}.")
+        return finish_wait(
+            client, job.id, timeout=args.timeout, interval=args.interval, as_json=args.json
+        )
+
+
+def cmd_jobs_wait(args: argparse.Namespace) -> int:
+    with connect() as client:
+        return finish_wait(
+            client, args.id, timeout=args.timeout, interval=args.interval, as_json=args.json
+        )
+
+
+ACTION_DONE = {
+    "cancel": "cancelled",
+    "pause": "paused",
+    "resume": "resumed",
+    "approve": "approved",
+    "reject": "rejected",
+}
+
+
+def cmd_jobs_action(args: argparse.Namespace) -> int:
+    with connect() as client:
+        if args.action == "reject":
+            job = client.job_reject(args.id, reason=args.reason or "")
+        else:
+            job = getattr(client, f"job_{args.action}")(args.id)
+    if args.json:
+        print_json(job.raw)
+    else:
+        out(f"Job {job.id} {ACTION_DONE[args.action]}; it is now {job.state}.")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ the parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forge",
+        description="Drive a Forge console from the command line.",
+        epilog=(
+            "Configuration: FORGE_URL and FORGE_TOKEN, else the file written by `forge login` "
+            f"(FORGE_CONFIG, default {config_path()})."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"forge {VERSION}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("login", help="verify a console URL and token, then save them")
+    p.add_argument("--url", help="the console's base URL (default: $FORGE_URL)")
+    p.add_argument("--token", help="an API token (default: prompt, or read stdin; '-' reads stdin)")
+    p.set_defaults(func=cmd_login)
+
+    p = commands.add_parser("whoami", help="show the user, roles and permissions of the token")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.set_defaults(func=cmd_whoami)
+
+    projects = commands.add_parser("projects", help="projects you are a member of")
+    sub = projects.add_subparsers(dest="projects_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("list", help="list your projects")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.set_defaults(func=cmd_projects_list)
+
+    jobs = commands.add_parser("jobs", help="submit, follow and control jobs")
+    sub = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", help="list jobs, newest first")
+    p.add_argument("--state", type=parse_states, help="comma-separated states, e.g. queued,running")
+    p.add_argument("--kind", help="a job kind, e.g. demo.count")
+    p.add_argument("--project", help="a project slug")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50; 0: all)")
+    p.add_argument("--json", action="store_true", help="print the API's JSON (a list)")
+    p.set_defaults(func=cmd_jobs_list)
+
+    p = sub.add_parser("show", help="show one job")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.add_argument("--log", action="store_true", help="also print the tail of the job's log")
+    p.set_defaults(func=cmd_jobs_show)
+
+    p = sub.add_parser("kinds", help="list the job kinds and their parameters")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.set_defaults(func=cmd_jobs_kinds)
+
+    p = sub.add_parser("submit", help="submit a job")
+    p.add_argument("kind", metavar="KIND", help="a job kind (see `forge jobs kinds`)")
+    p.add_argument("--project", required=True, help="the project's slug")
+    p.add_argument("--name", help="a name for the job")
+    p.add_argument(
+        "--param",
+        action="append",
+        type=parse_param,
+        metavar="KEY=VALUE",
+        help="a parameter; the value is read as JSON when it parses (5, 0.1, null), "
+        "else as a string; repeatable, wins over --params-json",
+    )
+    p.add_argument(
+        "--params-json",
+        type=parse_params_json,
+        metavar="JSON",
+        help="all parameters as a JSON object, or @FILE holding one",
+    )
+    p.add_argument("--not-before", metavar="ISO8601", help="do not start before this time")
+    p.add_argument("--deadline", metavar="ISO8601", help="should finish by this time")
+    p.add_argument("--wait", action="store_true", help="wait for the job to finish")
+    p.add_argument(
+        "--timeout", type=parse_seconds, help="with --wait: give up after this many seconds"
+    )
+    p.add_argument("--interval", type=parse_seconds, default=2.0, help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print the job's JSON")
+    p.set_defaults(func=cmd_jobs_submit)
+
+    p = sub.add_parser(
+        "wait",
+        help="wait for a job to finish (exit 0 succeeded, 1 failed/cancelled, 2 timeout)",
+    )
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--timeout", type=parse_seconds, help="give up after this many seconds")
+    p.add_argument(
+        "--interval", type=parse_seconds, default=2.0, help="seconds between polls (default 2)"
+    )
+    p.add_argument("--json", action="store_true", help="print only the final job's JSON")
+    p.set_defaults(func=cmd_jobs_wait)
+
+    for action, text in (
+        ("cancel", "cancel a job"),
+        ("pause", "pause a running job (kinds that can be interrupted)"),
+        ("resume", "resume a paused job"),
+        ("approve", "approve a job awaiting approval"),
+        ("reject", "reject a job awaiting approval"),
+    ):
+        p = sub.add_parser(action, help=text)
+        p.add_argument("id", type=parse_job_id, metavar="ID")
+        if action == "reject":
+            p.add_argument("--reason", help="why (recorded in the audit log)")
+        p.add_argument("--json", action="store_true", help="print the job's JSON")
+        p.set_defaults(func=cmd_jobs_action, action=action)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ForgeError, ConfigError, CliError) as exc:
+        err(f"forge: error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err("forge: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`forge jobs list | head`): exit quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Browser tests: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+`web(viewport)` opens a fresh browser context on the live server and returns a `Web`
+helper: log in through the form, take screenshots into test-artifacts/screenshots/,
+and check that the page made no request off the live server's origin and logged no
+console error (the console must work air-gapped).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.factories import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+# Chromium logs the status of a failed document load as a console error; tests that
+# expect a 4xx page say which statuses they expect.
+FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+
+
+class Web:
+    """One browser context (one user's tab) on the live server."""
+
+    def __init__(self, context, base_url: str) -> None:
+        self.context = context
+        self.base_url = base_url.rstrip("/")
+        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.base_url))
+        self.requests: list[str] = []
+        self.console_errors: list[str] = []
+        self.page = context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on(
+            "console",
+            lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        self.page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def goto(self, path: str):
+        return self.page.goto(self.url(path))
+
+    def login(self, user, password: str = PASSWORD, *, next_path: str = "/") -> None:
+        self.goto("/login/")
+        self.page.get_by_label("Username").fill(user.username)
+        self.page.get_by_label("Password").fill(password)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Log in").click()
+        assert urlsplit(self.page.url).path == next_path, self.page.url
+
+    def shot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        width = self.page.viewport_size["width"]
+        path = SCREENSHOTS / f"{name}-{'phone' if width < 600 else 'desktop'}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def foreign_requests(self) -> list[str]:
+        return [
+            url
+            for url in self.requests
+            if not url.startswith(("data:", "blob:", "about:"))
+            and "{0.scheme}://{0.netloc}".format(urlsplit(url)) != self.origin
+        ]
+
+    def assert_clean(self, *, expected_statuses: tuple[int, ...] = ()) -> None:
+        """No request left the live server; no console error but expected 4xx loads."""
+        assert self.foreign_requests() == [], self.foreign_requests()
+        errors = [
+            e
+            for e in self.console_errors
+            if not ((m := FAILED_LOAD.search(e)) and int(m.group(1)) in expected_statuses)
+        ]
+        assert errors == [], errors
+
+
+@pytest.fixture(scope="session")
+def chromium(django_db_setup):
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop on this thread while it runs, which
+    # makes Django refuse ORM calls from the (synchronous) tests: allow them meanwhile.
+    # Depending on django_db_setup closes the browser before the test database goes.
+    saved = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if saved is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = saved
+
+
+@pytest.fixture
+def web(chromium, live_server) -> Iterator:
+    """web(viewport=DESKTOP) -> a Web on a fresh context; contexts close after the test."""
+    contexts = []
+
+    def make(viewport: dict | None = None) -> Web:
+        context = chromium.new_context(viewport=viewport or DESKTOP, locale="en-US")
+        contexts.append(context)
+        return Web(context, live_server.url)
+
+    yield make
+    for context in contexts:
+        context.close()
