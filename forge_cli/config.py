@@ -19,7 +19,7 @@ ENV_TOKEN = "FORGE_TOKEN"
 ENV_CONFIG = "FORGE_CONFIG"
 
 NOT_CONFIGURED = (
-    "Forge is not configured: run `forge login --url URL --token TOKEN` "
+    "Forge is not configured ({missing}): run `forge login --url URL --token TOKEN` "
     "(create a token on the console's Tokens page), or set FORGE_URL and FORGE_TOKEN."
 )
 
@@ -83,7 +83,7 @@ def load_config() -> Config:
         missing = " and ".join(
             name for name, value in (("console URL", url), ("API token", token)) if not value
         )
-        raise ConfigError(f"No {missing} configured. {NOT_CONFIGURED}")
+        raise ConfigError(NOT_CONFIGURED.format(missing=f"no {missing}"))
     return Config(url=url, token=token, url_source=url_source, token_source=token_source)
 
 

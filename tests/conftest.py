@@ -85,3 +85,14 @@ def api():
 def postgres_only(db):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL): SQLite has no triggers/row locks to test")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_dir_cleanup():
+    """Remove this run's broker folder (and SQLite test database) at the end."""
+    yield
+    import shutil
+
+    from django.conf import settings
+
+    shutil.rmtree(settings.VAR_DIR / "runs" / settings.RUN_ID, ignore_errors=True)

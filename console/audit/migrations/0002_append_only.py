@@ -23,12 +23,12 @@ DROP FUNCTION IF EXISTS forge_audit_immutable();
 
 def install_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(IMMUTABLE_SQL)
+        schema_editor.execute(IMMUTABLE_SQL, params=None)
 
 
 def remove_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL)
+        schema_editor.execute(DROP_SQL, params=None)
 
 
 class Migration(migrations.Migration):
