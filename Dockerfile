@@ -81,7 +81,7 @@ RUN FORGE_SECRET_KEY=collectstatic-at-build-time-only \
  && chown forge:forge /app/var /app/var/run \
       /var/lib/forge/data /var/lib/forge-beat /var/lib/forge-agent
 
-USER root
+USER forge
 EXPOSE 8000
 
 # No curl in the slim image: Python probes /healthz (200 when the database and

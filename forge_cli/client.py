@@ -67,6 +67,8 @@ class ForgeError(Exception):
     @property
     def message(self) -> str:
         head = self.detail if self.status == 0 else f"{self.detail} (HTTP {self.status})"
+        if self.field_errors:
+            head = head.rstrip(".:") + ":"
         lines = [head]
         for name, messages in self.field_errors.items():
             lines.append(f"  {name}: {'; '.join(messages)}")
@@ -278,7 +280,7 @@ def _error_from_response(response: httpx.Response, not_found: str = "") -> Forge
     elif status == 404 and not_found:
         detail = not_found
     elif not detail and field_errors:
-        detail = "The request was rejected; check these fields:"
+        detail = "Invalid request"
     elif not detail:
         hint = _STATUS_HINTS.get(status, response.reason_phrase or "Request failed")
         if status >= 500:
@@ -299,8 +301,8 @@ def _error_from_response(response: httpx.Response, not_found: str = "") -> Forge
 def normalize_url(url: str) -> str:
     """The console's base URL, without a trailing slash or an /api/v1 suffix."""
     url = (url or "").strip().rstrip("/")
-    if url.endswith("/api/v1"):
-        url = url[: -len("/api/v1")]
+    if "/api/v1" in url:  # an API address pasted whole: keep the console's base
+        url = url[: url.index("/api/v1")].rstrip("/")
     if url and "://" not in url:
         url = f"https://{url}"
     return url

@@ -165,7 +165,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     url = normalize_url(args.url or os.environ.get(ENV_URL, ""))
     if not url:
         raise CliError("Give the console's URL: forge login --url https://forge.example.org")
-    token = args.token
+    token = args.token if args.token is not None else os.environ.get(ENV_TOKEN) or None
     if token is None or token == "-":
         if token is None and sys.stdin.isatty():
             token = getpass.getpass("API token (from the console's Tokens page): ")
@@ -440,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("login", help="verify a console URL and token, then save them")
     p.add_argument("--url", help="the console's base URL (default: $FORGE_URL)")
-    p.add_argument("--token", help="an API token (default: prompt, or read stdin; '-' reads stdin)")
+    p.add_argument(
+        "--token", help="an API token (default: $FORGE_TOKEN, else prompt; '-' reads stdin)"
+    )
     p.set_defaults(func=cmd_login)
 
     p = commands.add_parser("whoami", help="show the user, roles and permissions of the token")

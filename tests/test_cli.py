@@ -59,14 +59,15 @@ def forge(tmp_path, config_file):
             env["FORGE_TOKEN"] = token
         return env
 
-    def run(*args: str, url: str | None = None, token: str | None = None, timeout: float = 30):
+    def run(*args: str, url: str | None = None, token: str | None = None, stdin: str = ""):
         result = subprocess.run(
             [sys.executable, "-m", "forge_cli.main", *args],
             env=env_for(url, token),
             cwd=ROOT,
+            input=stdin,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=30,
         )
         assert "Traceback" not in result.stderr, result.stderr
         return result
@@ -222,6 +223,17 @@ def test_login_writes_a_private_config_and_whoami_uses_it(
     # The environment wins over the file.
     other = forge("whoami", token=token_for(personas.reviewer))
     assert other.stdout.startswith("rita_reviewer at ")
+
+    # A token on stdin (kept out of the shell history) replaces the saved login.
+    again = forge("login", "--url", live_server.url, "--token", "-", stdin=other_token(personas))
+    assert again.returncode == 0, again.stderr
+    assert "as rita_reviewer" in again.stdout
+    assert json.loads(config_file.read_text())["username"] == "rita_reviewer"
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+
+
+def other_token(personas) -> str:
+    return token_for(personas.reviewer) + "\n"
 
 
 @live

@@ -76,7 +76,7 @@ def test_settings_import_fails_on_bad_env(tmp_path):
     import sys
 
     env = {**os.environ, "FORGE_VAR_DIR": str(tmp_path), "FORGE_DEBUG": "sometimes",
-           "DJANGO_SETTINGS_MODULE": "console.settings"}
+           "DJANGO_SETTINGS_MODULE": "console.settings.base"}
     result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0

@@ -14,7 +14,7 @@ from celery import Celery
 
 from workers.queues import Queue
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings.base")
 
 app = Celery("forge")
 app.config_from_object("django.conf:settings", namespace="CELERY")

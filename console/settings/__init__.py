@@ -1,3 +1,2 @@
-"""Default settings: embedded defaults for a laptop, or real servers when the env says so."""
-
-from console.settings.base import *  # noqa: F403
+"""Settings modules: base (embedded defaults, or real servers from the environment),
+production (secure by default) and test (isolated state for the test suite)."""

@@ -78,6 +78,12 @@ class Web:
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
+    def sideways_overflow(self) -> int:
+        """How many pixels the page scrolls sideways (0 when it fits its viewport)."""
+        return self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+
     def foreign_requests(self) -> list[str]:
         return [
             url

@@ -1,0 +1,30 @@
+// Small progressive enhancements for every page. The console works without them.
+(() => {
+  // <form data-confirm="..."> asks before submitting (irreversible actions).
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  // A log (<pre data-follow>) shows its latest lines: it starts scrolled to the bottom
+  // and, when htmx replaces it, stays at the bottom unless the reader scrolled up.
+  const atBottom = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  const follow = (root) => {
+    root.querySelectorAll("pre[data-follow]").forEach((el) => { el.scrollTop = el.scrollHeight; });
+  };
+  let kept = {};
+  document.addEventListener("DOMContentLoaded", () => follow(document));
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    kept = {};
+    event.detail.target.querySelectorAll("pre[data-follow][id]").forEach((el) => {
+      kept[el.id] = atBottom(el) ? null : el.scrollTop;
+    });
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    document.querySelectorAll("pre[data-follow][id]").forEach((el) => {
+      const top = kept[el.id];
+      el.scrollTop = top === undefined || top === null ? el.scrollHeight : top;
+    });
+    kept = {};
+  });
+})();
