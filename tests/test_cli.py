@@ -225,15 +225,13 @@ def test_login_writes_a_private_config_and_whoami_uses_it(
     assert other.stdout.startswith("rita_reviewer at ")
 
     # A token on stdin (kept out of the shell history) replaces the saved login.
-    again = forge("login", "--url", live_server.url, "--token", "-", stdin=other_token(personas))
+    again = forge(
+        "login", "--url", live_server.url, "--token", "-", stdin=f"{token_for(personas.reviewer)}\n"
+    )
     assert again.returncode == 0, again.stderr
     assert "as rita_reviewer" in again.stdout
     assert json.loads(config_file.read_text())["username"] == "rita_reviewer"
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
-
-
-def other_token(personas) -> str:
-    return token_for(personas.reviewer) + "\n"
 
 
 @live

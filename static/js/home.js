@@ -18,7 +18,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const layout = {
     barmode: "stack", bargap: 0.25, margin: { t: 8, r: 8, b: 36, l: 32 },
     font: { family: style.fontFamily, size: 12, color: "#5b6777" },
-    legend: { orientation: "h", x: 0, y: -0.18 }, showlegend: traces.length > 0,
+    legend: { orientation: "h", x: 0, y: -0.18, traceorder: "normal" }, showlegend: traces.length > 0,
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
     xaxis: { type: "date", tickformat: "%b %d", fixedrange: true },
     // Whole jobs only: one tick per job while counts are small, Plotly's choice above.
