@@ -116,9 +116,7 @@ def chromium(django_db_setup):
     os.environ[ASYNC_UNSAFE] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             yield browser
             browser.close()
     finally:

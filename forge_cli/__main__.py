@@ -1,0 +1,3 @@
+from forge_cli.main import main
+
+raise SystemExit(main())
