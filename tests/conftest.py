@@ -48,7 +48,9 @@ class Personas:
 def personas(db) -> Personas:
     project = ProjectFactory(slug="alpha", name="Alpha team")
     other = ProjectFactory(slug="beta", name="Beta team")
-    users = {role: UserFactory(username=name, roles=[role]) for role, name in ROLE_USERNAMES.items()}
+    users = {
+        role: UserFactory(username=name, roles=[role]) for role, name in ROLE_USERNAMES.items()
+    }
     for user in users.values():
         MembershipFactory(project=project, user=user)
     outsider = UserFactory(username="otto_outsider")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,9 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""):
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
+):
     """Poll until predicate() is truthy; return its value or fail with `what`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -61,30 +64,61 @@ def broker_purge() -> None:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in CONSOLE_QUEUES:
-            try:
+            # a queue that does not exist yet has nothing in it
+            with contextlib.suppress(Exception):
                 channel.queue_purge(str(queue))
-            except Exception:  # noqa: BLE001,S110 - a queue that does not exist yet has nothing in it
-                pass
 
 
 class CeleryWorker:
     """A real `celery worker` process on the configured broker and the test database."""
 
-    def __init__(self, log_path: Path, *, queues: str = "default,pipelines,scheduler,ingest",
-                 pool: str = "prefork", concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        queues: str = "default,pipelines,scheduler,ingest",
+        pool: str = "prefork",
+        concurrency: int = 1,
+    ) -> None:
         self.log_path = log_path
-        self.argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues,
-                     "--pool", pool, "--concurrency", str(concurrency), "--loglevel", "INFO",
-                     "--without-heartbeat", "--without-mingle", "--without-gossip",
-                     "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
+        self.argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "-Q",
+            queues,
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> CeleryWorker:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=process_env(), stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: b" ready." in self.log_path.read_bytes() or self.proc.poll() is not None,
-                 timeout=60, what="the worker to be ready")
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=process_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(
+            lambda: b" ready." in self.log_path.read_bytes() or self.proc.poll() is not None,
+            timeout=60,
+            what="the worker to be ready",
+        )
         assert self.proc.poll() is None, self.log()
         return self
 
@@ -103,15 +137,11 @@ class CeleryWorker:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.terminate(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
         if self.proc:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=10)
         self._log.close()
 

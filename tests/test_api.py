@@ -15,11 +15,16 @@ pytestmark = pytest.mark.django_db
 
 def test_submit_and_read_back(personas, api):
     client = api(personas.ml_engineer)
-    response = client.post("/api/v1/jobs/", {"project": "alpha", "kind": "demo.count",
-                                             "params": {"steps": 3, "step_seconds": 0.1}}, format="json")
+    response = client.post(
+        "/api/v1/jobs/",
+        {"project": "alpha", "kind": "demo.count", "params": {"steps": 3, "step_seconds": 0.1}},
+        format="json",
+    )
     assert response.status_code == 201
     job = response.json()
-    assert job["state"] == "queued" and job["spec"]["steps"] == 3 and job["requested_by"] == "milo_ml"
+    assert (
+        job["state"] == "queued" and job["spec"]["steps"] == 3 and job["requested_by"] == "milo_ml"
+    )
     detail = client.get(f"/api/v1/jobs/{job['id']}/").json()
     assert detail["id"] == job["id"] and "log_tail" in detail
     listed = client.get("/api/v1/jobs/?state=queued&project=alpha").json()
@@ -61,11 +66,15 @@ def test_field_errors_name_the_bad_param(personas, api, params, errors):
 
 
 def test_malformed_json_is_400(personas, api):
-    response = api(personas.ml_engineer).post("/api/v1/jobs/", "{not json", content_type="application/json")
+    response = api(personas.ml_engineer).post(
+        "/api/v1/jobs/", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nothing/", "/api/v2/jobs/", "/api/", "/api/v1/jobs/abc/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing/", "/api/v2/jobs/", "/api/", "/api/v1/jobs/abc/"]
+)
 def test_unknown_api_routes_are_json_404(personas, api, path):
     response = api(personas.viewer).get(path)
     assert response.status_code == 404
@@ -115,8 +124,9 @@ def test_token_brute_force_locks_the_address(personas, api, settings):
 def test_session_post_without_csrf_is_403(personas):
     client = Client(enforce_csrf_checks=True)
     client.force_login(personas.ml_engineer)
-    response = client.post("/api/v1/jobs/", {"project": "alpha", "kind": "demo.count"},
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/jobs/", {"project": "alpha", "kind": "demo.count"}, content_type="application/json"
+    )
     assert response.status_code == 403
     job = JobFactory(project=personas.project)
     assert client.post(f"/jobs/{job.pk}/cancel/").status_code == 403
@@ -131,8 +141,9 @@ def test_me_reports_roles_and_permissions(personas, api):
 
 def test_audit_api_filters(personas, api):
     JobFactory(project=personas.project)
-    api(personas.ml_engineer).post("/api/v1/jobs/", {"project": "alpha", "kind": "demo.count"},
-                                   format="json")
+    api(personas.ml_engineer).post(
+        "/api/v1/jobs/", {"project": "alpha", "kind": "demo.count"}, format="json"
+    )
     client = api(personas.reviewer)
     events = client.get("/api/v1/audit/?action=job.submit&actor=milo_ml").json()["results"]
     assert len(events) == 1 and events[0]["action"] == "job.submit" and events[0]["request_id"]

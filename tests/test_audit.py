@@ -22,9 +22,12 @@ def test_state_changes_are_audited_with_before_and_after(personas):
 
 def test_audit_rows_refuse_update_and_delete_on_postgres(postgres_only):
     event = audit_record(action="test.event", object_type="x", object_id="1")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE audit_auditevent SET action = 'forged' WHERE id = %s", [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE audit_auditevent SET action = 'forged' WHERE id = %s", [event.pk])
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -67,4 +70,7 @@ def test_admin_panel_cannot_edit_audit(personas):
     assert client.get("/admin/audit/auditevent/").status_code == 200
     response = client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"action": "forged"})
     assert response.status_code == 403
-    assert client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )

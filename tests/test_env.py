@@ -43,7 +43,11 @@ def test_postgres_url_parsed():
     db = parse_database_url("DATABASE_URL", "postgres://forge:s%40cret@db.internal:6543/forge")
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
-        "forge", "s@cret", "db.internal", "6543", "forge",
+        "forge",
+        "s@cret",
+        "db.internal",
+        "6543",
+        "forge",
     )
 
 
@@ -75,9 +79,14 @@ def test_settings_import_fails_on_bad_env(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "FORGE_VAR_DIR": str(tmp_path), "FORGE_DEBUG": "sometimes",
-           "DJANGO_SETTINGS_MODULE": "console.settings.base"}
-    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    env = {
+        **os.environ,
+        "FORGE_VAR_DIR": str(tmp_path),
+        "FORGE_DEBUG": "sometimes",
+        "DJANGO_SETTINGS_MODULE": "console.settings.base",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "FORGE_DEBUG" in result.stderr

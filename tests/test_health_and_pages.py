@@ -17,13 +17,17 @@ def test_healthz_reports_database_and_broker():
 def test_healthz_is_503_when_the_database_is_down(monkeypatch):
     from console.core import health
 
-    monkeypatch.setattr(health, "database_status", lambda: {"ok": False, "error": "OperationalError"})
+    monkeypatch.setattr(
+        health, "database_status", lambda: {"ok": False, "error": "OperationalError"}
+    )
     response = Client().get("/healthz")
     assert response.status_code == 503 and response.json()["status"] == "degraded"
 
 
 def test_job_detail_full_page_and_htmx_partial(personas):
-    job = JobFactory(project=personas.project, state="running", progress=40, progress_message="step 4")
+    job = JobFactory(
+        project=personas.project, state="running", progress=40, progress_message="step 4"
+    )
     client = Client()
     client.force_login(personas.viewer)
     full = client.get(f"/jobs/{job.pk}/")
@@ -54,11 +58,27 @@ def test_job_list_partial_and_filters(personas):
 def test_job_form_submits_and_shows_field_errors(personas):
     client = Client()
     client.force_login(personas.ml_engineer)
-    bad = client.post("/jobs/new/", {"kind": "demo.count", "project": "alpha", "steps": "abc",
-                                     "step_seconds": "0.1", "fail_at_step": ""})
+    bad = client.post(
+        "/jobs/new/",
+        {
+            "kind": "demo.count",
+            "project": "alpha",
+            "steps": "abc",
+            "step_seconds": "0.1",
+            "fail_at_step": "",
+        },
+    )
     assert bad.status_code == 400 and b"must be int" in bad.content
-    good = client.post("/jobs/new/", {"kind": "demo.count", "project": "alpha", "steps": "3",
-                                      "step_seconds": "0.1", "fail_at_step": ""})
+    good = client.post(
+        "/jobs/new/",
+        {
+            "kind": "demo.count",
+            "project": "alpha",
+            "steps": "3",
+            "step_seconds": "0.1",
+            "fail_at_step": "",
+        },
+    )
     assert good.status_code == 302 and good["Location"].startswith("/jobs/")
 
 

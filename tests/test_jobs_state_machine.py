@@ -35,8 +35,12 @@ def test_transition_table_is_enforced(source, target):
 
 
 def test_submit_validates_spec_and_stores_exactly_what_runs(personas):
-    job = services.job_submit(actor=personas.ml_engineer, project=personas.project, kind="demo.count",
-                              params={"steps": 4, "step_seconds": 0})
+    job = services.job_submit(
+        actor=personas.ml_engineer,
+        project=personas.project,
+        kind="demo.count",
+        params={"steps": 4, "step_seconds": 0},
+    )
     assert job.state == S.QUEUED
     assert job.spec == {"steps": 4, "step_seconds": 0.0, "fail_at_step": None}
     assert job.queue == "pipelines"
@@ -55,17 +59,22 @@ def test_submit_validates_spec_and_stores_exactly_what_runs(personas):
 )
 def test_bad_spec_fails_at_submission_with_field_errors(personas, params, field):
     with pytest.raises(services.SpecInvalid) as caught:
-        services.job_submit(actor=personas.ml_engineer, project=personas.project, kind="demo.count",
-                            params=params)
+        services.job_submit(
+            actor=personas.ml_engineer, project=personas.project, kind="demo.count", params=params
+        )
     assert field in caught.value.errors
     assert not Job.objects.exists()
 
 
 def test_unknown_kind_and_missing_permission(personas):
     with pytest.raises(InvalidInput):
-        services.job_submit(actor=personas.ml_engineer, project=personas.project, kind="nope", params={})
+        services.job_submit(
+            actor=personas.ml_engineer, project=personas.project, kind="nope", params={}
+        )
     with pytest.raises(Forbidden):
-        services.job_submit(actor=personas.viewer, project=personas.project, kind="demo.count", params={})
+        services.job_submit(
+            actor=personas.viewer, project=personas.project, kind="demo.count", params={}
+        )
 
 
 def test_schedule_then_dispatch_gives_a_new_attempt():
@@ -134,7 +143,9 @@ def test_cancel_rules(personas):
 
 
 def test_pause_and_resume_from_checkpoint(personas):
-    job = JobFactory(project=personas.project, spec={"steps": 5, "step_seconds": 0.0, "fail_at_step": None})
+    job = JobFactory(
+        project=personas.project, spec={"steps": 5, "step_seconds": 0.0, "fail_at_step": None}
+    )
     services.job_schedule(job_id=job.pk)
     execution.job_claim(job_id=job.pk, attempt=1)
     Job.objects.filter(pk=job.pk).update(checkpoint={"step": 3, "total": 1.0})
@@ -165,7 +176,9 @@ def test_cancel_stops_a_running_handler_at_its_next_report(personas):
 
 
 def test_approval_is_four_eyes(personas):
-    job = JobFactory(project=personas.project, requested_by=personas.reviewer, requires_approval=True)
+    job = JobFactory(
+        project=personas.project, requested_by=personas.reviewer, requires_approval=True
+    )
     services.job_schedule(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == S.AWAITING_APPROVAL
@@ -200,7 +213,9 @@ def test_reconciler_requeues_silent_running_jobs_then_gives_up():
 
 def test_reconciler_resends_lost_messages(monkeypatch):
     sent = []
-    monkeypatch.setattr(services, "_send", lambda task, args, queue: sent.append((task, args, queue)))
+    monkeypatch.setattr(
+        services, "_send", lambda task, args, queue: sent.append((task, args, queue))
+    )
     queued = JobFactory()
     dispatched = JobFactory()
     services.job_schedule(job_id=dispatched.pk)

@@ -22,8 +22,13 @@ API_MATRIX = [
     ("get", "/api/v1/job-kinds/", None, EVERY_ROLE, 200),
     ("get", "/api/v1/jobs/", None, EVERY_ROLE, 200),
     ("get", "/api/v1/jobs/{job}/", None, EVERY_ROLE, 200),
-    ("post", "/api/v1/jobs/", {"project": "alpha", "kind": "demo.count", "params": {"steps": 2}},
-     SUBMITTERS, 201),
+    (
+        "post",
+        "/api/v1/jobs/",
+        {"project": "alpha", "kind": "demo.count", "params": {"steps": 2}},
+        SUBMITTERS,
+        201,
+    ),
     ("post", "/api/v1/jobs/{job}/cancel/", None, MANAGERS, 200),
     ("get", "/api/v1/tokens/", None, EVERY_ROLE, 200),
     ("post", "/api/v1/tokens/", {"name": "x"}, EVERY_ROLE, 201),
@@ -99,8 +104,9 @@ def test_other_teams_objects_are_invisible(personas, api):
     assert mine.get(f"/api/v1/jobs/{theirs.pk}/").status_code == 404
     assert mine.post(f"/api/v1/jobs/{theirs.pk}/cancel/").status_code == 404
     assert mine.get("/api/v1/projects/beta/").status_code == 404
-    response = mine.post("/api/v1/jobs/", {"project": "beta", "kind": "demo.count", "params": {}},
-                         format="json")
+    response = mine.post(
+        "/api/v1/jobs/", {"project": "beta", "kind": "demo.count", "params": {}}, format="json"
+    )
     assert response.status_code == 400 and "project" in response.json()
     client = Client()
     client.force_login(personas.ml_engineer)

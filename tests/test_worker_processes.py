@@ -24,8 +24,9 @@ def _state(job_id: int) -> str:
 
 
 def _submit(personas, **params) -> Job:
-    return services.job_submit(actor=personas.ml_engineer, project=personas.project,
-                               kind="demo.count", params=params)
+    return services.job_submit(
+        actor=personas.ml_engineer, project=personas.project, kind="demo.count", params=params
+    )
 
 
 @pytest.fixture
@@ -37,13 +38,26 @@ def worker_log(tmp_path):
 def test_job_runs_end_to_end_on_a_real_worker(personas, worker_log):
     job = _submit(personas, steps=5, step_seconds=0.05)
     with CeleryWorker(worker_log) as worker:
-        wait_for(lambda: _state(job.pk) == S.SUCCEEDED, timeout=60, what=f"job to succeed\n{worker.log()}")
+        wait_for(
+            lambda: _state(job.pk) == S.SUCCEEDED,
+            timeout=60,
+            what=f"job to succeed\n{worker.log()}",
+        )
     job.refresh_from_db()
     assert job.result["steps"] == 5 and job.progress == 100 and job.attempt == 1
     assert "step 5/5" in job.log_tail
-    states = list(AuditEvent.objects.filter(object_id=str(job.pk), action__startswith="job.")
-                  .order_by("id").values_list("action", flat=True))
-    assert states == ["job.submit", "job.scheduled", "job.dispatched", "job.running", "job.succeeded"]
+    states = list(
+        AuditEvent.objects.filter(object_id=str(job.pk), action__startswith="job.")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert states == [
+        "job.submit",
+        "job.scheduled",
+        "job.dispatched",
+        "job.running",
+        "job.succeeded",
+    ]
 
 
 def test_kill_9_mid_task_then_the_job_finishes_once(personas, worker_log):
@@ -51,16 +65,25 @@ def test_kill_9_mid_task_then_the_job_finishes_once(personas, worker_log):
     job = _submit(personas, steps=12, step_seconds=0.25)
     worker = CeleryWorker(worker_log).start()
     try:
-        wait_for(lambda: (Job.objects.get(pk=job.pk).checkpoint or {}).get("step", 0) >= 3,
-                 timeout=60, what="a few steps")
+        wait_for(
+            lambda: (Job.objects.get(pk=job.pk).checkpoint or {}).get("step", 0) >= 3,
+            timeout=60,
+            what="a few steps",
+        )
         worker.kill9()
     finally:
         worker.stop()
     assert _state(job.pk) == S.RUNNING  # nobody knows yet
-    report = services.job_reconcile(now=timezone.now() + timedelta(seconds=120), heartbeat_timeout=60)
+    report = services.job_reconcile(
+        now=timezone.now() + timedelta(seconds=120), heartbeat_timeout=60
+    )
     assert job.pk in report.lost and _state(job.pk) == S.QUEUED
     with CeleryWorker(worker_log) as worker:
-        wait_for(lambda: _state(job.pk) == S.SUCCEEDED, timeout=60, what=f"retry to succeed\n{worker.log()}")
+        wait_for(
+            lambda: _state(job.pk) == S.SUCCEEDED,
+            timeout=60,
+            what=f"retry to succeed\n{worker.log()}",
+        )
     job.refresh_from_db()
     assert job.attempt == 2
     assert job.result["steps"] == 12
@@ -84,9 +107,11 @@ def test_sigterm_requeues_in_flight_work(personas, worker_log):
     assert AuditEvent.objects.filter(object_id=str(job.pk), action="job.queued").exists()
     # The next worker (after the deploy) picks it up, via the reconciler if the message was eaten.
     with CeleryWorker(worker_log) as worker:
+
         def progressed():
             services.job_reconcile(reenqueue_after=0)
             return _state(job.pk) == S.SUCCEEDED
+
         wait_for(progressed, timeout=90, interval=1, what=f"job to finish\n{worker.log()}")
     job.refresh_from_db()
     assert job.result["steps"] == 40
@@ -99,7 +124,11 @@ def test_lost_broker_message_is_re_enqueued_by_the_reconciler(personas, worker_l
     with CeleryWorker(worker_log) as worker:
         assert _state(job.pk) == S.QUEUED
         services.job_reconcile(reenqueue_after=0)
-        wait_for(lambda: _state(job.pk) == S.SUCCEEDED, timeout=60, what=f"job to succeed\n{worker.log()}")
+        wait_for(
+            lambda: _state(job.pk) == S.SUCCEEDED,
+            timeout=60,
+            what=f"job to succeed\n{worker.log()}",
+        )
 
 
 def test_duplicate_dispatch_runs_once(personas, worker_log):
@@ -111,8 +140,16 @@ def test_duplicate_dispatch_runs_once(personas, worker_log):
         wait_for(lambda: _state(job.pk) in (S.DISPATCHED, S.RUNNING, S.SUCCEEDED), timeout=60)
         for _ in range(2):
             app.send_task("jobs.execute", args=[job.pk, 1], queue="pipelines")
-        wait_for(lambda: _state(job.pk) == S.SUCCEEDED, timeout=60, what=f"job to succeed\n{worker.log()}")
-        wait_for(lambda: worker.log().count("jobs.execute[") >= 6, timeout=30, what="all three deliveries")
+        wait_for(
+            lambda: _state(job.pk) == S.SUCCEEDED,
+            timeout=60,
+            what=f"job to succeed\n{worker.log()}",
+        )
+        wait_for(
+            lambda: worker.log().count("jobs.execute[") >= 6,
+            timeout=30,
+            what="all three deliveries",
+        )
     assert AuditEvent.objects.filter(object_id=str(job.pk), action="job.running").count() == 1
     job.refresh_from_db()
     assert job.log_tail.count("step 3/3") == 1
@@ -123,7 +160,10 @@ def test_cancel_reaches_a_running_job(personas, worker_log):
     with CeleryWorker(worker_log) as worker:
         wait_for(lambda: _state(job.pk) == S.RUNNING, timeout=60, what="job to run")
         services.job_cancel(actor=personas.ml_engineer, job_id=job.pk)
-        wait_for(lambda: "stopped: job is now cancelled" in Job.objects.get(pk=job.pk).log_tail,
-                 timeout=30, what=f"handler to stop\n{worker.log()}")
+        wait_for(
+            lambda: "stopped: job is now cancelled" in Job.objects.get(pk=job.pk).log_tail,
+            timeout=30,
+            what=f"handler to stop\n{worker.log()}",
+        )
     job.refresh_from_db()
     assert job.state == S.CANCELLED and (job.checkpoint or {}).get("step", 0) < 200

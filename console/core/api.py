@@ -31,8 +31,13 @@ def exception_handler(exc, context):
     if response is not None and response.status_code == 403 and request is not None:
         user = getattr(request, "user", None)
         if getattr(user, "is_authenticated", False):
-            audit_record(action="access.denied", actor=user, object_type="endpoint",
-                         object_id=request.method, object_repr=request.path[:200])
+            audit_record(
+                action="access.denied",
+                actor=user,
+                object_type="endpoint",
+                object_id=request.method,
+                object_repr=request.path[:200],
+            )
     return response
 
 
