@@ -12,8 +12,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_ml_engineer_logs_in_and_reads_the_dashboard(web, personas):
     ml, alpha = personas.ml_engineer, personas.project
-    for state in ("running", "running", "succeeded", "failed"):
-        JobFactory(project=alpha, requested_by=ml, state=state, name=f"{state} job")
+    for i, state in enumerate(("running", "running", "succeeded", "failed")):
+        JobFactory(project=alpha, requested_by=ml, state=state, name=f"{state} job {i}")
     JobFactory(project=personas.other_project, state="running", name="beta's job")  # not visible
 
     w = web()
@@ -40,7 +40,7 @@ def test_ml_engineer_logs_in_and_reads_the_dashboard(web, personas):
     expect(projects).to_contain_text("Alpha team")
     expect(projects).not_to_contain_text("Beta team")
     expect(page.get_by_role("link", name="New job")).to_be_visible()
-    expect(page.get_by_role("link", name="running job")).to_be_visible()
+    expect(page.get_by_role("link", name="succeeded job 2")).to_be_visible()
     expect(page.get_by_role("link", name="beta's job")).to_have_count(0)
 
     # Plotly draws the chart (an svg) from the locally served bundle, with bars in it.
