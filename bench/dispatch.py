@@ -55,7 +55,8 @@ sys.stdin.readline()
 out = []
 for i in range({jobs}):
     t0 = timezone.now()
-    job = job_submit(actor=admin, project=project, kind="demo.count", params={{"steps": 1, "step_seconds": 0}})
+    job = job_submit(actor=admin, project=project, kind="demo.count",
+                     params={{"steps": 1, "step_seconds": 0}})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         row = Job.objects.filter(pk=job.pk).values("state", "started_at", "finished_at").get()
@@ -64,7 +65,8 @@ for i in range({jobs}):
         time.sleep(0.01)
     else:
         raise SystemExit(f"job {{job.pk}} did not finish: {{row}}")
-    out.append(((row["started_at"] - t0).total_seconds(), (row["finished_at"] - t0).total_seconds()))
+    started = (row["started_at"] - t0).total_seconds()
+    out.append((started, (row["finished_at"] - t0).total_seconds()))
 print("RESULT", json.dumps(out), flush=True)
 """
     driver = subprocess.Popen(
@@ -144,7 +146,8 @@ def main() -> None:
         rows.append(run_one("redis", args.redis, args.jobs))
     print("\nsubmit -> started (worker claim) and -> succeeded, seconds, SQLite, 1 worker")
     print(
-        f"{'broker':<12}{'jobs':>6}{'start p50':>12}{'start p95':>12}{'done p50':>12}{'done p95':>12}"
+        f"{'broker':<12}{'jobs':>6}{'start p50':>12}{'start p95':>12}"
+        f"{'done p50':>12}{'done p95':>12}"
     )
     for r in rows:
         print(
