@@ -112,3 +112,29 @@ def test_user_without_role_is_forbidden_everywhere(db):
     client = Client()
     client.force_login(user)
     assert client.get("/").status_code == 403
+
+
+def test_role_changes_in_the_admin_panel_are_audited(personas):
+    personas.admin.is_staff = personas.admin.is_superuser = True
+    personas.admin.save()
+    client = Client()
+    client.force_login(personas.admin)
+    user = personas.viewer
+    reviewer_group = Group.objects.get(name="reviewer")
+    response = client.post(
+        f"/admin/auth/user/{user.pk}/change/",
+        {
+            "username": user.username,
+            "email": user.email,
+            "is_active": "on",
+            "groups": [reviewer_group.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    event = AuditEvent.objects.get(action="user.update", object_id=str(user.pk))
+    assert event.before["roles"] == ["viewer"] and event.after["roles"] == ["reviewer"]
+    assert event.actor == personas.admin
