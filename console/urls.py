@@ -5,7 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from console.accounts import api as accounts_api
 from console.audit import api as audit_api
 from console.core.api import api_not_found
+from console.fleet import agent_api
+from console.fleet import api as fleet_api
 from console.jobs import api as jobs_api
+from console.metrics import api as metrics_api
 from console.projects import api as projects_api
 
 admin.site.site_header = "Forge administration"
@@ -29,16 +32,34 @@ api_v1 = [
     path("jobs/<int:job_id>/resume/", jobs_api.JobResumeApi.as_view(), name="job-resume"),
     path("jobs/<int:job_id>/approve/", jobs_api.JobApproveApi.as_view(), name="job-approve"),
     path("jobs/<int:job_id>/reject/", jobs_api.JobRejectApi.as_view(), name="job-reject"),
+    path("jobs/<int:job_id>/metrics/", metrics_api.JobMetricsApi.as_view(), name="job-metrics"),
+    path("nodes/", fleet_api.NodeListApi.as_view(), name="nodes"),
+    path("nodes/<slug:name>/", fleet_api.NodeDetailApi.as_view(), name="node-detail"),
+    path("nodes/<slug:name>/token/", fleet_api.NodeTokenApi.as_view(), name="node-token"),
+    path("nodes/<slug:name>/revoke/", fleet_api.NodeRevokeApi.as_view(), name="node-revoke"),
+    path("nodes/<slug:name>/enable/", fleet_api.NodeEnableApi.as_view(), name="node-enable"),
+    path("nodes/<slug:name>/disable/", fleet_api.NodeDisableApi.as_view(), name="node-disable"),
+    path(
+        "nodes/<slug:name>/telemetry/", fleet_api.NodeTelemetryApi.as_view(), name="node-telemetry"
+    ),
     path("audit/", audit_api.AuditEventListApi.as_view(), name="audit"),
+]
+
+agent_v1 = [
+    re_path(r"^register/?$", agent_api.RegisterApi.as_view(), name="register"),
+    re_path(r"^heartbeat/?$", agent_api.HeartbeatApi.as_view(), name="heartbeat"),
+    re_path(r"^ingest/?$", agent_api.IngestApi.as_view(), name="ingest"),
 ]
 
 urlpatterns = [
     path("", include("console.core.urls")),
     path("", include("console.accounts.urls")),
     path("jobs/", include("console.jobs.urls")),
+    path("fleet/", include("console.fleet.urls")),
     path("audit/", include("console.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
+    path("api/agent/v1/", include((agent_v1, "agent"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),

@@ -155,3 +155,110 @@ class DemoCountSpec:
         if self.fail_at_step is not None and not 1 <= self.fail_at_step <= self.steps:
             errors["fail_at_step"] = ["must be between 1 and steps"]
         return errors
+
+
+@dataclass(kw_only=True)
+class DemoNodeSpec:
+    """A synthetic workload run by a node's agent as a supervised subprocess: prints
+    log lines, emits metrics every step and checkpoints, like a training run would."""
+
+    KIND: ClassVar[str] = "demo.node"
+
+    steps: int = field(default=30, metadata={"help": "Number of steps (1 to 1,000,000)."})
+    step_seconds: float = field(default=0.5, metadata={"help": "Seconds per step (0 to 60)."})
+    gpus: int = field(default=0, metadata={"help": "GPUs to allocate (0 runs on any node's CPU)."})
+    metrics_per_step: int = field(default=2, metadata={"help": "Metric series to emit (1 to 64)."})
+    fail_at_step: int | None = field(
+        default=None, metadata={"help": "Exit with an error at this step (to see a failure)."}
+    )
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if not 1 <= self.steps <= 1_000_000:
+            errors["steps"] = ["must be between 1 and 1000000"]
+        if not 0 <= self.step_seconds <= 60:
+            errors["step_seconds"] = ["must be between 0 and 60"]
+        if not 0 <= self.gpus <= 64:
+            errors["gpus"] = ["must be between 0 and 64"]
+        if not 1 <= self.metrics_per_step <= 64:
+            errors["metrics_per_step"] = ["must be between 1 and 64"]
+        if self.fail_at_step is not None and not 1 <= self.fail_at_step <= self.steps:
+            errors["fail_at_step"] = ["must be between 1 and steps"]
+        return errors
+
+
+# ------------------------------------------------------------------ console <-> agent wire format
+#
+# Agent API (base /api/agent/v1/, header `Authorization: Node <token>`):
+#   POST register  {name, agent_version, inventory}         -> RegisterReply
+#   POST heartbeat {running: [{job, attempt}]}               -> HeartbeatReply
+#   POST ingest    {records: [Record, ...]}  (<= MAX_BATCH_RECORDS, <= MAX_BATCH_BYTES)
+#        200 {"accepted": n, "duplicates": n, "stop": [{job, attempt}]}
+#        400 {"detail", "errors": [{"index", "seq", "error"}]}  nothing ingested
+#        404 unknown job/attempt for this node                    nothing ingested
+#        413 batch too large
+# Launch: the console sends Celery task "agent.launch" with args [LaunchSpec as dict]
+# to the queue "node.<name>". The task hands the job to the agent's supervisor and
+# returns at once; from then on the job's life is reported through ingest.
+
+AGENT_LAUNCH_TASK = "agent.launch"
+MAX_BATCH_RECORDS = 10_000
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+RECORD_TYPES = ("metric", "log", "progress", "status", "telemetry")
+# Lines a workload prints on stdout that start with this marker carry a JSON
+# record (metric or progress); every other line is a log line.
+STDOUT_MARKER = "@forge "
+
+
+@dataclass(kw_only=True)
+class LaunchSpec:
+    """What a node's agent receives to start one attempt of a job."""
+
+    job_id: int
+    attempt: int  # the lease (fencing token): an agent refuses one not newer than it has seen
+    kind: str
+    spec: dict[str, Any]
+    gpus: list[int] = field(default_factory=list)  # GPU indices allocated on this node
+    node: str = ""
+    checkpoint: dict[str, Any] | None = None  # where the previous attempt stopped
+
+
+@dataclass(kw_only=True)
+class Record:
+    """One record of a job's (or a node's) stream, in the order the agent produced it.
+
+    ``seq`` increases by one per record within a stream: a job attempt's stream
+    (job, attempt) or, for telemetry, the node's (job None, attempt 0). The console
+    orders by seq, never by ``at`` (agent clocks may be skewed), and ingests each
+    seq at most once.
+
+    ``data`` by type:
+      metric:    {"step": int, "values": {name: float, ...}}
+      log:       {"stream": "stdout" | "stderr", "line": str}
+      progress:  {"percent": float, "message": str, "checkpoint": dict | None}
+      status:    {"state": "running" | "succeeded" | "failed" | "cancelled",
+                  "exit_code": int | None, "reason": str}
+      telemetry: {"gpus": [{"index", "util", "mem_used_mib", "power_w", "temp_c"}, ...]}
+    """
+
+    job: int | None
+    attempt: int
+    seq: int
+    type: str
+    at: float
+    data: dict[str, Any]
+
+
+@dataclass(kw_only=True)
+class RegisterReply:
+    node: str
+    queue: str
+    heartbeat_seconds: float
+    broker_url: str
+    broker_transport_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class HeartbeatReply:
+    status: str  # the node's status as the console sees it
+    stop: list[dict[str, int]] = field(default_factory=list)  # [{job, attempt}] to stop now

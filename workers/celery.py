@@ -21,15 +21,26 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {
     "jobs.schedule": {"queue": Queue.SCHEDULER.value},
     "jobs.reconcile": {"queue": Queue.SCHEDULER.value},
+    "fleet.reconcile": {"queue": Queue.SCHEDULER.value},
 }
 app.conf.task_queues = None
-app.autodiscover_tasks(["console.jobs"])
+app.autodiscover_tasks(["console.jobs", "console.fleet"])
 
 
 def _beat_schedule() -> dict:
     from django.conf import settings
 
     return {
+        "fleet-reconcile": {
+            "task": "fleet.reconcile",
+            "schedule": float(settings.FORGE_RECONCILE_INTERVAL),
+            "options": {"queue": Queue.SCHEDULER.value, "expires": float(settings.FORGE_RECONCILE_INTERVAL)},
+        },
+        "fleet-telemetry-compact": {
+            "task": "fleet.telemetry_compact",
+            "schedule": 600.0,
+            "options": {"queue": Queue.DEFAULT.value, "expires": 600.0},
+        },
         "jobs-reconcile": {
             "task": "jobs.reconcile",
             "schedule": float(settings.FORGE_RECONCILE_INTERVAL),

@@ -10,7 +10,7 @@ from console.accounts.roles import caps_for, roles_of
 NAV: list[tuple[str, str | None]] = [
     ("Home", "core:home"),
     ("Jobs", "jobs:list"),
-    ("Fleet", None),
+    ("Fleet", "fleet:list"),
     ("Data", None),
     ("Runs", None),
     ("Models", None),

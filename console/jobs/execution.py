@@ -95,7 +95,7 @@ def job_execute(*, job_id: int, attempt: int) -> str:
     kind = kinds.get(job.kind)
     ctx = JobContext(job)
     try:
-        if kind is None:
+        if kind is None or kind.handler is None:
             raise JobFailed(f"no handler for job kind {job.kind!r} on this worker")
         spec = spec_from_dict(kind.spec, job.spec)
         result = kind.handler(ctx, spec)

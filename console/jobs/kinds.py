@@ -24,10 +24,14 @@ class JobKind:
     spec: type
     queue: str
     submit_cap: Cap
-    handler: Callable[[JobContext, Any], dict[str, Any]]
+    handler: Callable[[JobContext, Any], dict[str, Any]] | None
     interruptible: bool = False
     requires_approval: bool = False
     max_attempts: int = 3
+    # "worker": a Celery worker runs `handler`. "node": a node's agent runs it as a
+    # supervised subprocess; `gpus` says how many GPUs the spec asks for.
+    runs_on: str = "worker"
+    gpus: Callable[[Any], int] | None = None
 
 
 _REGISTRY: dict[str, JobKind] = {}

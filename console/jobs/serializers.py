@@ -8,8 +8,13 @@ from console.jobs.models import Job
 
 class JobSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null when nobody approved (yet) or the user was deleted (on_delete=SET_NULL).
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    approved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     is_terminal = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from console.jobs import kinds
+from console.jobs import hooks, kinds
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.projects.models import Project
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
@@ -45,6 +45,7 @@ SOURCES: dict[JobState, frozenset[JobState]] = {
     target: frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
     for target in JobState
 }
+_ACTIVE = frozenset({S.DISPATCHED, S.RUNNING})
 _STAMP = {
     S.SCHEDULED: "scheduled_at",
     S.DISPATCHED: "dispatched_at",
@@ -89,6 +90,9 @@ def job_transition(
             return None
         for name, value in updates.items():
             setattr(job, name, value)
+        if before in _ACTIVE and to not in _ACTIVE:
+            for hook in hooks.on_job_left_active:
+                hook(job_id)
         audit_record(
             action=f"job.{to}",
             actor=actor,
@@ -189,12 +193,68 @@ def job_dispatch_if_due(*, job_id: int, now: datetime | None = None) -> Job | No
         if job is None or (job.not_before and job.not_before > now):
             return None
         attempt = job.attempt + 1
+        kind = kinds.get(job.kind)
+        if kind is not None and kind.runs_on == "node":
+            return _dispatch_to_node(job, kind, attempt)
         Job.objects.filter(pk=job_id).update(attempt=attempt)
         dispatched = job_transition(job_id=job_id, to=S.DISPATCHED, expect=[S.SCHEDULED])
         if dispatched is None:  # pragma: no cover - we hold the row lock
             return None
         _enqueue_on_commit(job_id, "jobs.execute", [job_id, attempt], job.queue)
     return dispatched
+
+
+def _dispatch_to_node(job: Job, kind: kinds.JobKind, attempt: int) -> Job | None:
+    """Place the attempt on a node with enough free GPUs and send the launch to its queue.
+
+    With no room anywhere the job stays scheduled; the reconciler tries again.
+    """
+    from console.fleet.scheduler import allocation_place
+
+    gpus = kind.gpus(spec_from_dict(kind.spec, job.spec)) if kind.gpus else 0
+    allocation = allocation_place(job_id=job.pk, attempt=attempt, gpus=gpus)
+    if allocation is None:
+        waiting = f"waiting for a node with {gpus} free GPU(s)" if gpus else "waiting for a node"
+        if job.progress_message != waiting:
+            Job.objects.filter(pk=job.pk).update(progress_message=waiting)
+        return None
+    node = allocation.node
+    Job.objects.filter(pk=job.pk).update(attempt=attempt)
+    dispatched = job_transition(
+        job_id=job.pk,
+        to=S.DISPATCHED,
+        expect=[S.SCHEDULED],
+        queue=node.queue,
+        progress_message=f"dispatched to {node.name}",
+    )
+    if dispatched is None:  # pragma: no cover - we hold the row lock
+        return None
+    _enqueue_on_commit(job.pk, *_node_launch_message(dispatched, allocation))
+    return dispatched
+
+
+def _dispatch_message(job: Job) -> tuple[str, list[Any], str]:
+    """The message that starts the job's current attempt (sent again when lost)."""
+    kind = kinds.get(job.kind)
+    if kind is not None and kind.runs_on == "node":
+        allocation = job.allocations.select_related("node").get(attempt=job.attempt)
+        return _node_launch_message(job, allocation)
+    return "jobs.execute", [job.pk, job.attempt], job.queue
+
+
+def _node_launch_message(job: Job, allocation) -> tuple[str, list[Any], str]:
+    from gpu_agent.spec import AGENT_LAUNCH_TASK, LaunchSpec, spec_to_dict
+
+    launch = LaunchSpec(
+        job_id=job.pk,
+        attempt=allocation.attempt,
+        kind=job.kind,
+        spec=job.spec,
+        gpus=list(allocation.gpu_indices),
+        node=allocation.node.name,
+        checkpoint=job.checkpoint,
+    )
+    return AGENT_LAUNCH_TASK, [spec_to_dict(launch)], allocation.node.queue
 
 
 # ------------------------------------------------------------------ user actions
@@ -383,12 +443,12 @@ def job_reconcile(
     for job_id in due:
         if job_dispatch_if_due(job_id=job_id, now=now) is not None:
             report.dispatched.append(job_id)
-    for job_id, attempt, queue in Job.objects.filter(
-        state=S.DISPATCHED, enqueued_at__lt=stale
-    ).values_list("pk", "attempt", "queue"):
+    dispatched = Job.objects.filter(state=S.DISPATCHED, enqueued_at__lt=stale)
+    for job_id in dispatched.values_list("pk", flat=True):
         with transaction.atomic():
-            if Job.objects.filter(pk=job_id, state=S.DISPATCHED, attempt=attempt).exists():
-                _enqueue_on_commit(job_id, "jobs.execute", [job_id, attempt], queue)
+            job = Job.objects.select_for_update().filter(pk=job_id, state=S.DISPATCHED).first()
+            if job is not None:
+                _enqueue_on_commit(job_id, *_dispatch_message(job))
                 report.resent.append(job_id)
     for job_id, attempt in Job.objects.filter(
         state=S.RUNNING, heartbeat_at__lt=now - silence

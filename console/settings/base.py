@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "console.projects",
     "console.audit",
     "console.jobs",
+    "console.fleet",
+    "console.metrics",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +125,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "console.core.views.csrf_failure"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # agents' ingest batches are up to 8 MiB
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
@@ -194,6 +197,16 @@ CELERY_TASK_ALWAYS_EAGER = False
 FORGE_JOB_HEARTBEAT_TIMEOUT = env.int("FORGE_JOB_HEARTBEAT_TIMEOUT", 90, min=5)
 FORGE_JOB_REENQUEUE_AFTER = env.int("FORGE_JOB_REENQUEUE_AFTER", 60, min=1)
 FORGE_RECONCILE_INTERVAL = env.int("FORGE_RECONCILE_INTERVAL", 10, min=1)
+
+# Fleet: agents heartbeat every FORGE_NODE_HEARTBEAT_SECONDS; a node is offline
+# after FORGE_NODE_OFFLINE_AFTER seconds of silence, and its jobs are lost (and
+# handed to their retry policy) FORGE_NODE_LOST_AFTER seconds after that.
+FORGE_NODE_HEARTBEAT_SECONDS = env.int("FORGE_NODE_HEARTBEAT_SECONDS", 3, min=1)
+FORGE_NODE_OFFLINE_AFTER = env.int("FORGE_NODE_OFFLINE_AFTER", 20, min=2)
+FORGE_NODE_LOST_AFTER = env.int("FORGE_NODE_LOST_AFTER", 60, min=0)
+# The broker URL agents are told to use, when it differs from the console's own
+# view of it (e.g. redis://redis.internal:6379/0 for nodes outside the cluster).
+FORGE_AGENT_BROKER_URL = env.str("FORGE_AGENT_BROKER_URL", "")
 
 LOGGING = {
     "version": 1,

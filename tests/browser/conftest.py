@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -64,7 +64,9 @@ class Web:
         return self.page.goto(self.url(path))
 
     def login(self, user, password: str = PASSWORD, *, next_path: str = "/") -> None:
-        self.goto("/login/")
+        """Log in through the form, landing on next_path. Tests headed elsewhere than the
+        dashboard say where: Plotly takes a couple of seconds to start in headless Chromium."""
+        self.goto("/login/" if next_path == "/" else f"/login/?next={quote(next_path)}")
         self.page.get_by_label("Username").fill(user.username)
         self.page.get_by_label("Password").fill(password)
         with self.page.expect_navigation():

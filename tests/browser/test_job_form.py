@@ -16,21 +16,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 )
 def test_bad_steps_show_a_field_error_and_create_no_job(web, personas, steps, error):
     w = web()
-    w.login(personas.ml_engineer)
+    w.login(personas.ml_engineer, next_path="/jobs/new/")
     page = w.page
-    w.goto("/jobs/new/")
-    page.get_by_label("steps", exact=True).fill(steps)
+    page.get_by_role("textbox", name="steps", exact=True).fill(steps)
     with page.expect_navigation() as nav:
         page.get_by_role("button", name="Submit job").click()
     assert nav.value.status == 400
 
     expect(page).to_have_url(w.url("/jobs/new/"))
-    field = page.get_by_label("steps", exact=True)
+    field = page.get_by_role("textbox", name="steps", exact=True)
     expect(field).to_have_value(steps)  # what was typed stays, to be corrected
     expect(field).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#err-steps")).to_have_text(error)
     expect(page.get_by_role("alert")).to_contain_text("not submitted")
-    expect(page.get_by_label("step_seconds")).not_to_have_attribute("aria-invalid", "true")
+    other = page.get_by_role("textbox", name="step_seconds")
+    expect(other).not_to_have_attribute("aria-invalid", "true")
     w.shot(f"job-form-error-{'type' if steps == 'abc' else 'range'}")
     assert Job.objects.count() == 0
     w.assert_clean(expected_statuses=(400,))

@@ -30,7 +30,7 @@ def test_viewer_cannot_submit_or_read_the_audit_log_and_the_reviewer_can(web, pe
     viewer.assert_clean(expected_statuses=(403,))
 
     reviewer = web()
-    reviewer.login(personas.reviewer)
+    reviewer.login(personas.reviewer, next_path="/jobs/")
     page = reviewer.page
     expect(page.get_by_role("link", name="New job")).to_have_count(0)
     page.get_by_role("navigation", name="Sections").get_by_role("link", name="Audit").click()

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_create_a_token_see_it_once_then_revoke_it(web, personas, live_server):
     w = web()
-    w.login(personas.ml_engineer)
+    w.login(personas.ml_engineer, next_path="/jobs/")
     page = w.page
     page.get_by_role("link", name="API tokens").click()
     expect(page).to_have_url(w.url("/account/tokens/"))
@@ -47,9 +47,8 @@ def test_create_a_token_see_it_once_then_revoke_it(web, personas, live_server):
 
 def test_dismissing_the_confirmation_keeps_the_token(web, personas):
     w = web()
-    w.login(personas.ml_engineer)
+    w.login(personas.ml_engineer, next_path="/account/tokens/")
     page = w.page
-    w.goto("/account/tokens/")
     page.get_by_label("Name").fill("laptop")
     page.get_by_role("button", name="Create token").click()
     row = page.locator("tr", has_text="laptop")

@@ -63,8 +63,7 @@ def test_every_page_renders_locally(web, personas, viewport):
 
     w.goto("/login/")
     w.shot("login")
-    w.login(admin)
-    w.page.wait_for_selector("#daily-chart svg")
+    w.login(admin, next_path="/jobs/")
 
     pages = [
         ("/", "home"),
@@ -104,8 +103,7 @@ def test_every_page_renders_locally(web, personas, viewport):
         w.shot("nav-open")
 
     viewer = web(viewport)
-    viewer.login(personas.viewer)
-    viewer.goto("/jobs/new/")
+    viewer.login(personas.viewer, next_path="/jobs/new/")  # lands on the 403 page
     viewer.shot("forbidden")
 
     assert overflows == {}, f"pages scroll sideways on a phone: {overflows}"

@@ -29,6 +29,7 @@ COLORS = {"web": "36", "worker": "33", "beat": "35", "agent": "32"}
 class Service:
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
 
@@ -118,6 +119,7 @@ class Command(BaseCommand):
                         "--work-dir",
                         str(settings.VAR_DIR / "agent"),
                     ],
+                    env={"FORGE_NODE_TOKEN": self._local_node_token()},
                 )
             )
         stop = threading.Event()
@@ -151,6 +153,17 @@ class Command(BaseCommand):
         if crashed:
             raise CommandError(f"stopped because {', '.join(crashed)} exited")
 
+    def _local_node_token(self) -> str:
+        """A fresh token for the local node (created on first run); older ones stop working."""
+        from console.fleet import services as fleet
+        from console.fleet.models import Node
+
+        actor = "make run"
+        node = Node.objects.filter(name="local").first()
+        if node is None:
+            return fleet.node_create(actor=actor, name="local").key
+        return fleet.node_token_issue(actor=actor, node=node).key
+
     def _say(self, lock: threading.Lock, name: str, line: str) -> None:
         color = COLORS.get(name, "1")
         with lock:
@@ -158,7 +171,7 @@ class Command(BaseCommand):
             sys.stdout.flush()
 
     def _start(self, service: Service, lock: threading.Lock) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **service.env}
         service.proc = subprocess.Popen(
             service.argv,
             stdout=subprocess.PIPE,

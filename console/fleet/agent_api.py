@@ -1,0 +1,108 @@
+"""The agents' API (/api/agent/v1/): separate from the user API, node tokens only."""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.audit.services import audit_record
+from console.fleet import services
+from console.fleet.authentication import IsNode, NodeTokenAuthentication
+from gpu_agent.spec import MAX_BATCH_BYTES, spec_to_dict
+
+
+class AgentApi(APIView):
+    authentication_classes = [NodeTokenAuthentication]
+    permission_classes = [IsNode]
+
+
+class RegisterSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=64)
+    agent_version = serializers.CharField(max_length=32, allow_blank=True, default="")
+    inventory = serializers.DictField()
+
+    def validate_inventory(self, value):
+        gpus = value.get("gpus", [])
+        if not isinstance(gpus, list) or any(
+            not isinstance(g, dict) or not isinstance(g.get("index"), int) for g in gpus
+        ):
+            raise serializers.ValidationError(
+                "gpus must be a list of objects with an integer index."
+            )
+        return value
+
+
+class RegisterApi(AgentApi):
+    @extend_schema(request=RegisterSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        payload = RegisterSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        node = request.user.node
+        if payload.validated_data["name"] != node.name:
+            audit_record(
+                action="agent.wrong_node",
+                actor=None,
+                obj=node,
+                after={"claimed": payload.validated_data["name"]},
+            )
+            return Response(
+                {"detail": f"This token belongs to node {node.name!r}."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        reply = services.node_register(
+            node=node,
+            inventory=payload.validated_data["inventory"],
+            agent_version=payload.validated_data["agent_version"],
+        )
+        return Response(spec_to_dict(reply))
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    running = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+
+
+class HeartbeatApi(AgentApi):
+    @extend_schema(request=HeartbeatSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        payload = HeartbeatSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        reply = services.node_heartbeat(
+            node=request.user.node, running=payload.validated_data["running"]
+        )
+        return Response(spec_to_dict(reply))
+
+
+class IngestApi(AgentApi):
+    """A batch of records: all ingested, or none (400 naming the bad records)."""
+
+    @extend_schema(request=dict, responses={200: dict, 400: dict, 404: dict, 413: dict})
+    def post(self, request: Request) -> Response:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > MAX_BATCH_BYTES:
+            return Response(
+                {"detail": f"batch larger than {MAX_BATCH_BYTES} bytes"},
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            raw = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return Response({"detail": "body is not JSON", "errors": []}, status=400)
+        node = request.user.node
+        try:
+            records = services.parse_batch(raw)
+        except services.BatchInvalid as exc:
+            return Response({"detail": exc.message, "errors": exc.errors[:100]}, status=400)
+        result = services.ingest_batch(node=node, records=records)
+        return Response(
+            {
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "points": result.points,
+                "stop": result.stop,
+            }
+        )

@@ -1,0 +1,76 @@
+"""Agents authenticate with `Authorization: Node <token>`; user tokens never work here,
+and node tokens never work on user endpoints (they are different schemes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+
+from console.accounts import services as account_services
+from console.accounts.models import AuthFailure
+from console.audit.services import audit_record
+from console.core import context
+from console.fleet import services
+from console.fleet.models import Node
+
+
+@dataclass
+class NodePrincipal:
+    """The request.user of an agent call: a node, not a person."""
+
+    node: Node
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_superuser: bool = False
+    pk: None = None
+
+    def get_username(self) -> str:
+        return f"node:{self.node.name}"
+
+    def __str__(self) -> str:
+        return self.get_username()
+
+
+class NodeTokenAuthentication(BaseAuthentication):
+    keyword = "Node"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        ip = context.current().ip or "unknown"
+        if not parts or parts[0].lower() != b"node" or len(parts) != 2:
+            audit_record(
+                action="agent.auth_missing",
+                actor=None,
+                object_type="agent",
+                object_repr=request.path[:200],
+                after={"ip": ip},
+            )
+            raise exceptions.NotAuthenticated("Agent calls need 'Authorization: Node <token>'.")
+        kind = AuthFailure.Kind.TOKEN
+        if account_services.auth_is_locked(kind=kind, key=ip):
+            raise exceptions.AuthenticationFailed(
+                "Too many failed token attempts; try again later."
+            )
+        token = services.node_token_authenticate(key=parts[1].decode(errors="replace"))
+        if token is None:
+            account_services.auth_failure_record(kind=kind, key=ip, ip=ip)
+            audit_record(
+                action="agent.auth_failed",
+                actor=None,
+                object_type="agent",
+                object_repr=request.path[:200],
+                after={"ip": ip},
+            )
+            raise exceptions.AuthenticationFailed("Invalid or revoked node token.")
+        return (NodePrincipal(node=token.node), token)
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class IsNode(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, NodePrincipal)

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Node(models.Model):
+    """A GPU (or CPU) node running one Forge agent, reached through its queue node.<name>."""
+
+    class Status(models.TextChoices):
+        NEW = "new"  # created, agent never registered
+        ONLINE = "online"
+        OFFLINE = "offline"  # missed heartbeats
+
+    name = models.SlugField(max_length=64, unique=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    enabled = models.BooleanField(default=True, help_text="Disabled nodes get no new jobs.")
+    hostname = models.CharField(max_length=255, blank=True)
+    cpu_count = models.PositiveIntegerField(default=0)
+    memory_mib = models.PositiveBigIntegerField(default=0)
+    platform = models.CharField(max_length=255, blank=True)
+    agent_version = models.CharField(max_length=32, blank=True)
+    nvml_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    offline_since = models.DateTimeField(null=True, blank=True)
+    telemetry_seq = models.BigIntegerField(default=0, help_text="Last telemetry record ingested.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue(self) -> str:
+        return f"node.{self.name}"
+
+
+class NodeToken(models.Model):
+    """A node's credential: only its SHA-256 is stored; scoped to one node; revocable."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="tokens")
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.node.name} ({self.prefix}…)"
+
+
+class Gpu(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="gpus")
+    index = models.PositiveSmallIntegerField()
+    model = models.CharField(max_length=128)
+    memory_mib = models.PositiveIntegerField(default=0)
+    driver = models.CharField(max_length=64, blank=True)
+    present = models.BooleanField(default=True, help_text="Reported at the last registration.")
+    # latest sample, for the fleet table
+    util = models.FloatField(null=True, blank=True)
+    mem_used_mib = models.FloatField(null=True, blank=True)
+    power_w = models.FloatField(null=True, blank=True)
+    temp_c = models.FloatField(null=True, blank=True)
+    sampled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["node", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "index"], name="uniq_node_gpu_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node.name}/gpu{self.index}"
+
+
+class GpuSample(models.Model):
+    """Telemetry. Raw samples (resolution 0) are later folded into per-minute and
+    per-15-minute rows (avg of util/memory/power/temperature, max util kept)."""
+
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    resolution_seconds = models.PositiveIntegerField(default=0)
+    util = models.FloatField()
+    util_max = models.FloatField()
+    mem_used_mib = models.FloatField()
+    power_w = models.FloatField()
+    temp_c = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["gpu", "at"]),
+            models.Index(fields=["resolution_seconds", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"gpu {self.gpu_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Allocation(models.Model):
+    """One attempt of a job placed on a node, holding GPUs exclusively until released.
+
+    ``attempt`` is the lease (fencing token) the agent receives with the launch."""
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="allocations")
+    attempt = models.PositiveIntegerField()
+    node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="allocations")
+    gpu_indices = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "attempt"], name="uniq_allocation_job_attempt")
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}#{self.attempt} on {self.node_id}"
+
+
+class AllocatedGpu(models.Model):
+    """A GPU held by an allocation. The partial unique index makes double booking
+    impossible: two dispatches racing for the last GPU cannot both insert."""
+
+    allocation = models.ForeignKey(Allocation, on_delete=models.CASCADE, related_name="held")
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, related_name="held_by")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gpu"], condition=Q(active=True), name="uniq_active_gpu"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"gpu {self.gpu_id} for allocation {self.allocation_id}"
+
+
+class JobStream(models.Model):
+    """Ingest bookkeeping for one job attempt's record stream: the last seq applied.
+
+    Records arrive in seq order per stream; anything at or below last_seq is a
+    duplicate and is skipped, so a re-sent batch inserts nothing twice."""
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="streams")
+    attempt = models.PositiveIntegerField()
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="streams")
+    last_seq = models.BigIntegerField(default=0)
+    records = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "attempt"], name="uniq_stream_job_attempt")
+        ]
+
+    def __str__(self) -> str:
+        return f"stream {self.job_id}#{self.attempt} at seq {self.last_seq}"

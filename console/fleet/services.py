@@ -1,0 +1,587 @@
+"""Fleet writes: nodes and their tokens, registration, heartbeats, the lossless
+ingest of agents' record streams, node liveness, telemetry compaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from console.audit.services import audit_record
+from console.core.errors import Conflict, InvalidInput, NotFound
+from console.fleet.models import (
+    AllocatedGpu,
+    Allocation,
+    Gpu,
+    GpuSample,
+    JobStream,
+    Node,
+    NodeToken,
+)
+from console.jobs.models import TERMINAL_STATES, Job, JobState
+from console.metrics.models import MetricPoint
+from gpu_agent.spec import (
+    MAX_BATCH_RECORDS,
+    RECORD_TYPES,
+    HeartbeatReply,
+    Record,
+    RegisterReply,
+    SpecError,
+    spec_from_dict,
+)
+
+log = logging.getLogger(__name__)
+NODE_TOKEN_PREFIX = "fn_"
+LOG_TAIL_CHARS = 16_000
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ nodes and tokens
+
+
+@dataclass(frozen=True)
+class IssuedNodeToken:
+    node: Node
+    token: NodeToken
+    key: str  # shown once
+
+
+@transaction.atomic
+def node_create(*, actor: Any, name: str) -> IssuedNodeToken:
+    if Node.objects.filter(name=name).exists():
+        raise Conflict(f"A node named {name!r} already exists.")
+    node = Node.objects.create(name=name)
+    audit_record(action="node.create", actor=actor, obj=node, after={"name": name})
+    return node_token_issue(actor=actor, node=node)
+
+
+@transaction.atomic
+def node_token_issue(*, actor: Any, node: Node, revoke_others: bool = True) -> IssuedNodeToken:
+    """A new token for the node; by default the node's older tokens stop working."""
+    if revoke_others:
+        node.tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    key = NODE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    token = NodeToken.objects.create(
+        node=node, prefix=key[:10], key_hash=_hash(key), created_by=user
+    )
+    audit_record(action="node.token_issue", actor=actor, obj=node, after={"prefix": token.prefix})
+    return IssuedNodeToken(node=node, token=token, key=key)
+
+
+@transaction.atomic
+def node_token_revoke(*, actor: Any, node: Node) -> int:
+    count = node.tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_record(action="node.token_revoke", actor=actor, obj=node, after={"revoked": count})
+    return count
+
+
+@transaction.atomic
+def node_set_enabled(*, actor: Any, node: Node, enabled: bool) -> Node:
+    if node.enabled != enabled:
+        Node.objects.filter(pk=node.pk).update(enabled=enabled)
+        audit_record(
+            action="node.enable" if enabled else "node.disable",
+            actor=actor,
+            obj=node,
+            before={"enabled": node.enabled},
+            after={"enabled": enabled},
+        )
+        node.enabled = enabled
+    return node
+
+
+def node_token_authenticate(*, key: str) -> NodeToken | None:
+    token = NodeToken.objects.select_related("node").filter(key_hash=_hash(key)).first()
+    if token is None or token.revoked_at is not None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        NodeToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+# ------------------------------------------------------------------ agent calls
+
+
+def _broker_for_agents() -> tuple[str, dict[str, Any]]:
+    url = getattr(settings, "FORGE_AGENT_BROKER_URL", "") or settings.CELERY_BROKER_URL
+    return url, dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+
+
+@transaction.atomic
+def node_register(*, node: Node, inventory: dict[str, Any], agent_version: str) -> RegisterReply:
+    """The agent says hello: record its inventory and tell it where its queue is."""
+    node = Node.objects.select_for_update().get(pk=node.pk)
+    before = {"status": node.status, "gpus": node.gpus.filter(present=True).count()}
+    now = timezone.now()
+    node.hostname = str(inventory.get("hostname", ""))[:255]
+    node.cpu_count = int(inventory.get("cpu_count") or 0)
+    node.memory_mib = int(inventory.get("memory_mib") or 0)
+    node.platform = str(inventory.get("platform", ""))[:255]
+    node.nvml_error = str(inventory.get("nvml_error", ""))[:255]
+    node.agent_version = agent_version[:32]
+    node.registered_at = node.last_heartbeat_at = now
+    node.status = Node.Status.ONLINE
+    node.offline_since = None
+    node.save()
+    seen = []
+    for gpu in inventory.get("gpus") or []:
+        obj, _ = Gpu.objects.update_or_create(
+            node=node,
+            index=int(gpu["index"]),
+            defaults={
+                "model": str(gpu.get("model", ""))[:128],
+                "memory_mib": int(gpu.get("memory_mib") or 0),
+                "driver": str(gpu.get("driver", ""))[:64],
+                "present": True,
+            },
+        )
+        seen.append(obj.pk)
+    node.gpus.exclude(pk__in=seen).update(present=False)
+    audit_record(
+        action="node.register",
+        actor=None,
+        obj=node,
+        before=before,
+        after={
+            "status": node.status,
+            "gpus": len(seen),
+            "hostname": node.hostname,
+            "agent_version": node.agent_version,
+        },
+    )
+    url, options = _broker_for_agents()
+    return RegisterReply(
+        node=node.name,
+        queue=node.queue,
+        heartbeat_seconds=float(settings.FORGE_NODE_HEARTBEAT_SECONDS),
+        broker_url=url,
+        broker_transport_options=options,
+    )
+
+
+def node_heartbeat(*, node: Node, running: list[dict[str, int]]) -> HeartbeatReply:
+    """Mark the node alive; keep its reported jobs alive; say which ones must stop."""
+    now = timezone.now()
+    with transaction.atomic():
+        current = Node.objects.select_for_update().get(pk=node.pk)
+        if current.status != Node.Status.ONLINE:
+            audit_record(
+                action="node.online",
+                actor=None,
+                obj=current,
+                before={"status": current.status},
+                after={"status": "online"},
+            )
+        Node.objects.filter(pk=node.pk).update(
+            last_heartbeat_at=now, status=Node.Status.ONLINE, offline_since=None
+        )
+        stop = []
+        for item in running:
+            job_id, attempt = int(item.get("job", 0)), int(item.get("attempt", 0))
+            alive = Job.objects.filter(
+                pk=job_id,
+                attempt=attempt,
+                state__in=[JobState.DISPATCHED, JobState.RUNNING],
+                allocations__node=node,
+                allocations__attempt=attempt,
+            ).update(heartbeat_at=now)
+            if not alive:
+                stop.append({"job": job_id, "attempt": attempt})
+    return HeartbeatReply(status=Node.Status.ONLINE, stop=stop)
+
+
+def allocation_release_for_job(job_id: int) -> None:
+    """Hook: a job left dispatched/running, so its GPUs are free again."""
+    now = timezone.now()
+    active = Allocation.objects.filter(job_id=job_id, released_at__isnull=True)
+    AllocatedGpu.objects.filter(allocation__in=active, active=True).update(active=False)
+    active.update(released_at=now)
+
+
+# ------------------------------------------------------------------ ingest
+
+
+class BatchInvalid(InvalidInput):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} record(s) are malformed; nothing was ingested.")
+        self.errors = errors
+
+
+class UnknownStream(NotFound):
+    pass
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    points: int = 0
+    stop: list[dict[str, int]] = field(default_factory=list)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_data(record: Record) -> str:
+    d = record.data
+    if record.type == "metric":
+        values = d.get("values")
+        if not isinstance(d.get("step"), int) or isinstance(d.get("step"), bool):
+            return "metric needs an integer step"
+        if not isinstance(values, dict) or not values:
+            return "metric needs a non-empty values object"
+        for name, value in values.items():
+            if not isinstance(name, str) or not 0 < len(name) <= 64 or not _number(value):
+                return f"metric value {name!r} must be a number under a name of 1-64 characters"
+    elif record.type == "log":
+        if not isinstance(d.get("line"), str):
+            return "log needs a line"
+    elif record.type == "progress":
+        if not _number(d.get("percent")):
+            return "progress needs a numeric percent"
+    elif record.type == "status":
+        if d.get("state") not in {"running", "succeeded", "failed", "cancelled"}:
+            return "status state must be running, succeeded, failed or cancelled"
+    elif record.type == "telemetry":
+        gpus = d.get("gpus")
+        if not isinstance(gpus, list):
+            return "telemetry needs a gpus list"
+        for gpu in gpus:
+            if not isinstance(gpu, dict) or not isinstance(gpu.get("index"), int):
+                return "each telemetry gpu needs an integer index"
+            for key in ("util", "mem_used_mib", "power_w", "temp_c"):
+                if key in gpu and gpu[key] is not None and not _number(gpu[key]):
+                    return f"telemetry {key} must be a number"
+    return ""
+
+
+def parse_batch(raw: Any) -> list[Record]:
+    """Validate a whole batch; raise BatchInvalid naming every bad record."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("records"), list):
+        raise BatchInvalid(
+            [{"index": None, "seq": None, "error": 'body must be {"records": [...]}'}]
+        )
+    items = raw["records"]
+    if len(items) > MAX_BATCH_RECORDS:
+        raise BatchTooLarge(f"at most {MAX_BATCH_RECORDS} records per batch")
+    records, errors = [], []
+    for index, item in enumerate(items):
+        seq = item.get("seq") if isinstance(item, dict) else None
+        try:
+            record = spec_from_dict(Record, item)
+        except SpecError as exc:
+            errors.append({"index": index, "seq": seq, "error": str(exc)})
+            continue
+        problem = ""
+        if record.type not in RECORD_TYPES:
+            problem = f"unknown type {record.type!r}"
+        elif record.seq < 1 or record.attempt < 0:
+            problem = "seq must be >= 1 and attempt >= 0"
+        elif (record.job is None) != (record.type == "telemetry"):
+            problem = "telemetry records have no job; every other record has one"
+        else:
+            problem = _check_data(record)
+        if problem:
+            errors.append({"index": index, "seq": seq, "error": problem})
+        else:
+            records.append(record)
+    if errors:
+        raise BatchInvalid(errors)
+    return records
+
+
+class BatchTooLarge(InvalidInput):
+    status = 413
+    code = "too_large"
+
+
+def ingest_batch(*, node: Node, records: list[Record]) -> IngestResult:
+    """Apply a validated batch atomically. Idempotent: per stream, a seq at or below
+    the last one applied is a duplicate and is skipped. Order is by seq, never by
+    the agent's clock."""
+    result = IngestResult()
+    streams: dict[tuple[int | None, int], list[Record]] = defaultdict(list)
+    for record in records:
+        streams[(record.job, record.attempt)].append(record)
+    job_streams = {key: recs for key, recs in streams.items() if key[0] is not None}
+    allocations = _allocations_for(node, job_streams.keys())
+    unknown = [key for key in job_streams if key not in allocations]
+    if unknown:
+        audit_record(
+            action="ingest.unknown_stream",
+            actor=None,
+            obj=node,
+            after={"streams": [list(k) for k in unknown[:20]]},
+        )
+        names = ", ".join(f"{j}#{a}" for j, a in unknown[:5])
+        raise UnknownStream(f"no job attempt {names} on node {node.name}")
+    with transaction.atomic():
+        for key, recs in sorted(job_streams.items(), key=lambda kv: kv[0]):
+            _ingest_job_stream(node, key[0], key[1], recs, result)
+        if (None, 0) in streams:
+            _ingest_telemetry(node, streams[(None, 0)], result)
+    return result
+
+
+def _allocations_for(node: Node, keys) -> set[tuple[int, int]]:
+    if not keys:
+        return set()
+    job_ids = {job for job, _ in keys}
+    rows = Allocation.objects.filter(node=node, job_id__in=job_ids).values_list("job_id", "attempt")
+    return set(rows)
+
+
+def _ingest_job_stream(
+    node: Node, job_id: int, attempt: int, recs: list[Record], result: IngestResult
+) -> None:
+    from console.jobs.services import job_transition
+
+    stream, _ = JobStream.objects.get_or_create(
+        job_id=job_id, attempt=attempt, defaults={"node": node}
+    )
+    stream = JobStream.objects.select_for_update().get(pk=stream.pk)
+    fresh = sorted((r for r in recs if r.seq > stream.last_seq), key=lambda r: r.seq)
+    result.duplicates += len(recs) - len(fresh)
+    if not fresh:
+        return
+    job = Job.objects.select_for_update().get(pk=job_id)
+    current = job.attempt == attempt and job.state not in TERMINAL_STATES | {JobState.PAUSED}
+    last = fresh[-1].seq
+    JobStream.objects.filter(pk=stream.pk).update(
+        last_seq=last, records=stream.records + len(fresh)
+    )
+    result.accepted += len(fresh)
+    if not current:
+        # A newer attempt owns the job, or it was cancelled/paused: tell the agent to stop.
+        result.stop.append({"job": job_id, "attempt": attempt})
+        return
+    points: list[MetricPoint] = []
+    lines: list[str] = []
+    updates: dict[str, Any] = {}
+    final: Record | None = None
+    for record in fresh:
+        if record.type == "metric":
+            step = record.data["step"]
+            points.extend(
+                MetricPoint(
+                    job_id=job_id, attempt=attempt, name=name, step=step, value=float(value)
+                )
+                for name, value in record.data["values"].items()
+            )
+        elif record.type == "log":
+            stamp = datetime.fromtimestamp(record.at, tz=UTC).strftime("%H:%M:%S")
+            lines.append(f"{stamp} {record.data['line'][:4096]}")
+        elif record.type == "progress":
+            updates["progress"] = max(0, min(100, int(record.data["percent"])))
+            updates["progress_message"] = str(record.data.get("message", ""))[:300]
+            if isinstance(record.data.get("checkpoint"), dict):
+                updates["checkpoint"] = record.data["checkpoint"]
+        elif record.type == "status":
+            if record.data["state"] == "running":
+                job_transition(
+                    job_id=job_id,
+                    to=JobState.RUNNING,
+                    expect=[JobState.DISPATCHED],
+                    attempt=attempt,
+                    progress_message=f"running on {node.name}",
+                )
+            else:
+                final = record
+    if points:
+        metric_points_insert(points)
+        result.points += len(points)
+    if lines:
+        updates["log_tail"] = (job.log_tail + "\n".join(lines) + "\n")[-LOG_TAIL_CHARS:]
+    updates["heartbeat_at"] = timezone.now()
+    Job.objects.filter(pk=job_id, attempt=attempt).update(**updates)
+    if final is not None:
+        _finish(job_id, attempt, final, node)
+
+
+def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
+    from console.jobs.services import job_transition
+
+    state = record.data["state"]
+    reason = str(record.data.get("reason", ""))[:2000]
+    if state == "succeeded":
+        job_transition(
+            job_id=job_id,
+            to=JobState.SUCCEEDED,
+            attempt=attempt,
+            expect=[JobState.RUNNING, JobState.DISPATCHED],
+            progress=100,
+            progress_message="done",
+            result={"exit_code": record.data.get("exit_code"), "node": node.name},
+        )
+    elif state == "failed":
+        job_transition(
+            job_id=job_id,
+            to=JobState.FAILED,
+            attempt=attempt,
+            expect=[JobState.RUNNING, JobState.DISPATCHED],
+            reason=reason or f"exit code {record.data.get('exit_code')}",
+        )
+    elif state == "cancelled":
+        job_transition(
+            job_id=job_id,
+            to=JobState.CANCELLED,
+            attempt=attempt,
+            expect=[JobState.RUNNING, JobState.DISPATCHED],
+            reason=reason or "stopped by agent",
+        )
+
+
+def metric_points_insert(points: list[MetricPoint]) -> None:
+    """Bulk insert: COPY on PostgreSQL, batched INSERTs elsewhere."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+            with raw.copy(
+                "COPY metrics_metricpoint (job_id, attempt, name, step, value) FROM STDIN"
+            ) as copy:
+                for p in points:
+                    copy.write_row((p.job_id, p.attempt, p.name, p.step, p.value))
+    else:
+        MetricPoint.objects.bulk_create(points, batch_size=2000)
+
+
+def _ingest_telemetry(node: Node, recs: list[Record], result: IngestResult) -> None:
+    current = Node.objects.select_for_update().get(pk=node.pk)
+    fresh = sorted((r for r in recs if r.seq > current.telemetry_seq), key=lambda r: r.seq)
+    result.duplicates += len(recs) - len(fresh)
+    if not fresh:
+        return
+    gpus = {gpu.index: gpu for gpu in Gpu.objects.filter(node=node)}
+    samples: list[GpuSample] = []
+    latest: dict[int, tuple[dict, datetime]] = {}
+    now = timezone.now()
+    for record in fresh:
+        # The agent's clock may be off: keep its spacing, but never store a future time.
+        at = min(datetime.fromtimestamp(record.at, tz=UTC), now)
+        for g in record.data["gpus"]:
+            gpu = gpus.get(g["index"])
+            if gpu is None:
+                continue
+            util = float(g.get("util") or 0)
+            samples.append(
+                GpuSample(
+                    gpu=gpu,
+                    at=at,
+                    util=util,
+                    util_max=util,
+                    mem_used_mib=float(g.get("mem_used_mib") or 0),
+                    power_w=float(g.get("power_w") or 0),
+                    temp_c=float(g.get("temp_c") or 0),
+                )
+            )
+            latest[g["index"]] = (g, at)
+    GpuSample.objects.bulk_create(samples, batch_size=2000)
+    for index, (g, at) in latest.items():
+        Gpu.objects.filter(node=node, index=index).update(
+            util=g.get("util"),
+            mem_used_mib=g.get("mem_used_mib"),
+            power_w=g.get("power_w"),
+            temp_c=g.get("temp_c"),
+            sampled_at=at,
+        )
+    Node.objects.filter(pk=node.pk).update(telemetry_seq=fresh[-1].seq)
+    result.accepted += len(fresh)
+
+
+# ------------------------------------------------------------------ liveness and compaction
+
+
+@dataclass
+class FleetReport:
+    offline: list[str] = field(default_factory=list)
+    lost_jobs: list[int] = field(default_factory=list)
+
+
+def fleet_reconcile(*, now: datetime | None = None) -> FleetReport:
+    """Nodes that missed heartbeats go offline; after a grace period their jobs are
+    marked lost and handed to their retry policy (requeued, or failed after max_attempts)."""
+    from console.jobs.services import job_requeue
+
+    now = now or timezone.now()
+    report = FleetReport()
+    offline_after = timedelta(seconds=settings.FORGE_NODE_OFFLINE_AFTER)
+    for node in Node.objects.filter(
+        status=Node.Status.ONLINE, last_heartbeat_at__lt=now - offline_after
+    ):
+        with transaction.atomic():
+            changed = Node.objects.filter(pk=node.pk, status=Node.Status.ONLINE).update(
+                status=Node.Status.OFFLINE, offline_since=now
+            )
+            if changed:
+                audit_record(
+                    action="node.offline",
+                    actor=None,
+                    obj=node,
+                    before={"status": "online"},
+                    after={"status": "offline"},
+                )
+                report.offline.append(node.name)
+    grace = timedelta(seconds=settings.FORGE_NODE_LOST_AFTER)
+    lost = Allocation.objects.filter(
+        released_at__isnull=True,
+        node__status=Node.Status.OFFLINE,
+        node__offline_since__lt=now - grace,
+    ).select_related("node")
+    for allocation in lost:
+        requeued = job_requeue(
+            job_id=allocation.job_id,
+            attempt=allocation.attempt,
+            reason=f"lost: node {allocation.node.name} went offline",
+        )
+        if requeued is not None:
+            report.lost_jobs.append(allocation.job_id)
+    return report
+
+
+def telemetry_compact(*, now: datetime | None = None) -> dict[str, int]:
+    """Fold raw samples older than an hour into per-minute rows, and per-minute rows
+    older than a day into per-15-minute rows (avg values, max utilisation kept)."""
+    now = now or timezone.now()
+    folded = {}
+    for source, target, older in ((0, 60, timedelta(hours=1)), (60, 900, timedelta(days=1))):
+        cutoff = now - older
+        old = GpuSample.objects.filter(resolution_seconds=source, at__lt=cutoff)
+        rows: dict[tuple[int, int], list[GpuSample]] = defaultdict(list)
+        for sample in old.only(
+            "gpu_id", "at", "util", "util_max", "mem_used_mib", "power_w", "temp_c"
+        ):
+            rows[(sample.gpu_id, int(sample.at.timestamp()) // target)].append(sample)
+        with transaction.atomic():
+            GpuSample.objects.bulk_create(
+                [
+                    GpuSample(
+                        gpu_id=gpu_id,
+                        at=datetime.fromtimestamp(bucket * target, tz=UTC),
+                        resolution_seconds=target,
+                        util=sum(s.util for s in group) / len(group),
+                        util_max=max(s.util_max for s in group),
+                        mem_used_mib=sum(s.mem_used_mib for s in group) / len(group),
+                        power_w=sum(s.power_w for s in group) / len(group),
+                        temp_c=sum(s.temp_c for s in group) / len(group),
+                    )
+                    for (gpu_id, bucket), group in rows.items()
+                ],
+                batch_size=2000,
+            )
+            deleted, _ = old.delete()
+        folded[f"{source}->{target}"] = deleted
+    return folded
