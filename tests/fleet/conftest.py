@@ -9,7 +9,7 @@ from console.fleet.models import Node
 
 @pytest.fixture
 def make_node(db):
-    """make_node(name, gpus=n) -> (node, agent APIClient authenticated with its token), registered."""
+    """make_node(name, gpus=n) -> (node, agent APIClient with its token), registered."""
 
     def make(name: str = "gpu-a", gpus: int = 2, register: bool = True):
         issued = services.node_create(actor=None, name=name)

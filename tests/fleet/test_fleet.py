@@ -79,7 +79,7 @@ def test_agent_endpoints_refuse_bad_credentials(db, header, status, action):
 
 def test_revoked_and_other_node_tokens(make_node):
     node, client = make_node("gpu-a")
-    other, other_client = make_node("gpu-z")
+    _other, other_client = make_node("gpu-z")
     response = other_client.post(
         "/api/agent/v1/register",
         {"name": "gpu-a", "agent_version": "x", "inventory": {}},
@@ -183,7 +183,7 @@ def test_no_double_booking_when_two_dispatchers_race(
 
 
 def test_stream_runs_a_job_to_success_with_metrics_and_log(personas, make_node):
-    node, agent = make_node("gpu-a")
+    _node, agent = make_node("gpu-a")
     job = submit(personas, steps=3)
     s = Stream(job.pk)
     batch = [
@@ -233,7 +233,7 @@ def test_malformed_batch_is_rejected_atomically(personas, make_node):
 
 def test_unknown_job_is_404_and_audited(personas, make_node):
     _, agent = make_node("gpu-a")
-    other_node, other_agent = make_node("gpu-b")
+    _other_node, other_agent = make_node("gpu-b")
     job = submit(personas)  # placed on one of the two nodes
     placed_on = Allocation.objects.get(job=job).node.name
     wrong = other_agent if placed_on == "gpu-a" else agent
@@ -362,7 +362,7 @@ def test_node_goes_offline_then_its_jobs_are_lost_and_retried(personas, make_nod
 
 
 def test_downsampling_keeps_spikes(personas, make_node):
-    _, agent = make_node("gpu-a")
+    _, _agent = make_node("gpu-a")
     job = submit(personas)
     points = [
         MetricPoint(job_id=job.pk, attempt=1, name="loss", step=i, value=1.0) for i in range(5000)
