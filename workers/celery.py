@@ -30,25 +30,19 @@ app.autodiscover_tasks(["console.jobs", "console.fleet"])
 def _beat_schedule() -> dict:
     from django.conf import settings
 
+    every = float(settings.FORGE_RECONCILE_INTERVAL)
+
+    def entry(task: str, seconds: float, queue: Queue) -> dict:
+        return {
+            "task": task,
+            "schedule": seconds,
+            "options": {"queue": queue.value, "expires": seconds},
+        }
+
     return {
-        "fleet-reconcile": {
-            "task": "fleet.reconcile",
-            "schedule": float(settings.FORGE_RECONCILE_INTERVAL),
-            "options": {"queue": Queue.SCHEDULER.value, "expires": float(settings.FORGE_RECONCILE_INTERVAL)},
-        },
-        "fleet-telemetry-compact": {
-            "task": "fleet.telemetry_compact",
-            "schedule": 600.0,
-            "options": {"queue": Queue.DEFAULT.value, "expires": 600.0},
-        },
-        "jobs-reconcile": {
-            "task": "jobs.reconcile",
-            "schedule": float(settings.FORGE_RECONCILE_INTERVAL),
-            "options": {
-                "queue": Queue.SCHEDULER.value,
-                "expires": float(settings.FORGE_RECONCILE_INTERVAL),
-            },
-        },
+        "jobs-reconcile": entry("jobs.reconcile", every, Queue.SCHEDULER),
+        "fleet-reconcile": entry("fleet.reconcile", every, Queue.SCHEDULER),
+        "fleet-telemetry-compact": entry("fleet.telemetry_compact", 600.0, Queue.DEFAULT),
     }
 
 
