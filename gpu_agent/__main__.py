@@ -1,29 +1,28 @@
 """Forge node agent.
 
-    python -m gpu_agent --console http://127.0.0.1:8000 \
-        [--token TOKEN] [--name NODE] [--work-dir DIR]
+    FORGE_NODE_TOKEN=... python -m gpu_agent --console http://127.0.0.1:8000 \
+        [--name NODE] [--work-dir DIR] [--grace SECONDS] [--telemetry-interval SECONDS]
 
-This release of the agent takes the node's inventory (CPUs, memory, GPUs via
-NVML) and watches the console's health. Registration, telemetry and job
-execution over the node's own queue arrive with the fleet release; the agent
-never imports Django and talks to the console only over HTTP.
+The token comes from FORGE_NODE_TOKEN (or --token-file; --token works too, but a
+token on the command line shows in ps). The agent registers with the console,
+takes launches from its Celery queue node.<name>, runs each job as a supervised
+subprocess, spools its logs, metrics, progress and status (and the node's GPU
+telemetry) to SQLite in the work dir and uploads them over HTTP. It never
+imports Django. SIGTERM or SIGINT stops the agent (exit 0); running jobs keep
+running and the next agent started on the same work dir re-attaches to them.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import socket
-import threading
-import urllib.error
-import urllib.request
+import sys
 from pathlib import Path
 
-from gpu_agent import __version__
-from gpu_agent.hardware import node_inventory
+from gpu_agent.agent import Agent, AgentConfig
 
 log = logging.getLogger("gpu_agent")
 
@@ -33,67 +32,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--console",
         default=os.environ.get("FORGE_URL", "http://127.0.0.1:8000"),
-        help="Console base URL.",
+        help="Console base URL (default: $FORGE_URL or http://127.0.0.1:8000).",
     )
     parser.add_argument(
-        "--token", default=os.environ.get("FORGE_NODE_TOKEN", ""), help="This node's token."
+        "--token",
+        default=None,
+        help="This node's token (prefer $FORGE_NODE_TOKEN or --token-file: ps shows arguments).",
     )
+    parser.add_argument("--token-file", type=Path, default=None, help="File holding the token.")
     parser.add_argument(
-        "--name", default=socket.gethostname(), help="Node name (default: hostname)."
+        "--name",
+        default=socket.gethostname().split(".")[0],
+        help="Node name, as the console knows it (default: the short hostname).",
     )
     parser.add_argument("--work-dir", default=os.path.expanduser("~/.forge-agent"), type=Path)
     parser.add_argument(
-        "--interval", type=float, default=5.0, help="Seconds between health checks."
+        "--grace",
+        type=float,
+        default=10.0,
+        help="Seconds between SIGTERM and SIGKILL when a job is stopped.",
     )
+    parser.add_argument(
+        "--telemetry-interval", type=float, default=10.0, help="Seconds between GPU samples."
+    )
+    parser.add_argument("--log-level", default=os.environ.get("FORGE_AGENT_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
 
-def console_health(base_url: str, timeout: float = 5.0) -> dict:
-    if not base_url.startswith(("http://", "https://")):
-        raise ValueError(f"console URL must be http(s): {base_url!r}")
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        base_url.rstrip("/") + "/healthz", headers={"Accept": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - operator-given URL
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return json.loads(exc.read() or b"{}") | {"status": f"http {exc.code}"}
+def resolve_token(args: argparse.Namespace) -> str:
+    if args.token:
+        return args.token
+    if args.token_file:
+        return args.token_file.read_text().strip()
+    return os.environ.get("FORGE_NODE_TOKEN", "").strip()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    inventory = node_inventory()
-    log.info(
-        "forge-agent %s on node %r: %s CPUs, %s MiB RAM, %s GPU(s)%s",
-        __version__,
-        args.name,
-        inventory.cpu_count,
-        inventory.memory_mib,
-        len(inventory.gpus),
-        f" ({inventory.nvml_error})" if inventory.nvml_error else "",
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s [%(threadName)s] %(message)s",
     )
-    for gpu in inventory.gpus:
-        log.info("GPU %s: %s, %s MiB, driver %s", gpu.index, gpu.model, gpu.memory_mib, gpu.driver)
-    (args.work_dir / "inventory.json").write_text(json.dumps(inventory.as_dict(), indent=2))
+    for noisy in ("kombu", "amqp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.token:
+        log.warning("--token shows in ps; prefer FORGE_NODE_TOKEN or --token-file")
+    agent = Agent(
+        AgentConfig(
+            console_url=args.console,
+            token=resolve_token(args),
+            name=args.name,
+            work_dir=args.work_dir,
+            grace=args.grace,
+            telemetry_interval=args.telemetry_interval,
+        )
+    )
 
-    stop = threading.Event()
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        agent.stop_event.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    last = None
-    while not stop.is_set():
-        try:
-            status = console_health(args.console).get("status", "unknown")
-        except (OSError, ValueError) as exc:
-            status = f"unreachable ({type(exc).__name__})"
-        if status != last:
-            log.info("console %s: %s", args.console, status)
-            last = status
-        stop.wait(args.interval)
-    log.info("agent stopped")
-    return 0
+        signal.signal(signum, on_signal)
+    return agent.run()
 
 
 if __name__ == "__main__":

@@ -119,12 +119,16 @@ class ConsoleClient:
         return reply_from_dict(RegisterReply, body)
 
     def heartbeat(
-        self, *, running: list[dict[str, int]], spool: dict[str, Any] | None = None
+        self,
+        *,
+        running: list[dict[str, int]],
+        spool: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> HeartbeatReply:
         payload: dict[str, Any] = {"running": running}
         if spool is not None:
             payload["spool"] = spool
-        return reply_from_dict(HeartbeatReply, self.post_json("heartbeat", payload))
+        return reply_from_dict(HeartbeatReply, self.post_json("heartbeat", payload, timeout))
 
     def ingest(self, body: bytes, timeout: float | None = None) -> IngestResult:
         """POST an already-serialised batch; any HTTP reply below 500 comes back as is."""

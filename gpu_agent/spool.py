@@ -7,9 +7,11 @@ It holds three things, and each change is one transaction that is durable
   acknowledged. Each record belongs to a stream, a job attempt ``(job, attempt)``
   or the node's telemetry ``(None, 0)``, and gets its ``seq`` here, at append
   time: 1, 2, 3, ... per stream, never reused (the counter lives in ``streams``
-  and survives acks and restarts). Records leave the spool only by ``ack``.
-  A record the console refuses for good is *quarantined*: kept, no longer sent,
-  counted in the heartbeat, and retried after the agent restarts.
+  and survives acks and restarts; the node's stream starts at the spool's
+  creation time in milliseconds instead of 1, see ``__init__``). Records leave
+  the spool only by ``ack``. A record the console refuses for good is
+  *quarantined*: kept, no longer sent, counted in the heartbeat, and retried
+  after the agent restarts.
 - ``leases``: the highest attempt ever seen per job. A launch whose attempt is not
   above it is stale or a duplicate and is refused (R9).
 - ``jobs``: each launched attempt: state, pid/pgid, its folder, how far its output
@@ -142,8 +144,18 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            # The node's stream starts at the current time in ms, not at 1: the console
+            # keeps the last telemetry seq it applied per node, and a new spool (a wiped
+            # work dir) must not send seqs it would take for duplicates.
+            db.execute(
+                "INSERT INTO streams (job, attempt, last_seq) VALUES (?, 0, ?) "
+                "ON CONFLICT DO NOTHING",
+                (_NODE_KEY, int(time.time() * 1000)),
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -54,6 +54,7 @@ from gpu_agent.spool import ACCEPTED, JobRow, Spool
 log = logging.getLogger("gpu_agent.supervisor")
 
 LINE_CAP = 4096  # bytes of one log line kept; the rest is cut
+METRIC_NAME_MAX = 64  # characters of a metric's name (the console refuses longer)
 READ_CHUNK = 1 << 20  # bytes read per file per tick (a chatty job catches up over ticks)
 SECRET_ENV = ("FORGE_NODE_TOKEN",)  # never handed to a job
 LOST_REASON = "lost: agent restarted and the process was gone"
@@ -129,16 +130,16 @@ def parse_marker(payload: str) -> list[Item] | None:
             number = _clean_number(raw)
             if number is None:
                 return None
-            if math.isfinite(number):
-                good[str(name)[:200]] = number
+            if math.isfinite(number) and 0 < len(name) <= METRIC_NAME_MAX:
+                good[name] = number
             else:
-                bad.append(f"{name}={number}")
+                bad.append(f"{name[: METRIC_NAME_MAX + 1]}={number}")
         items: list[Item] = []
         if good:
             items.append(("metric", {"step": step, "values": good}))
-        if bad:  # NaN/inf are not JSON: say so in the log instead of losing the fact
-            line = f"non-finite metric values at step {step}: {', '.join(bad)}"
-            items.append(("log", {"stream": "stdout", "line": line[:LINE_CAP]}))
+        if bad:  # NaN/inf are not JSON, odd names are refused: say so in the log instead
+            line = f"metric values not recorded at step {step} (not finite, or bad name): "
+            items.append(("log", {"stream": "stdout", "line": (line + ", ".join(bad))[:LINE_CAP]}))
         return items
     if kind == "progress":
         percent = _clean_number(obj.get("percent"))
@@ -554,4 +555,3 @@ def _read_int(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-

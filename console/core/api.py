@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -41,5 +42,6 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # token clients send no CSRF token: a POST to a wrong URL is a 404, not a 403
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return JsonResponse({"detail": f"No API route {request.path}."}, status=404)

@@ -86,6 +86,11 @@ class Web:
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
 
+    def template_leaks(self) -> list[str]:
+        """Template syntax that reached the screen (a multi-line {# #}, a broken tag)."""
+        text = self.page.locator("body").inner_text()
+        return [token for token in ("{#", "#}", "{%", "%}", "{{", "}}") if token in text]
+
     def foreign_requests(self) -> list[str]:
         return [
             url
@@ -95,8 +100,10 @@ class Web:
         ]
 
     def assert_clean(self, *, expected_statuses: tuple[int, ...] = ()) -> None:
-        """No request left the live server; no console error but expected 4xx loads."""
+        """No request left the live server; no console error but expected 4xx loads; no
+        template syntax on the page shown now."""
         assert self.foreign_requests() == [], self.foreign_requests()
+        assert self.template_leaks() == [], self.template_leaks()
         errors = [
             e
             for e in self.console_errors
@@ -105,14 +112,18 @@ class Web:
         assert errors == [], errors
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(django_db_setup):
+    """The browser, launched once for tests/browser/, skipped where Chromium is missing."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium) - browser tests skipped")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=10_000)  # a loaded CI machine may be slower than 5 s
 
     # Playwright's sync API keeps an asyncio loop on this thread while it runs, which
-    # makes Django refuse ORM calls from the (synchronous) tests: allow them meanwhile.
+    # makes Django refuse ORM calls from the (synchronous) tests: allow them meanwhile,
+    # and only meanwhile (package scope: the browser closes after tests/browser/).
     # Depending on django_db_setup closes the browser before the test database goes.
     saved = os.environ.get(ASYNC_UNSAFE)
     os.environ[ASYNC_UNSAFE] = "true"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import JobFactory
+from tests.factories import PASSWORD, JobFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +20,7 @@ def test_ml_engineer_logs_in_and_reads_the_dashboard(web, personas):
     w.goto("/")  # not logged in: the login page, which comes back here afterwards
     assert w.page.url.startswith(w.url("/login/?next=/"))
     w.page.get_by_label("Username").fill(ml.username)
-    w.page.get_by_label("Password").fill("correct-horse-battery-staple")
+    w.page.get_by_label("Password").fill(PASSWORD)
     w.page.get_by_role("button", name="Log in").click()
     page = w.page
     expect(page).to_have_url(w.url("/"))

@@ -63,6 +63,8 @@ def test_job_runs_to_success_while_the_page_polls(web, personas, worker):
     assert "running" in states, (states, worker.log())
     assert states.index("running") < len(states) - 1 and states[-1] == "succeeded", states
     assert page.evaluate("window.__samePage") is True  # followed by htmx, never reloaded
+    expect(status).to_have_count(1)  # each swap replaced the block, none piled up
+    assert w.template_leaks() == []
     expect(status.locator(".badge")).to_have_text("succeeded")
     expect(page.get_by_test_id("progress")).to_have_text("100%")
     expect(page.locator("#job-log")).to_contain_text("step 6/6")

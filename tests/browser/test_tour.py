@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from console.audit.services import audit_record
 from console.jobs.models import Job, JobState
@@ -15,7 +16,11 @@ from tests.factories import JobFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LOG = "\n".join(f"12:00:{i:02d} step {i}/40 value=0.{i:04d}" for i in range(1, 15))
+LOG = "\n".join(f"12:00:{i:02d} step {i}/40 value=0.{i:04d}" for i in range(1, 40))
+
+
+def el_scrolls(locator) -> bool:
+    return locator.evaluate("el => el.scrollHeight > el.clientHeight")
 
 
 def seed(personas) -> dict[str, Job]:
@@ -83,9 +88,16 @@ def test_every_page_renders_locally(web, personas, viewport):
         assert response.status == (404 if name == "not-found" else 200), path
         if name == "home":
             w.page.wait_for_selector("#daily-chart svg")
+        if name == "job-running":  # the log opens on its latest lines
+            log = w.page.locator("#job-log")
+            expect(log).to_contain_text("step 39/40")
+            below = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight")
+            assert el_scrolls(log) and below < 4, below
         if name == "api-docs":
             w.page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
         w.shot(name)
+        if name not in {"api-docs", "admin"}:
+            assert w.template_leaks() == [], (path, w.template_leaks())
         if name not in {"api-docs", "admin"} and (overflow := w.sideways_overflow()) > 0:
             overflows[path] = overflow
 
