@@ -3,29 +3,33 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from console.accounts.roles import caps_for, roles_of
+from console.accounts.roles import Cap, caps_for, roles_of
 
-# The console's sections, in navigation order. A URL name, or None for a section
-# whose release has not landed yet (shown greyed, not a link).
-NAV: list[tuple[str, str | None]] = [
-    ("Home", "core:home"),
-    ("Jobs", "jobs:list"),
-    ("Fleet", "fleet:list"),
-    ("Data", None),
-    ("Runs", None),
-    ("Models", None),
-    ("Reviews", None),
-    ("Carbon", None),
-    ("Audit", "audit:list"),
+# The console's sections, in navigation order: (label, URL name or None for a section
+# whose release has not landed yet, capability needed). Sections a user may not open
+# are shown greyed with the reason, never as links to a 403.
+NAV: list[tuple[str, str | None, Cap]] = [
+    ("Home", "core:home", Cap.VIEW),
+    ("Jobs", "jobs:list", Cap.VIEW),
+    ("Fleet", "fleet:list", Cap.VIEW),
+    ("Data", None, Cap.VIEW),
+    ("Runs", None, Cap.VIEW),
+    ("Models", None, Cap.VIEW),
+    ("Reviews", None, Cap.VIEW),
+    ("Carbon", None, Cap.VIEW),
+    ("Audit", "audit:list", Cap.AUDIT_VIEW),
 ]
 
 
-def _nav(path: str) -> list[dict]:
+def _nav(path: str, caps: frozenset[Cap]) -> list[dict]:
     items = []
-    for label, url_name in NAV:
+    for label, url_name, cap in NAV:
         href = reverse(url_name) if url_name else None
+        reason = "" if href else "Arrives with a later release"
+        if href and cap not in caps:
+            href, reason = None, "Reviewers and administrators only"
         active = bool(href) and (path == href if href == "/" else path.startswith(href or "\0"))
-        items.append({"label": label, "href": href, "active": active})
+        items.append({"label": label, "href": href, "active": active, "reason": reason})
     return items
 
 
@@ -33,8 +37,9 @@ def forge(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav": [], "caps": frozenset(), "roles": []}
+    caps = caps_for(user)
     return {
-        "nav": _nav(request.path),
-        "caps": {c.value for c in caps_for(user)},
+        "nav": _nav(request.path, caps),
+        "caps": {c.value for c in caps},
         "roles": roles_of(user),
     }

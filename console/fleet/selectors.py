@@ -9,15 +9,21 @@ from console.fleet.models import Allocation, Gpu, GpuSample, Node
 
 
 def node_list() -> QuerySet[Node]:
-    return Node.objects.annotate(
-        running=Count("allocations", filter=Q(allocations__released_at__isnull=True)),
-    ).prefetch_related(
-        Prefetch(
-            "gpus",
-            queryset=Gpu.objects.filter(present=True).annotate(
-                busy=Count("held_by", filter=Q(held_by__active=True))
+    # Explicit order: Django drops Meta.ordering from GROUP BY (annotated) queries, which
+    # left the API's pages of nodes in no defined order.
+    return (
+        Node.objects.annotate(
+            running=Count("allocations", filter=Q(allocations__released_at__isnull=True)),
+        )
+        .order_by("name")
+        .prefetch_related(
+            Prefetch(
+                "gpus",
+                queryset=Gpu.objects.filter(present=True).annotate(
+                    busy=Count("held_by", filter=Q(held_by__active=True))
+                ),
             ),
-        ),
+        )
     )
 
 

@@ -17,3 +17,16 @@ def filesizeformat_mib(value) -> str:
     except (TypeError, ValueError):
         return "-"
     return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
+
+
+@register.filter
+def ago(value) -> str:
+    """A datetime as 'just now', '5 minutes ago', '2 hours ago'."""
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value).split(',')[0]} ago"
