@@ -74,7 +74,7 @@ class Heartbeat:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=35)
+            self._thread.join(timeout=5)
             self._thread = None
 
     def beat(self) -> None:

@@ -16,7 +16,6 @@ written goes back to the queue.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from datetime import UTC, datetime
@@ -27,8 +26,6 @@ from gpu_agent.spool import Spool
 from gpu_agent.supervisor import Supervisor
 
 log = logging.getLogger("gpu_agent.consumer")
-
-LAUNCH_FIELDS = {f.name for f in dataclasses.fields(LaunchSpec)}
 
 # handle() outcomes
 LAUNCHED, REFUSED, FAILED, INVALID = "launched", "refused", "failed", "invalid"
@@ -46,16 +43,10 @@ class LaunchHandler:
         if not isinstance(payload, dict):
             log.error("ignoring a launch that is not an object: %.200r", payload)
             return INVALID
-        data = dict(payload)
-        checkpoint = data.get("checkpoint")
-        if "checkpoint" not in LAUNCH_FIELDS:  # a spec.py without the field yet
-            data.pop("checkpoint", None)
         try:
-            if checkpoint is not None and not isinstance(checkpoint, dict):
-                raise SpecError({"checkpoint": ["must be an object or null"]})
-            launch = spec_from_dict(LaunchSpec, data)
+            launch = spec_from_dict(LaunchSpec, payload)
         except SpecError as exc:
-            return self._invalid(data, str(exc))
+            return self._invalid(payload, str(exc))
         if launch.node and self.node and launch.node != self.node:
             log.error(
                 "refusing job %s attempt %s: it is for node %r, this is %r",
@@ -65,7 +56,7 @@ class LaunchHandler:
                 self.node,
             )
             return REFUSED
-        if not self.spool.claim_launch(launch, checkpoint=checkpoint):
+        if not self.spool.claim_launch(launch):
             log.warning(
                 "refusing job %s attempt %s: stale or duplicate (highest attempt seen: %s)",
                 launch.job_id,
@@ -77,7 +68,7 @@ class LaunchHandler:
             "launch accepted: job %s attempt %s (%s)", launch.job_id, launch.attempt, launch.kind
         )
         try:
-            self.supervisor.launch(launch, checkpoint)
+            self.supervisor.launch(launch)
         except Exception as exc:  # the lease is taken: fail this attempt, do not retry it
             log.exception("job %s attempt %s: cannot start", launch.job_id, launch.attempt)
             self.spool.job_ended(

@@ -1,9 +1,9 @@
 """Which command runs for a job kind on a node.
 
 A kind maps to an argv builder, given the launch and the path of the JSON file the
-supervisor wrote (the LaunchSpec as a dict, plus "checkpoint" when the console
-sent one), and optionally to a validator of the kind's own spec, so a bad config
-fails at once with its reason instead of as a crashed process (R10).
+supervisor wrote (the LaunchSpec as a dict, its "checkpoint" included), and
+optionally to a validator of the kind's own spec, so a bad config fails at once
+with its reason instead of as a crashed process (R10).
 """
 
 from __future__ import annotations

@@ -358,12 +358,10 @@ class Spool:
             ).fetchone()
         return row[0] if row else None
 
-    def claim_launch(self, launch: LaunchSpec, *, checkpoint: dict[str, Any] | None = None) -> bool:
+    def claim_launch(self, launch: LaunchSpec) -> bool:
         """Take the lease of a launch: True (and the job recorded as accepted) when its
         attempt is newer than any seen for that job; False for a stale or duplicate one."""
         payload = asdict(launch)
-        if checkpoint is not None:
-            payload["checkpoint"] = checkpoint
         with self._tx() as db:
             row = db.execute(
                 "SELECT attempt FROM leases WHERE job_id = ?", (launch.job_id,)

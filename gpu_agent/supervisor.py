@@ -1,7 +1,7 @@
 """Runs launched jobs as subprocesses and turns what they print into spool records.
 
 Each attempt gets a folder ``<work_dir>/jobs/<job>-<attempt>/`` holding
-``launch.json`` (the LaunchSpec as a dict, plus ``checkpoint`` when one was sent),
+``launch.json`` (the LaunchSpec as a dict, its ``checkpoint`` included),
 ``stdout.log`` and ``stderr.log`` (the job writes there directly), ``lock``,
 ``wrapper.pid`` and, once it ended, ``exit_code``.
 
@@ -48,16 +48,27 @@ from typing import Any
 import gpu_agent
 from gpu_agent import wrap
 from gpu_agent.kinds import KINDS, Kind
-from gpu_agent.spec import STDOUT_MARKER, LaunchSpec, SpecError
+from gpu_agent.spec import STDOUT_MARKER, LaunchSpec, SpecError, spec_from_dict
 from gpu_agent.spool import ACCEPTED, JobRow, Spool
 
 log = logging.getLogger("gpu_agent.supervisor")
 
 LINE_CAP = 4096  # bytes of one log line kept; the rest is cut
+MARKER_CAP = 64 * 1024  # bytes a marker line may have (and an unfinished line may wait for)
 METRIC_NAME_MAX = 64  # characters of a metric's name (the console refuses longer)
 READ_CHUNK = 1 << 20  # bytes read per file per tick (a chatty job catches up over ticks)
-SECRET_ENV = ("FORGE_NODE_TOKEN",)  # never handed to a job
+# Never handed to a job (the last ones are there when `make run` starts the agent
+# with the console's environment): a job is user code.
+SECRET_ENV = (
+    "FORGE_NODE_TOKEN",
+    "FORGE_SECRET_KEY",
+    "FORGE_ADMIN_PASSWORD",
+    "DATABASE_URL",
+    "REDIS_URL",
+)
 LOST_REASON = "lost: agent restarted and the process was gone"
+
+MARKER_BYTES = STDOUT_MARKER.encode()
 
 Item = tuple[str, dict[str, Any]]
 
@@ -169,23 +180,23 @@ def parse_marker(payload: str) -> list[Item] | None:
 
 def line_items(stream: str, raw: bytes) -> list[Item]:
     """The records for one output line (without its newline)."""
+    if stream == "stdout" and raw.startswith(MARKER_BYTES) and len(raw) <= MARKER_CAP:
+        items = parse_marker(raw[len(MARKER_BYTES) :].decode("utf-8", "replace"))
+        if items is not None:
+            return items
     if len(raw) > LINE_CAP:
         cut = len(raw) - LINE_CAP
         text = raw[:LINE_CAP].decode("utf-8", "replace") + f" …[{cut} bytes cut]"
     else:
         text = raw.decode("utf-8", "replace")
     text = text.rstrip("\r")
-    if stream == "stdout" and text.startswith(STDOUT_MARKER) and len(raw) <= LINE_CAP:
-        items = parse_marker(text[len(STDOUT_MARKER) :])
-        if items is not None:
-            return items
     return [("log", {"stream": stream, "line": text})]
 
 
 def read_lines(path: Path, offset: int, *, final: bool) -> tuple[list[bytes], int]:
     """Complete lines of ``path`` from ``offset`` on, and the offset after them.
 
-    An unfinished last line stays unread, unless it is longer than LINE_CAP (then it
+    An unfinished last line stays unread, unless it is longer than MARKER_CAP (then it
     is taken as it is) or ``final`` (the writer is gone: everything is read)."""
     lines: list[bytes] = []
     try:
@@ -202,7 +213,7 @@ def read_lines(path: Path, offset: int, *, final: bool) -> tuple[list[bytes], in
             lines.extend(complete)
             offset += len(chunk) - len(rest)
             at_eof = len(chunk) < READ_CHUNK
-            if rest and (len(rest) > LINE_CAP or (final and at_eof)):
+            if rest and (len(rest) > MARKER_CAP or (final and at_eof)):
                 lines.append(rest)
                 offset += len(rest)
             if not final or at_eof:
@@ -291,13 +302,13 @@ class Supervisor:
 
     # ------------------------------------------------------------ launch and stop
 
-    def launch(self, launch: LaunchSpec, checkpoint: dict[str, Any] | None = None) -> None:
+    def launch(self, launch: LaunchSpec) -> None:
         """Start an attempt the spool has accepted (claim_launch); returns at once."""
         with self._lock:
             for job in list(self._jobs.values()):
                 if job.job_id == launch.job_id and job.attempt < launch.attempt:
                     self.stop(job.job_id, job.attempt, f"superseded by attempt {launch.attempt}")
-            self._launch(launch, checkpoint)
+            self._launch(launch)
 
     def _fail_now(self, launch: LaunchSpec, reason: str) -> None:
         log.error("job %s attempt %s failed: %s", launch.job_id, launch.attempt, reason)
@@ -305,7 +316,7 @@ class Supervisor:
             launch.job_id, launch.attempt, outcome="failed", exit_code=None, reason=reason
         )
 
-    def _launch(self, launch: LaunchSpec, checkpoint: dict[str, Any] | None) -> None:
+    def _launch(self, launch: LaunchSpec) -> None:
         kind = self.kinds.get(launch.kind)
         if kind is None:
             known = ", ".join(sorted(self.kinds)) or "none"
@@ -322,10 +333,7 @@ class Supervisor:
             job_dir.rename(job_dir.with_name(f"{job_dir.name}.stale-{time.time_ns()}"))
         job_dir.mkdir(parents=True)
         spec_path = job_dir / "launch.json"
-        payload = asdict(launch)
-        if checkpoint is not None:
-            payload["checkpoint"] = checkpoint
-        spec_path.write_text(json.dumps(payload, indent=2))
+        spec_path.write_text(json.dumps(asdict(launch), indent=2))
         try:
             argv = kind.argv(launch, spec_path)
         except Exception as exc:
@@ -414,6 +422,8 @@ class Supervisor:
 
     def _signal(self, job: _Job, signum: int) -> None:
         # Only while the wrapper lives (lock held): then the group id is surely the job's.
+        if not job.pgid:  # re-attached before it had recorded its pid
+            job.pgid = _read_int(job.dir / wrap.PID_FILE)
         if job.pgid and lock_held(job.dir):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(job.pgid, signum)
@@ -426,14 +436,12 @@ class Supervisor:
             pid_file = job_dir / wrap.PID_FILE
             if not pid_file.exists() and not lock_held(job_dir):
                 # accepted, but the agent stopped before starting it: start it now
-                launch = dict(row.launch)
-                checkpoint = launch.pop("checkpoint", None)
                 log.info(
                     "job %s attempt %s: starting (accepted before a restart)",
                     row.job_id,
                     row.attempt,
                 )
-                self._launch(LaunchSpec(**launch), checkpoint)
+                self._launch(spec_from_dict(LaunchSpec, row.launch))
                 return
             # started, but the agent stopped before it recorded so
             pid = _read_int(pid_file)

@@ -80,6 +80,7 @@ class Uploader:
         self.last_error = ""
         self.sent_batches = 0
         self._narrow: tuple[int | None, int] | None = None
+        self._last_full = False
         self._down_since: float | None = None
         self._last_loud = 0.0
         self._stop = threading.Event()
@@ -99,7 +100,10 @@ class Uploader:
         self._stop.set()
         self.spool.changed.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=max(1.0, flush_timeout))
+            if self._thread.is_alive():  # stuck in a request to a hung console: let it be
+                log.warning("uploader still waiting on the console; not flushing")
+                return False
             self._thread = None
         return self.flush(flush_timeout) if flush_timeout > 0 else not self.pending_count()
 
@@ -114,6 +118,8 @@ class Uploader:
             if outcome == IDLE:
                 self.spool.changed.wait(self.idle_wait)
                 self._stop.wait(self.linger)  # let a few more records join the batch
+            elif outcome == SENT and not self._last_full:
+                self._stop.wait(self.linger)  # caught up: no request per record
             elif outcome in (RETRY, AUTH):
                 self._stop.wait(self.backoff(outcome))
             elif outcome == REJECTED:
@@ -162,6 +168,7 @@ class Uploader:
                 return SENT  # nothing left of that stream: back to whole batches
             return IDLE
         body = batch_json(batch)
+        self._last_full = len(batch) >= self.limit_records or 2 * len(body) >= self.limit_bytes
         try:
             result = self.client.ingest(body, timeout=http_timeout)
         except ConsoleUnavailable as exc:

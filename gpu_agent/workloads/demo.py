@@ -3,8 +3,8 @@
     python -m gpu_agent.workloads.demo --spec launch.json
 
 ``launch.json`` is what the supervisor writes: a LaunchSpec as a dict whose
-``spec`` is a DemoNodeSpec, plus ``checkpoint`` ({"step": n}) when resuming (a
-bare DemoNodeSpec dict works too). Every step it sleeps ``step_seconds``, prints
+``spec`` is a DemoNodeSpec and whose ``checkpoint`` ({"step": n}, or null) says
+where to resume (a bare DemoNodeSpec dict works too). Every step it sleeps ``step_seconds``, prints
 a log line, a metric marker line (``metrics_per_step`` series: loss, lr,
 grad_norm, m3, m4, ...) and a progress marker line whose checkpoint is
 {"step": n}. It exits 1 at ``fail_at_step``, 2 on an invalid spec, and 143

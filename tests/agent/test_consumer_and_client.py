@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -33,8 +35,8 @@ class FakeSupervisor:
         self.stopped: list = []
         self.jobs: list = []
 
-    def launch(self, launch, checkpoint=None) -> None:
-        self.launched.append((launch, checkpoint))
+    def launch(self, launch) -> None:
+        self.launched.append(launch)
 
     def stop(self, job, attempt, reason="") -> bool:
         self.stopped.append((job, attempt, reason))
@@ -63,8 +65,8 @@ def test_launch_is_recorded_then_handed_over_once(spool):
     assert handler.handle(launch_dict(checkpoint={"step": 7})) == LAUNCHED
     assert handler.handle(launch_dict(checkpoint={"step": 7})) == REFUSED  # R9
     assert handler.handle(launch_dict(attempt=0)) == REFUSED
-    [(launch, checkpoint)] = sup.launched
-    assert (launch.job_id, launch.attempt, checkpoint) == (1, 1, {"step": 7})
+    [launch] = sup.launched
+    assert (launch.job_id, launch.attempt, launch.checkpoint) == (1, 1, {"step": 7})
     assert spool.job(1, 1).launch["checkpoint"] == {"step": 7}
     assert handler.handle(launch_dict(attempt=2)) == LAUNCHED  # a newer lease
 
@@ -84,7 +86,7 @@ def test_bad_launches_fail_with_a_reason_or_are_dropped(spool):
 
 def test_a_launch_the_supervisor_cannot_start_fails_and_is_not_retried(spool):
     class Broken(FakeSupervisor):
-        def launch(self, launch, checkpoint=None):
+        def launch(self, launch):
             raise PermissionError("work dir not writable")
 
     handler = LaunchHandler(spool, Broken(), node="x")
@@ -171,3 +173,26 @@ def test_one_agent_per_work_dir(tmp_path):
         assert Agent(config).run() == 1
     finally:
         os.close(fd)
+
+
+def test_the_agent_needs_no_django_console_or_celery():
+    """GPU nodes have the standard library, kombu and (maybe) pynvml: the agent must
+    import and start its consumer with everything else missing."""
+    code = (
+        "import sys\n"
+        "for name in ('django', 'console', 'celery', 'rest_framework', 'httpx', 'requests',"
+        " 'workers'):\n"
+        "    sys.modules[name] = None  # any import of these now fails\n"
+        "import gpu_agent.__main__, gpu_agent.agent, gpu_agent.workloads.demo, gpu_agent.wrap\n"
+        "from kombu import Connection\n"
+        "import kombu.transport.filesystem\n"
+        "with Connection('memory://') as conn:\n"
+        "    conn.ensure_connection(max_retries=1)\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

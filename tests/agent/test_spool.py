@@ -21,8 +21,8 @@ def log(line: str) -> dict:
     return {"stream": "stdout", "line": line}
 
 
-def launch(job: int, attempt: int) -> LaunchSpec:
-    return LaunchSpec(job_id=job, attempt=attempt, kind="demo.node", spec={})
+def launch(job: int, attempt: int, **kw) -> LaunchSpec:
+    return LaunchSpec(job_id=job, attempt=attempt, kind="demo.node", spec={}, **kw)
 
 
 def test_wal_mode_and_durable_sync(spool):
@@ -146,7 +146,7 @@ def test_lease_refuses_stale_and_duplicate_launches(tmp_path):
 
 
 def test_job_rows_follow_the_job_and_output_offsets_move_with_records(spool):
-    assert spool.claim_launch(launch(1, 1), checkpoint={"step": 4})
+    assert spool.claim_launch(launch(1, 1, checkpoint={"step": 4}))
     assert spool.job(1, 1).launch["checkpoint"] == {"step": 4}
     running = spool.job_started(1, 1, pid=123, pgid=123, work_dir="/tmp/x")
     assert running.data == {"state": "running", "exit_code": None, "reason": ""}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -23,6 +24,8 @@ from gpu_agent.supervisor import (
     read_lines,
 )
 from tests.agent.conftest import wait_for
+
+pytestmark = pytest.mark.slow  # real subprocesses
 
 
 def script(code: str) -> Kind:
@@ -48,6 +51,7 @@ print("@forge {not json")
 print('@forge {"type": "metric", "step": 1, "values": {"loss": NaN, "acc": 0.5}}')
 print('@forge {"type": "progress", "percent": 150, "message": "m", "checkpoint": {"s": 1}}')
 print("token=" + os.environ.get("FORGE_NODE_TOKEN", "<none>"))
+print("db=" + os.environ.get("DATABASE_URL", "<none>"))
 print("cvd=" + repr(os.environ["CUDA_VISIBLE_DEVICES"]))
 print("job=" + os.environ["FORGE_JOB_ID"] + "/" + os.environ["FORGE_ATTEMPT"])
 print("spec=" + str(os.path.exists(os.environ["FORGE_SPEC"])))
@@ -159,6 +163,15 @@ def test_other_lines_are_log_records_cut_at_the_cap():
     assert data["line"].endswith("[100 bytes cut]")
 
 
+def test_a_marker_line_may_be_longer_than_a_log_line():
+    values = {f"series_{i:03d}": i / 7 for i in range(300)}
+    raw = ("@forge " + json.dumps({"type": "metric", "step": 9, "values": values})).encode()
+    assert len(raw) > LINE_CAP
+    assert line_items("stdout", raw + b"\r") == [("metric", {"step": 9, "values": values})]
+    [(kind, _)] = line_items("stderr", raw)  # markers count on stdout only
+    assert kind == "log"
+
+
 def test_read_lines_keeps_an_unfinished_line_until_final(tmp_path):
     path = tmp_path / "out.log"
     path.write_bytes(b"one\ntwo\nthr")
@@ -194,11 +207,15 @@ def test_demo_runs_to_success_with_a_metric_per_step(spool, supervisors, work_di
 
 def test_demo_resumes_from_the_checkpoint_it_is_given(spool, supervisors):
     sup = supervisors()
-    launch = LaunchSpec(
-        job_id=2, attempt=2, kind="demo.node", spec={"steps": 5, "step_seconds": 0.01}
+    start(
+        spool,
+        sup,
+        2,
+        "demo.node",
+        {"steps": 5, "step_seconds": 0.01},
+        attempt=2,
+        checkpoint={"step": 3},
     )
-    assert spool.claim_launch(launch, checkpoint={"step": 3})
-    sup.launch(launch, {"step": 3})
     assert ended(spool, 2, 2).outcome == "succeeded"
     assert [m.data["step"] for m in records(spool, 2, 2, "metric")] == [4, 5]
     assert any(
@@ -218,6 +235,7 @@ def test_failure_reports_exit_code_and_last_stderr_line(spool, supervisors):
 
 def test_output_env_and_exit_code_of_an_arbitrary_command(spool, supervisors, monkeypatch):
     monkeypatch.setenv("FORGE_NODE_TOKEN", "the-node-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgres://forge:secret@db/forge")
     sup = supervisors()
     start(spool, sup, 4, "test.noisy", gpus=[0, 2])
     row = ended(spool, 4)
@@ -227,6 +245,7 @@ def test_output_env_and_exit_code_of_an_arbitrary_command(spool, supervisors, mo
     assert ("stdout", "x" * 40) in logs
     assert ("stdout", "@forge {not json") in logs
     assert ("stdout", "token=<none>") in logs  # the node token never reaches a job
+    assert ("stdout", "db=<none>") in logs  # nor the console's secrets
     assert ("stdout", "cvd='0,2'") in logs
     assert ("stdout", "job=4/1") in logs
     assert ("stdout", "spec=True") in logs
@@ -378,9 +397,14 @@ def test_a_stop_requested_before_a_restart_still_applies(spool, supervisors):
 
 def test_an_accepted_launch_not_yet_started_starts_after_a_restart(spool, supervisors):
     launch = LaunchSpec(
-        job_id=16, attempt=1, kind="demo.node", spec={"steps": 2, "step_seconds": 0}
+        job_id=16,
+        attempt=1,
+        kind="demo.node",
+        spec={"steps": 3, "step_seconds": 0},
+        checkpoint={"step": 1},
     )
     assert spool.claim_launch(launch)  # the agent died right after taking the lease
     supervisors()
     assert ended(spool, 16).outcome == "succeeded"
+    assert [m.data["step"] for m in records(spool, 16, type_="metric")] == [2, 3]
     assert_stream_complete(spool, 16)
