@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--telemetry-interval", type=float, default=10.0, help="Seconds between GPU samples."
     )
+    parser.add_argument(
+        "--stop-jobs-on-exit",
+        action="store_true",
+        help="Interrupt running jobs when the agent stops (they are requeued); default: leave "
+        "them running and re-attach on restart.",
+    )
     parser.add_argument("--log-level", default=os.environ.get("FORGE_AGENT_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             work_dir=args.work_dir,
             grace=args.grace,
             telemetry_interval=args.telemetry_interval,
+            stop_jobs_on_exit=args.stop_jobs_on_exit,
         )
     )
 

@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from gpu_agent.consumer import LaunchHandler, QueueConsumer
 from gpu_agent.hardware import NodeInventory, node_inventory
 from gpu_agent.spec import RegisterReply
 from gpu_agent.spool import Spool
-from gpu_agent.supervisor import Supervisor
+from gpu_agent.supervisor import INTERRUPTED_PREFIX, Supervisor
 from gpu_agent.telemetry import GpuSource, Telemetry
 from gpu_agent.uploader import Uploader
 
@@ -45,6 +46,9 @@ class AgentConfig:
     telemetry_interval: float = 10.0
     poll_interval: float = 0.2  # how often job output is read
     flush_timeout: float = 3.0  # seconds spent uploading at shutdown
+    # Stop running jobs when the agent stops (reported "interrupted": the console requeues
+    # them). Off on real nodes, where jobs outlive an agent restart; on for `make run`.
+    stop_jobs_on_exit: bool = False
 
 
 class Heartbeat:
@@ -179,6 +183,15 @@ class Agent:
         finally:
             os.close(lock_fd)
 
+    def _stop_jobs(self, supervisor: Supervisor) -> None:
+        running = supervisor.running()
+        log.info("stopping: interrupting %d running job(s)", len(running))
+        for item in running:
+            supervisor.stop(item["job"], item["attempt"], f"{INTERRUPTED_PREFIX} the agent stopped")
+        deadline = time.monotonic() + self.config.grace + 5
+        while supervisor.running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def _run(self) -> int:
         cfg = self.config
         inventory = node_inventory()
@@ -227,7 +240,10 @@ class Agent:
                 self.stop_event,
             ).run()
         finally:
-            log.info("stopping: running jobs keep running and are re-attached on restart")
+            if cfg.stop_jobs_on_exit:
+                self._stop_jobs(supervisor)
+            else:
+                log.info("stopping: running jobs keep running and are re-attached on restart")
             if heartbeat is not None:
                 heartbeat.stop()
             if telemetry is not None:

@@ -195,7 +195,7 @@ class DemoNodeSpec:
 #   POST ingest    {records: [Record, ...]}  (<= MAX_BATCH_RECORDS, <= MAX_BATCH_BYTES)
 #        200 {"accepted": n, "duplicates": n, "stop": [{job, attempt}]}
 #        400 {"detail", "errors": [{"index", "seq", "error"}]}  nothing ingested
-#        404 unknown job/attempt for this node                    nothing ingested
+#        404 {"detail", "unknown": [{job, attempt}]}  a stream not on this node: nothing ingested
 #        413 batch too large
 # Launch: the console sends Celery task "agent.launch" with args [LaunchSpec as dict]
 # to the queue "node.<name>". The task hands the job to the agent's supervisor and
@@ -236,8 +236,10 @@ class Record:
       metric:    {"step": int, "values": {name: float, ...}}
       log:       {"stream": "stdout" | "stderr", "line": str}
       progress:  {"percent": float, "message": str, "checkpoint": dict | None}
-      status:    {"state": "running" | "succeeded" | "failed" | "cancelled",
+      status:    {"state": "running" | "succeeded" | "failed" | "cancelled" | "interrupted",
                   "exit_code": int | None, "reason": str}
+                 ("interrupted": stopped by the agent's own shutdown; the console
+                 requeues the job, which resumes from its checkpoint)
       telemetry: {"gpus": [{"index", "util", "mem_used_mib", "power_w", "temp_c"}, ...]}
     """
 

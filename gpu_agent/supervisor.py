@@ -67,6 +67,9 @@ SECRET_ENV = (
     "REDIS_URL",
 )
 LOST_REASON = "lost: agent restarted and the process was gone"
+# A stop whose reason starts with this reports "interrupted": the console requeues the
+# job (it resumes from its checkpoint) instead of cancelling it.
+INTERRUPTED_PREFIX = "interrupted:"
 
 MARKER_BYTES = STDOUT_MARKER.encode()
 
@@ -546,7 +549,10 @@ class Supervisor:
         if code == 0:
             return "succeeded", 0, ""
         if job.stop_requested_at is not None:
-            return "cancelled", code, job.stop_reason or "stopped"
+            reason = job.stop_reason or "stopped"
+            if reason.startswith(INTERRUPTED_PREFIX):
+                return "interrupted", code, reason
+            return "cancelled", code, reason
         if code is None:
             if job.proc is not None:
                 how = job.proc.returncode

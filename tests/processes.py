@@ -150,3 +150,102 @@ class CeleryWorker:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ManagedProcess:
+    """A subprocess in its own process group with its output in a log file."""
+
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.argv, self.log_path, self.env = argv, log_path, env or process_env()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> ManagedProcess:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.alive():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.terminate(timeout=15)
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+            self._log.close()
+
+
+class ConsoleServer(ManagedProcess):
+    """The console served by gunicorn on the test database, so a test can stop and restart it."""
+
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        super().__init__(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "console.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "2",
+                "--graceful-timeout",
+                "2",
+            ],
+            log_path,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ConsoleServer:
+        import urllib.request
+
+        super().start()
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:  # noqa: S310
+                    return r.status == 200
+            except OSError:
+                return False
+
+        wait_for(lambda: healthy() or not self.alive(), timeout=60, what="the console to answer")
+        assert self.alive(), self.log()
+        return self

@@ -97,7 +97,11 @@ class IngestApi(AgentApi):
             records = services.parse_batch(raw)
         except services.BatchInvalid as exc:
             return Response({"detail": exc.message, "errors": exc.errors[:100]}, status=400)
-        result = services.ingest_batch(node=node, records=records)
+        try:
+            result = services.ingest_batch(node=node, records=records)
+        except services.UnknownStream as exc:
+            unknown = [{"job": job, "attempt": attempt} for job, attempt in exc.streams]
+            return Response({"detail": exc.message, "unknown": unknown}, status=404)
         return Response(
             {
                 "accepted": result.accepted,

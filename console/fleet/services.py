@@ -221,7 +221,9 @@ class BatchInvalid(InvalidInput):
 
 
 class UnknownStream(NotFound):
-    pass
+    def __init__(self, message: str, streams: list[tuple[int, int]]) -> None:
+        super().__init__(message)
+        self.streams = streams
 
 
 @dataclass
@@ -254,8 +256,8 @@ def _check_data(record: Record) -> str:
         if not _number(d.get("percent")):
             return "progress needs a numeric percent"
     elif record.type == "status":
-        if d.get("state") not in {"running", "succeeded", "failed", "cancelled"}:
-            return "status state must be running, succeeded, failed or cancelled"
+        if d.get("state") not in {"running", "succeeded", "failed", "cancelled", "interrupted"}:
+            return "status state must be running, succeeded, failed, cancelled or interrupted"
     elif record.type == "telemetry":
         gpus = d.get("gpus")
         if not isinstance(gpus, list):
@@ -328,7 +330,7 @@ def ingest_batch(*, node: Node, records: list[Record]) -> IngestResult:
             after={"streams": [list(k) for k in unknown[:20]]},
         )
         names = ", ".join(f"{j}#{a}" for j, a in unknown[:5])
-        raise UnknownStream(f"no job attempt {names} on node {node.name}")
+        raise UnknownStream(f"no job attempt {names} on node {node.name}", unknown)
     with transaction.atomic():
         for key, recs in sorted(job_streams.items(), key=lambda kv: kv[0]):
             _ingest_job_stream(node, key[0], key[1], recs, result)
@@ -435,6 +437,10 @@ def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
             expect=[JobState.RUNNING, JobState.DISPATCHED],
             reason=reason or f"exit code {record.data.get('exit_code')}",
         )
+    elif state == "interrupted":
+        from console.jobs.services import job_requeue
+
+        job_requeue(job_id=job_id, attempt=attempt, reason=reason or f"interrupted on {node.name}")
     elif state == "cancelled":
         job_transition(
             job_id=job_id,

@@ -118,6 +118,9 @@ class Command(BaseCommand):
                         "local",
                         "--work-dir",
                         str(settings.VAR_DIR / "agent"),
+                        "--stop-jobs-on-exit",
+                        "--grace",
+                        "5",
                     ],
                     env={"FORGE_NODE_TOKEN": self._local_node_token()},
                 )
