@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
 FORGE_DB = "forge_bench"
 MLFLOW_DB = "mlflow_bench"

@@ -142,7 +142,7 @@ def test_cancel_stops_the_process_group_within_seconds(personas, stack):
 
 
 def test_agent_kill_9_mid_job_loses_nothing(personas, stack):
-    """R6: the agent dies; the job keeps running; a new agent re-attaches and finishes the stream."""
+    """R6: the agent dies, the job runs on; a new agent re-attaches and finishes the stream."""
     job = _submit(personas, steps=40, step_seconds=0.1)
     wait_for(lambda: _points(job.pk) >= 10, timeout=60, what="some metrics")
     stack["agent"].kill9()
@@ -161,7 +161,7 @@ def test_agent_kill_9_mid_job_loses_nothing(personas, stack):
 
 @pytest.mark.parametrize("outage", [0, 20])
 def test_console_down_mid_stream_loses_nothing(personas, stack, outage):
-    """R5: the console is stopped while metrics stream; the job keeps running; every point arrives once."""
+    """R5: the console stops while metrics stream; the job runs on; every point arrives once."""
     job = _submit(personas, steps=60, step_seconds=0.1)
     wait_for(lambda: _points(job.pk) >= 6, timeout=60, what="some metrics")
     stack["console"].kill9()
@@ -178,7 +178,7 @@ def test_console_down_mid_stream_loses_nothing(personas, stack, outage):
 
 
 def test_same_launch_delivered_twice_runs_once(personas, stack):
-    """R9: the launch message is delivered again after the job ran: the agent refuses the stale lease."""
+    """R9: the launch is delivered again after the job ran: the agent refuses the stale lease."""
     from console.jobs.services import _dispatch_message
     from workers.celery import app
 
