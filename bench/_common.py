@@ -310,3 +310,72 @@ def profile_summary(path: Path, top: int = 30) -> None:
     print("self share, top 15")
     for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:15]:
         print(f"  {100 * n / total:5.1f}%  {frame[:150]}")
+
+
+# ------------------------------------------------------------------ CPU accounting
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm_end = raw.rindex(")")
+    return [raw[raw.index("(") + 1 : comm_end], *raw[comm_end + 2 :].split()]
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def process_tree(root: int) -> list[int]:
+    parents = {}
+    for pid in _all_pids():
+        st = _stat(pid)
+        if st:
+            parents[pid] = int(st[2])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    return sorted(tree)
+
+
+def postgres_pids() -> list[int]:
+    return [pid for pid in _all_pids() if (st := _stat(pid)) and st[0] == "postgres"]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """user+system CPU seconds so far of these processes (those still alive)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        st = _stat(pid)
+        if st:
+            total += int(st[12]) + int(st[13])  # utime, stime (fields 14, 15)
+    return total / tick
+
+
+class CpuMeter:
+    """CPU seconds used by a server's process tree and by all PostgreSQL processes.
+
+    PostgreSQL backends come and go with connections: a backend that exits during the
+    phase loses its count, so servers should keep their connections (both do here)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def __enter__(self) -> CpuMeter:
+        self.server_pids = process_tree(self.server_pid)
+        self.pg_pids = postgres_pids()
+        self.s0, self.p0 = cpu_seconds(self.server_pids), cpu_seconds(self.pg_pids)
+        self.server = self.pg = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server = cpu_seconds(self.server_pids) - self.s0
+        new_pg = [p for p in postgres_pids() if p not in self.pg_pids]
+        self.pg = cpu_seconds(self.pg_pids) - self.p0 + cpu_seconds(new_pg)

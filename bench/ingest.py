@@ -335,24 +335,26 @@ def main() -> None:
             spy = c.profile_start(gunicorn.pid, Path(args.profile))
 
         c.log(f"Forge: {args.points:,} points, {args.clients} clients")
-        forge = run_driver(
-            c.ROOT / ".venv" / "bin" / "python",
-            "forge",
-            {"port": forge_port, "key": setup["key"], "jobs": jobs, "attempt": attempt,
-             "steps": steps},
-        )
+        with c.CpuMeter(gunicorn.pid) as forge_cpu:
+            forge = run_driver(
+                c.ROOT / ".venv" / "bin" / "python",
+                "forge",
+                {"port": forge_port, "key": setup["key"], "jobs": jobs, "attempt": attempt,
+                 "steps": steps},
+            )
         if spy is not None:
             c.profile_stop(spy)
         c.pg_admin("CHECKPOINT")
         c.log(f"MLflow: up to {args.points:,} points or {args.mlflow_seconds:.0f} s")
         mlflow_env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-        ml = run_driver(
-            c.MLFLOW_PY,
-            "mlflow",
-            {"uri": uri, "experiment_id": experiment, "steps": steps,
-             "seconds": args.mlflow_seconds},
-            env=mlflow_env,
-        )
+        with c.CpuMeter(mlflow.pid) as ml_cpu:
+            ml = run_driver(
+                c.MLFLOW_PY,
+                "mlflow",
+                {"uri": uri, "experiment_id": experiment, "steps": steps,
+                 "seconds": args.mlflow_seconds},
+                env=mlflow_env,
+            )
 
         # ---- correctness
         forge_rows = c.db_scalar(FORGE_DB, "SELECT count(*) FROM metrics_metricpoint")
@@ -417,12 +419,19 @@ def main() -> None:
     print(
         f"\ningest, {args.clients} clients, 2 server workers each, PostgreSQL 15 local, 2 cores"
     )
-    print(f"{'system':<16}{'points':>12}{'seconds':>10}{'points/s':>12}{'Forge/MLflow':>14}")
     print(
-        f"{'Forge':<16}{forge['points']:>12,}{forge['seconds']:>10.1f}{forge_rate:>12,.0f}"
-        f"{forge_rate / ml_rate if ml_rate else float('inf'):>13.1f}x"
+        f"{'system':<16}{'points':>12}{'seconds':>10}{'points/s':>12}{'Forge/MLflow':>14}"
+        f"{'server CPU us/pt':>18}{'PG CPU us/pt':>14}"
     )
-    print(f"{'MLflow ' + version:<16}{ml['points']:>12,}{ml['seconds']:>10.1f}{ml_rate:>12,.0f}")
+    for name, r, cpu, rate, ratio in (
+        ("Forge", forge, forge_cpu, forge_rate, f"{forge_rate / ml_rate:.1f}x" if ml_rate else ""),
+        (f"MLflow {version}", ml, ml_cpu, ml_rate, ""),
+    ):
+        print(
+            f"{name:<16}{r['points']:>12,}{r['seconds']:>10.1f}{rate:>12,.0f}{ratio:>14}"
+            f"{1e6 * cpu.server / max(1, r['points']):>18.1f}"
+            f"{1e6 * cpu.pg / max(1, r['points']):>14.1f}"
+        )
     if not all(checks.values()):
         raise SystemExit("a correctness check failed")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from gpu_agent import __version__
 from gpu_agent.console import ConsoleClient, ConsoleError, ConsoleUnavailable
 from gpu_agent.consumer import LaunchHandler, QueueConsumer
-from gpu_agent.hardware import NodeInventory, node_inventory
+from gpu_agent.hardware import HostLoad, NodeInventory, node_inventory
 from gpu_agent.spec import RegisterReply
 from gpu_agent.spool import Spool
 from gpu_agent.supervisor import INTERRUPTED_PREFIX, Supervisor
@@ -67,6 +67,7 @@ class Heartbeat:
         self.interval = max(0.2, interval)
         self.status = ""
         self.last_error = ""
+        self.host_load = HostLoad()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -86,6 +87,7 @@ class Heartbeat:
             reply = self.client.heartbeat(
                 running=self.supervisor.running(),
                 spool=self.uploader.status(),
+                host=self.host_load.sample(),
                 timeout=max(5.0, self.interval * 3),
             )
         except (ConsoleUnavailable, ConsoleError, ValueError) as exc:

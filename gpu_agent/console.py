@@ -123,9 +123,12 @@ class ConsoleClient:
         *,
         running: list[dict[str, int]],
         spool: dict[str, Any] | None = None,
+        host: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> HeartbeatReply:
         payload: dict[str, Any] = {"running": running}
+        if host:
+            payload["host"] = host
         if spool is not None:
             payload["spool"] = spool
         return reply_from_dict(HeartbeatReply, self.post_json("heartbeat", payload, timeout))

@@ -76,3 +76,48 @@ def node_inventory() -> NodeInventory:
         gpus=gpus,
         nvml_error=error,
     )
+
+
+class HostLoad:
+    """CPU utilisation (from /proc/stat deltas) and memory in use, for heartbeats.
+    Linux only; elsewhere it reports nothing."""
+
+    def __init__(self) -> None:
+        self._last: tuple[int, int] | None = self._cpu_times()
+
+    @staticmethod
+    def _cpu_times() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as handle:
+                fields = [int(x) for x in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+
+    @staticmethod
+    def _mem_used_mib() -> int | None:
+        try:
+            info = {}
+            with open("/proc/meminfo") as handle:
+                for line in handle:
+                    key, value = line.split(":", 1)
+                    info[key] = int(value.split()[0])
+            return (info["MemTotal"] - info["MemAvailable"]) // 1024
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def sample(self) -> dict:
+        now = self._cpu_times()
+        util = None
+        if now and self._last and now[0] > self._last[0]:
+            total, idle = now[0] - self._last[0], now[1] - self._last[1]
+            util = round(100.0 * (total - idle) / total, 1)
+        self._last = now
+        out = {}
+        if util is not None:
+            out["cpu_util"] = util
+        mem = self._mem_used_mib()
+        if mem is not None:
+            out["mem_used_mib"] = mem
+        return out

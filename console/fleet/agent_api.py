@@ -64,6 +64,8 @@ class RegisterApi(AgentApi):
 
 class HeartbeatSerializer(serializers.Serializer):
     running = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    host = serializers.DictField(required=False, default=dict)
+    spool = serializers.DictField(required=False, default=dict)
 
 
 class HeartbeatApi(AgentApi):
@@ -71,8 +73,9 @@ class HeartbeatApi(AgentApi):
     def post(self, request: Request) -> Response:
         payload = HeartbeatSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
+        data = payload.validated_data
         reply = services.node_heartbeat(
-            node=request.user.node, running=payload.validated_data["running"]
+            node=request.user.node, running=data["running"], host=data["host"], spool=data["spool"]
         )
         return Response(spec_to_dict(reply))
 

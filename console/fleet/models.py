@@ -29,6 +29,10 @@ class Node(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     offline_since = models.DateTimeField(null=True, blank=True)
     telemetry_seq = models.BigIntegerField(default=0, help_text="Last telemetry record ingested.")
+    cpu_util = models.FloatField(null=True, blank=True, help_text="Host CPU %, last heartbeat.")
+    mem_used_mib = models.PositiveBigIntegerField(null=True, blank=True)
+    spool_pending = models.PositiveIntegerField(default=0, help_text="Records the agent holds.")
+    spool_quarantined = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]

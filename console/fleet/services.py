@@ -172,7 +172,19 @@ def node_register(*, node: Node, inventory: dict[str, Any], agent_version: str) 
     )
 
 
-def node_heartbeat(*, node: Node, running: list[dict[str, int]]) -> HeartbeatReply:
+def _number_or_none(value: Any, low: float, high: float) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and low <= value <= high:
+        return float(value)
+    return None
+
+
+def node_heartbeat(
+    *,
+    node: Node,
+    running: list[dict[str, int]],
+    host: dict[str, Any] | None = None,
+    spool: dict[str, Any] | None = None,
+) -> HeartbeatReply:
     """Mark the node alive; keep its reported jobs alive; say which ones must stop."""
     now = timezone.now()
     with transaction.atomic():
@@ -185,8 +197,16 @@ def node_heartbeat(*, node: Node, running: list[dict[str, int]]) -> HeartbeatRep
                 before={"status": current.status},
                 after={"status": "online"},
             )
+        host, spool = host or {}, spool or {}
+        mem = _number_or_none(host.get("mem_used_mib"), 0, 2**50)
         Node.objects.filter(pk=node.pk).update(
-            last_heartbeat_at=now, status=Node.Status.ONLINE, offline_since=None
+            last_heartbeat_at=now,
+            status=Node.Status.ONLINE,
+            offline_since=None,
+            cpu_util=_number_or_none(host.get("cpu_util"), 0, 100),
+            mem_used_mib=int(mem) if mem is not None else None,
+            spool_pending=int(_number_or_none(spool.get("pending"), 0, 2**31) or 0),
+            spool_quarantined=int(_number_or_none(spool.get("quarantined"), 0, 2**31) or 0),
         )
         stop = []
         for item in running:

@@ -415,3 +415,31 @@ def test_admin_adds_node_in_the_browser_and_sees_the_token(personas):
 
 def test_connection_is_postgres_or_sqlite():
     assert connection.vendor in {"postgresql", "sqlite"}
+
+
+def test_heartbeat_reports_host_load_and_spool(personas, make_node):
+    node, agent = make_node("cpu-box", gpus=0)
+    reply = agent.post(
+        "/api/agent/v1/heartbeat",
+        {
+            "running": [],
+            "host": {"cpu_util": 37.5, "mem_used_mib": 4096},
+            "spool": {"pending": 12, "quarantined": 3},
+        },
+        format="json",
+    )
+    assert reply.status_code == 200
+    node.refresh_from_db()
+    assert (node.cpu_util, node.mem_used_mib, node.spool_quarantined) == (37.5, 4096, 3)
+    agent.post("/api/agent/v1/heartbeat", {"host": {"cpu_util": "lots"}}, format="json")
+    node.refresh_from_db()
+    assert node.cpu_util is None  # nonsense is not stored
+    agent.post(
+        "/api/agent/v1/heartbeat",
+        {"host": {"cpu_util": 50.0, "mem_used_mib": 8192}, "spool": {"quarantined": 3}},
+        format="json",
+    )
+    client = Client()
+    client.force_login(personas.viewer)
+    page = client.get("/fleet/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="host-load"' in page and "50%" in page and "refused by the console" in page
