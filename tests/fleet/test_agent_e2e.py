@@ -83,7 +83,7 @@ def stack(tmp_path, personas):
     finally:
         parts["agent"].stop()
         worker.stop()
-        console.stop()
+        parts["console"].stop()  # the one running now (a test may have restarted it)
         from tests.agent.conftest import kill_jobs
 
         kill_jobs(tmp_path / "agent")
