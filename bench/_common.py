@@ -8,6 +8,7 @@ which run in the project's own virtualenv).
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -15,8 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +121,17 @@ class Processes:
         self.logs.append(out)
         return proc
 
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
@@ -197,29 +207,42 @@ def start_mlflow(procs: Processes, dbname: str, port: int, var_dir: Path) -> sub
     )
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    """Wait until the server answers at all (401 and 404 are answers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited ({proc.returncode}) before answering {url}")
+            raise SystemExit(f"server exited ({proc.returncode}) before answering {path}")
         try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers (401/404 are answers)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            request(port, "GET", path)
+            return
+        except OSError:
             time.sleep(0.5)
-    raise SystemExit(f"no answer from {url} within {timeout:.0f} s")
+    raise SystemExit(f"no answer on port {port} within {timeout:.0f} s")
 
 
-def http_json(method: str, url: str, body: object = None, headers: dict | None = None) -> dict:
+def http_json(
+    port: int, method: str, path: str, body: object = None, headers: dict | None = None
+) -> dict:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    for key, value in (headers or {}).items():
-        req.add_header(key, value)
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return json.loads(resp.read() or b"{}")
+    status, payload = request(
+        port, method, path, data, {"Content-Type": "application/json", **(headers or {})}
+    )
+    if status >= 300:
+        raise SystemExit(f"{method} {path} answered {status}: {payload[:500]!r}")
+    return json.loads(payload or b"{}")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -359,6 +382,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
     """CPU seconds used by a server's process tree and by all PostgreSQL processes.
 
@@ -372,10 +402,12 @@ class CpuMeter:
         self.server_pids = process_tree(self.server_pid)
         self.pg_pids = postgres_pids()
         self.s0, self.p0 = cpu_seconds(self.server_pids), cpu_seconds(self.pg_pids)
-        self.server = self.pg = 0.0
+        self.m0 = machine_busy_seconds()
+        self.server = self.pg = self.machine = 0.0
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server = cpu_seconds(self.server_pids) - self.s0
         new_pg = [p for p in postgres_pids() if p not in self.pg_pids]
         self.pg = cpu_seconds(self.pg_pids) - self.p0 + cpu_seconds(new_pg)
+        self.machine = machine_busy_seconds() - self.m0

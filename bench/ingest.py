@@ -167,11 +167,13 @@ def driver(kind: str, spec: dict) -> None:
     target = _forge_worker if kind == "forge" else _mlflow_worker
     clients = len(spec["steps"])
     ctx = mp.get_context("fork")
-    barrier, results = ctx.Barrier(clients), ctx.Queue()
+    barrier, results = ctx.Barrier(clients + 1), ctx.Queue()
     procs = [ctx.Process(target=target, args=(spec, i, barrier, results)) for i in range(clients)]
     for p in procs:
         p.start()
-    rows = [results.get(timeout=900) for _ in procs]
+    barrier.wait(timeout=600)  # every client has built its batches
+    with c.CpuMeter(spec["server_pid"]) as cpu:
+        rows = [results.get(timeout=900) for _ in procs]
     for p in procs:
         p.join(timeout=60)
         if p.exitcode != 0:
@@ -187,6 +189,9 @@ def driver(kind: str, spec: dict) -> None:
         "client_cpu": sum(r["client_cpu"] for r in rows),
         "again": next((r["again"] for r in rows if r.get("again")), None),
         "run_ids": [r["run_id"] for r in rows if "run_id" in r],
+        "cpu_server": cpu.server,
+        "cpu_pg": cpu.pg,
+        "cpu_machine": cpu.machine,
     }
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -223,7 +228,7 @@ def forge_prepare(env: dict, clients: int) -> dict:
     from console.projects.services import project_create, project_member_add
 
     roles_ensure()
-    admin = admin_ensure(password="bench-password-123").user
+    admin = admin_ensure(password=None).user
     project = project_create(actor=admin, slug="bench", name="Bench")
     project_member_add(actor=admin, project=project, user=admin)
     issued = fleet.node_create(actor=admin, name="bench-node")
@@ -233,8 +238,9 @@ def forge_prepare(env: dict, clients: int) -> dict:
 def forge_register(port: int, key: str) -> None:
     inventory = {"hostname": "bench", "cpu_count": 2, "memory_mib": 8192, "gpus": []}
     c.http_json(
+        port,
         "POST",
-        f"http://127.0.0.1:{port}/api/agent/v1/register",
+        "/api/agent/v1/register",
         {"name": "bench-node", "agent_version": "bench", "inventory": inventory},
         {"Authorization": f"Node {key}"},
     )
@@ -267,8 +273,9 @@ def forge_jobs(setup: dict, port: int, clients: int) -> tuple[list[int], int]:
             "data": {"state": "running", "exit_code": None, "reason": ""},
         }
         c.http_json(
+            port,
             "POST",
-            f"http://127.0.0.1:{port}/api/agent/v1/ingest",
+            "/api/agent/v1/ingest",
             {"records": [running]},
             {"Authorization": f"Node {setup['key']}"},
         )
@@ -315,46 +322,57 @@ def main() -> None:
     try:
         c.db_create(FORGE_DB)
         c.db_create(MLFLOW_DB)
+
+        # ---- Forge alone on the machine
         env = c.forge_env(state, FORGE_DB)
         c.log("migrating Forge")
         setup = forge_prepare(env, args.clients)
         gunicorn = c.start_forge(procs, env, forge_port, state)
-        c.log(f"starting MLflow {version}")
-        mlflow = c.start_mlflow(procs, MLFLOW_DB, mlflow_port, state)
-        c.wait_http(f"http://127.0.0.1:{forge_port}/api/agent/v1/heartbeat", gunicorn)
+        c.wait_http(forge_port, "/api/agent/v1/heartbeat", gunicorn)
         forge_register(forge_port, setup["key"])
         jobs, attempt = forge_jobs(setup, forge_port, args.clients)
-        c.wait_http(f"http://127.0.0.1:{mlflow_port}/health", mlflow)
-        uri = f"http://127.0.0.1:{mlflow_port}"
-        experiment = c.http_json(
-            "POST", f"{uri}/api/2.0/mlflow/experiments/create", {"name": "bench"}
-        )["experiment_id"]
         c.pg_admin("CHECKPOINT")
-        spy = None
-        if args.profile:
-            spy = c.profile_start(gunicorn.pid, Path(args.profile))
-
+        spy = c.profile_start(gunicorn.pid, Path(args.profile)) if args.profile else None
         c.log(f"Forge: {args.points:,} points, {args.clients} clients")
-        with c.CpuMeter(gunicorn.pid) as forge_cpu:
-            forge = run_driver(
-                c.ROOT / ".venv" / "bin" / "python",
-                "forge",
-                {"port": forge_port, "key": setup["key"], "jobs": jobs, "attempt": attempt,
-                 "steps": steps},
-            )
+        forge = run_driver(
+            c.ROOT / ".venv" / "bin" / "python",
+            "forge",
+            {
+                "server_pid": gunicorn.pid,
+                "port": forge_port,
+                "key": setup["key"],
+                "jobs": jobs,
+                "attempt": attempt,
+                "steps": steps,
+            },
+        )
         if spy is not None:
             c.profile_stop(spy)
+        procs.stop(gunicorn)
+
+        # ---- then MLflow alone on the machine
         c.pg_admin("CHECKPOINT")
+        c.log(f"starting MLflow {version}")
+        mlflow = c.start_mlflow(procs, MLFLOW_DB, mlflow_port, state)
+        uri = f"http://127.0.0.1:{mlflow_port}"
+        c.wait_http(mlflow_port, "/health", mlflow)
+        time.sleep(10)  # let its background job runner finish starting
+        experiment = c.http_json(
+            mlflow_port, "POST", "/api/2.0/mlflow/experiments/create", {"name": "bench"}
+        )["experiment_id"]
         c.log(f"MLflow: up to {args.points:,} points or {args.mlflow_seconds:.0f} s")
-        mlflow_env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-        with c.CpuMeter(mlflow.pid) as ml_cpu:
-            ml = run_driver(
-                c.MLFLOW_PY,
-                "mlflow",
-                {"uri": uri, "experiment_id": experiment, "steps": steps,
-                 "seconds": args.mlflow_seconds},
-                env=mlflow_env,
-            )
+        ml = run_driver(
+            c.MLFLOW_PY,
+            "mlflow",
+            {
+                "server_pid": mlflow.pid,
+                "uri": uri,
+                "experiment_id": experiment,
+                "steps": steps,
+                "seconds": args.mlflow_seconds,
+            },
+            env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        )
 
         # ---- correctness
         forge_rows = c.db_scalar(FORGE_DB, "SELECT count(*) FROM metrics_metricpoint")
@@ -416,21 +434,20 @@ def main() -> None:
         f"{ml['lat_p50']:.3f} s, p95 {ml['lat_p95']:.3f} s, client CPU {ml['client_cpu']:.1f} s; "
         f"{forge['points']:,} points would take {extrapolated:,.0f} s at its rate (extrapolated)"
     )
-    print(
-        f"\ningest, {args.clients} clients, 2 server workers each, PostgreSQL 15 local, 2 cores"
-    )
+    print(f"\ningest, {args.clients} clients, 2 server workers each, PostgreSQL 15 local, 2 cores")
     print(
         f"{'system':<16}{'points':>12}{'seconds':>10}{'points/s':>12}{'Forge/MLflow':>14}"
-        f"{'server CPU us/pt':>18}{'PG CPU us/pt':>14}"
+        f"{'CPU us/point: server':>22}{'PostgreSQL':>12}{'machine':>9}"
     )
-    for name, r, cpu, rate, ratio in (
-        ("Forge", forge, forge_cpu, forge_rate, f"{forge_rate / ml_rate:.1f}x" if ml_rate else ""),
-        (f"MLflow {version}", ml, ml_cpu, ml_rate, ""),
+    for name, r, rate, ratio in (
+        ("Forge", forge, forge_rate, f"{forge_rate / ml_rate:.1f}x" if ml_rate else ""),
+        (f"MLflow {version}", ml, ml_rate, ""),
     ):
+        per = 1e6 / max(1, r["points"])
         print(
             f"{name:<16}{r['points']:>12,}{r['seconds']:>10.1f}{rate:>12,.0f}{ratio:>14}"
-            f"{1e6 * cpu.server / max(1, r['points']):>18.1f}"
-            f"{1e6 * cpu.pg / max(1, r['points']):>14.1f}"
+            f"{per * r['cpu_server']:>22.1f}{per * r['cpu_pg']:>12.1f}"
+            f"{per * r['cpu_machine']:>9.1f}"
         )
     if not all(checks.values()):
         raise SystemExit("a correctness check failed")

@@ -117,6 +117,82 @@ VALID_DEMO_PARAMS = st.fixed_dictionaries(
 )
 
 
+# The agent API's bodies are free-form objects in the schema; these follow their documented
+# shape (gpu_agent.spec) with hostile values, so the fuzz reaches the code that reads them.
+HOSTILE = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([-1, 0, 2**31, 2**63, 10**30, 1e300, -1e300, "", "x", "1"])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.lists(st.integers(), max_size=2)
+    | st.dictionaries(st.text(max_size=4), st.integers(), max_size=2)
+)
+INT = st.integers() | st.sampled_from([0, -1, 1, 2**31, 2**63, 10**30])
+
+
+def _shaped(template) -> st.SearchStrategy:
+    """Values of a template's shape (dicts with optional keys, lists of one item shape)."""
+    if isinstance(template, dict):
+        return st.fixed_dictionaries({}, optional={k: _shaped(v) for k, v in template.items()})
+    if isinstance(template, list):
+        return st.lists(_shaped(template[0]), max_size=3) | HOSTILE
+    return template | HOSTILE if template is not HOSTILE else HOSTILE
+
+
+AGENT_BODIES = {
+    "/api/agent/v1/register/": {
+        "agent_version": st.text(max_size=8),
+        "inventory": {
+            "hostname": HOSTILE,
+            "cpu_count": INT,
+            "memory_mib": INT,
+            "platform": HOSTILE,
+            "nvml_error": HOSTILE,
+            "gpus": [{"index": INT, "model": HOSTILE, "memory_mib": INT, "driver": HOSTILE}],
+        },
+    },
+    "/api/agent/v1/heartbeat/": {
+        "running": [{"job": INT, "attempt": INT}],
+        "host": {"cpu_util": HOSTILE, "mem_used_mib": HOSTILE},
+        "spool": {"pending": HOSTILE, "quarantined": HOSTILE},
+    },
+    "/api/agent/v1/ingest/": {
+        "records": [
+            {
+                "job": st.none() | INT,
+                "attempt": INT,
+                "seq": INT,
+                "type": st.sampled_from(["metric", "log", "progress", "status", "telemetry"]),
+                "at": st.floats(allow_nan=False) | INT,
+                "data": {
+                    "step": INT,
+                    "values": {"loss": HOSTILE},
+                    "stream": HOSTILE,
+                    "line": HOSTILE,
+                    "percent": HOSTILE,
+                    "message": HOSTILE,
+                    "checkpoint": HOSTILE,
+                    "state": st.sampled_from(["running", "succeeded", "failed", "interrupted"]),
+                    "exit_code": HOSTILE,
+                    "reason": HOSTILE,
+                    "gpus": [
+                        {
+                            "index": st.integers(0, 1) | INT,
+                            "util": HOSTILE,
+                            "mem_used_mib": HOSTILE,
+                            "power_w": HOSTILE,
+                            "temp_c": HOSTILE,
+                        }
+                    ],
+                },
+            }
+        ]
+    },
+}
+
+
 def test_every_api_route_is_in_the_schema():
     """What is not in the schema is not fuzzed: every route of both APIs must be there."""
     paths = RAW_SCHEMA["paths"]
@@ -227,6 +303,7 @@ def _cases(path: str, method: str, negative: bool, world: dict, own_token_id: in
                     "params": VALID_DEMO_PARAMS,
                 }
             ),
+            "agent_body": st.none() | _shaped(AGENT_BODIES.get(path, {})),
             "first_page": st.booleans(),
             "drop_auth": st.booleans(),
         }
@@ -244,8 +321,13 @@ def _steer(case, steer: dict) -> None:
     if steer["first_page"] and case.query and "page" in case.query:
         del case.query["page"]  # a random page number is mostly a 404 for a short list
     if isinstance(case.body, dict):
+        # Nested values (a job's params, an agent's records) only travel as JSON.
         if path == "/api/v1/jobs/" and steer["submit"] is not None:
             case.body = {**case.body, **steer["submit"]}
+            case.media_type = "application/json"
+        if path.startswith(AGENT_PREFIX) and steer["agent_body"] is not None:
+            case.body = {**case.body, **steer["agent_body"]}
+            case.media_type = "application/json"
         if path.startswith(AGENT_PREFIX) and "name" in case.body and steer["name"] is not None:
             case.body = {**case.body, "name": steer["name"]}  # register as the token's node
 
@@ -333,7 +415,8 @@ def _fuzz(name, path, method, app, errors, personas, world) -> None:
         errors.clear()
         with transaction.atomic():
             response = case.call(app=app, headers=auth)
-            assert not errors, f"{method} {path} raised {errors[0]!r}"
+            sent = f"{case.path_parameters} {case.query} {case.media_type} {case.body!r:.500}"
+            assert not errors, f"{method} {path} raised {errors[0]!r}; sent {sent}"
             case.validate_response(response, checks=CHECKS)
             _expect(name, user, path, method, case, response, world)
             transaction.set_rollback(True)

@@ -21,19 +21,31 @@ class AgentApi(APIView):
     permission_classes = [IsNode]
 
 
+def _whole(value, high: int) -> bool:
+    """A whole number 0..high: what the node's and GPUs' positive integer columns hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
+
+
 class RegisterSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=64)
     agent_version = serializers.CharField(max_length=32, allow_blank=True, default="")
     inventory = serializers.DictField()
 
     def validate_inventory(self, value):
+        # Out-of-range or non-numeric counts must be a 400 here, not a failed insert (500).
         gpus = value.get("gpus", [])
         if not isinstance(gpus, list) or any(
-            not isinstance(g, dict) or not isinstance(g.get("index"), int) for g in gpus
+            not isinstance(g, dict)
+            or not _whole(g.get("index"), 2**15 - 1)
+            or not _whole(g.get("memory_mib") or 0, 2**31 - 1)
+            for g in gpus
         ):
             raise serializers.ValidationError(
-                "gpus must be a list of objects with an integer index."
+                "gpus must be a list of objects with an integer index and memory_mib."
             )
+        for key, high in (("cpu_count", 2**31 - 1), ("memory_mib", 2**63 - 1)):
+            if not _whole(value.get(key) or 0, high):
+                raise serializers.ValidationError(f"{key} must be a whole number 0-{high}.")
         return value
 
 
