@@ -53,13 +53,14 @@ ci:
 	bash .ci/run
 
 # Wheels for air-gapped GPU nodes (see ../shared/design/GPU.md): deepspeed and its
-# pure-Python needs, for Python 3.12 on x86_64.
+# pure-Python needs, and what the agent imports beyond the standard library (kombu
+# for its queue; redis when the broker is Redis), for Python 3.12 on x86_64.
 wheelhouse: install
 	mkdir -p .whl
 	$(PIP) wheel -q --no-deps --no-build-isolation -w .whl deepspeed==$(DEEPSPEED_VERSION)
 	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-	  hjson pydantic pydantic-core annotated-types typing-inspection httpx httpcore h11 anyio sniffio idna certifi
+	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis
 	@ls -1 .whl
 
 clean:
