@@ -37,8 +37,15 @@ def main() -> None:
     supervisor = Supervisor(spool, work, grace=3).start()
     steps = 20
     gpus = [0] if inventory.gpus else []
-    supervisor.launch(LaunchSpec(job_id=1, attempt=1, kind="demo.node", gpus=gpus,
-                                 spec={"steps": steps, "step_seconds": 0.05, "gpus": len(gpus)}))
+    supervisor.launch(
+        LaunchSpec(
+            job_id=1,
+            attempt=1,
+            kind="demo.node",
+            gpus=gpus,
+            spec={"steps": steps, "step_seconds": 0.05, "gpus": len(gpus)},
+        )
+    )
     deadline = time.monotonic() + 60
     while supervisor.running() and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import traceback
+import zlib
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -37,7 +38,7 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode

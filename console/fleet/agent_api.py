@@ -79,6 +79,13 @@ class HeartbeatSerializer(serializers.Serializer):
     host = serializers.DictField(required=False, default=dict)
     spool = serializers.DictField(required=False, default=dict)
 
+    def validate_running(self, value):
+        if any(
+            not _whole(item.get(key, 0), 2**63 - 1) for item in value for key in ("job", "attempt")
+        ):
+            raise serializers.ValidationError("each running job needs an integer job and attempt.")
+        return value
+
 
 class HeartbeatApi(AgentApi):
     @extend_schema(request=HeartbeatSerializer, responses={200: dict})
