@@ -159,7 +159,7 @@ def test_agent_kill_9_mid_job_loses_nothing(personas, stack):
     assert sorted(steps) == list(range(1, 41))
 
 
-@pytest.mark.parametrize("outage", [0, 20])
+@pytest.mark.parametrize("outage", [0, 20, 60])
 def test_console_down_mid_stream_loses_nothing(personas, stack, outage):
     """R5: the console stops while metrics stream; the job runs on; every point arrives once."""
     job = _submit(personas, steps=60, step_seconds=0.1)
