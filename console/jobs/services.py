@@ -211,7 +211,10 @@ def _dispatch_to_node(job: Job, kind: kinds.JobKind, attempt: int) -> Job | None
     """
     from console.fleet.scheduler import allocation_place
 
-    gpus = kind.gpus(spec_from_dict(kind.spec, job.spec)) if kind.gpus else 0
+    try:
+        gpus = kind.gpus(spec_from_dict(kind.spec, job.spec)) if kind.gpus else 0
+    except SpecError as exc:  # a stored spec that cannot run: fail now, never loop (R10)
+        return job_transition(job_id=job.pk, to=S.FAILED, reason=f"invalid spec: {exc}")
     allocation = allocation_place(job_id=job.pk, attempt=attempt, gpus=gpus)
     if allocation is None:
         waiting = f"waiting for a node with {gpus} free GPU(s)" if gpus else "waiting for a node"
@@ -233,11 +236,14 @@ def _dispatch_to_node(job: Job, kind: kinds.JobKind, attempt: int) -> Job | None
     return dispatched
 
 
-def _dispatch_message(job: Job) -> tuple[str, list[Any], str]:
+def _dispatch_message(job: Job) -> tuple[str, list[Any], str] | None:
     """The message that starts the job's current attempt (sent again when lost)."""
     kind = kinds.get(job.kind)
     if kind is not None and kind.runs_on == "node":
-        allocation = job.allocations.select_related("node").get(attempt=job.attempt)
+        allocation = job.allocations.select_related("node").filter(attempt=job.attempt).first()
+        if allocation is None:  # pragma: no cover - dispatch always records one
+            log.error("job %s attempt %s is dispatched without an allocation", job.pk, job.attempt)
+            return None
         return _node_launch_message(job, allocation)
     return "jobs.execute", [job.pk, job.attempt], job.queue
 
@@ -447,8 +453,9 @@ def job_reconcile(
     for job_id in dispatched.values_list("pk", flat=True):
         with transaction.atomic():
             job = Job.objects.select_for_update().filter(pk=job_id, state=S.DISPATCHED).first()
-            if job is not None:
-                _enqueue_on_commit(job_id, *_dispatch_message(job))
+            message = _dispatch_message(job) if job is not None else None
+            if message is not None:
+                _enqueue_on_commit(job_id, *message)
                 report.resent.append(job_id)
     for job_id, attempt in Job.objects.filter(
         state=S.RUNNING, heartbeat_at__lt=now - silence

@@ -443,3 +443,15 @@ def test_heartbeat_reports_host_load_and_spool(personas, make_node):
     client.force_login(personas.viewer)
     page = client.get("/fleet/", HTTP_HX_REQUEST="true").content.decode()
     assert 'data-testid="host-load"' in page and "50%" in page and "refused by the console" in page
+
+
+def test_corrupt_stored_spec_fails_at_dispatch_instead_of_looping(personas, make_node):
+    make_node("gpu-a")
+    job = job_services.job_submit(
+        actor=personas.ml_engineer, project=personas.project, kind="demo.node", params={"steps": 2}
+    )
+    Job.objects.filter(pk=job.pk).update(spec={"steps": "many"})
+    job_services.job_schedule(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.state == S.FAILED and "invalid spec" in job.error
+    assert not Allocation.objects.filter(job=job).exists()
