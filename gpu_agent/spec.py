@@ -42,7 +42,10 @@ def _check_type(value: Any, annotation: Any) -> tuple[bool, Any]:
         return isinstance(value, int) and not isinstance(value, bool), value
     if annotation is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return ok, float(value) if ok else value
+        try:
+            return ok, float(value) if ok else value
+        except OverflowError:  # a JSON integer beyond float's range: a field error, not a 500
+            return False, value
     if annotation is str:
         return isinstance(value, str), value
     if origin is list:

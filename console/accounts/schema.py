@@ -15,3 +15,17 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "description": "`Token <key>`: create a key on the API tokens page or with "
             "`manage.py api_token <username>`.",
         }
+
+
+class NodeTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "console.fleet.authentication.NodeTokenAuthentication"
+    name = "nodeTokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Node <token>`: a node's own token, for its agent only "
+            "(`manage.py node_token <name>`).",
+        }

@@ -255,14 +255,16 @@ class IngestResult:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # Bounded: float() of a huge JSON integer raises OverflowError (a 500, not a 400).
+    return isinstance(value, int | float) and not isinstance(value, bool) and abs(value) <= 1e300
 
 
 def _check_data(record: Record) -> str:
     d = record.data
     if record.type == "metric":
         values = d.get("values")
-        if not isinstance(d.get("step"), int) or isinstance(d.get("step"), bool):
+        step = d.get("step")
+        if not isinstance(step, int) or isinstance(step, bool) or not -(2**63) <= step < 2**63:
             return "metric needs an integer step"
         if not isinstance(values, dict) or not values:
             return "metric needs a non-empty values object"
@@ -313,6 +315,10 @@ def parse_batch(raw: Any) -> list[Record]:
             problem = f"unknown type {record.type!r}"
         elif record.seq < 1 or record.attempt < 0:
             problem = "seq must be >= 1 and attempt >= 0"
+        elif record.seq >= 2**63 or record.attempt >= 2**31 or not 0 <= (record.job or 0) < 2**63:
+            problem = "seq, attempt or job out of range"  # the columns' range: a 400, not a 500
+        elif not 0 <= record.at < 2**34:
+            problem = "at must be a Unix time in seconds"
         elif (record.job is None) != (record.type == "telemetry"):
             problem = "telemetry records have no job; every other record has one"
         else:
