@@ -16,16 +16,3 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "`manage.py api_token <username>`.",
         }
 
-
-class NodeTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "console.fleet.authentication.NodeTokenAuthentication"
-    name = "nodeTokenAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Node <token>`: a node's own token, for its agent only "
-            "(`manage.py node_token <name>`).",
-        }
