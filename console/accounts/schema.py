@@ -15,4 +15,3 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "description": "`Token <key>`: create a key on the API tokens page or with "
             "`manage.py api_token <username>`.",
         }
-
