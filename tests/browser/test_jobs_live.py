@@ -59,6 +59,8 @@ def test_job_runs_to_success_while_the_page_polls(web, personas, worker):
     expect(page.get_by_role("heading", name=f"Job {job_id} · six steps")).to_be_visible()
 
     expect(status).to_have_attribute("data-state", "succeeded", timeout=30_000)
+    # The attribute is visible a moment before htmx's afterSettle event records it.
+    page.wait_for_function("() => window.__states[window.__states.length - 1] === 'succeeded'")
     states = page.evaluate("window.__states")
     assert "running" in states, (states, worker.log())
     assert states.index("running") < len(states) - 1 and states[-1] == "succeeded", states
