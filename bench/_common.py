@@ -32,6 +32,17 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def handle_signals() -> None:
+    """SIGTERM and SIGINT (even when started in the background, where SIGINT is ignored)
+    end the benchmark through its finally: servers stopped, databases dropped."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,6 +67,14 @@ def pg_admin(sql: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def pg_admin_db(dbname: str, sql: str) -> None:
+    """A statement outside a transaction block (VACUUM) in one database."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/{dbname}", autocommit=True) as conn:
         conn.execute(sql)
 
 
@@ -219,6 +238,93 @@ def request(
         conn.close()
 
 
+# ------------------------------------------------------------------ Forge set-up
+
+
+def forge_setup(env: dict) -> dict:
+    """In this process: migrate a fresh database, make the admin, a project and a node."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from console.accounts.services import admin_ensure, roles_ensure
+    from console.fleet import services as fleet
+    from console.projects.services import project_create, project_member_add
+
+    roles_ensure()
+    admin = admin_ensure(password=None).user  # what `manage.py forge_setup` does
+    project = project_create(actor=admin, slug="bench", name="Bench")
+    project_member_add(actor=admin, project=project, user=admin)
+    issued = fleet.node_create(actor=admin, name="bench-node")
+    return {"admin": admin, "project": project, "key": issued.key}
+
+
+def forge_register(port: int, key: str) -> None:
+    """The node's agent says hello over HTTP, as gpu_agent does."""
+    inventory = {"hostname": "bench", "cpu_count": 2, "memory_mib": 8192, "gpus": []}
+    http_json(
+        port,
+        "POST",
+        "/api/agent/v1/register",
+        {"name": "bench-node", "agent_version": "bench", "inventory": inventory},
+        {"Authorization": f"Node {key}"},
+    )
+
+
+def forge_job(setup: dict, port: int) -> tuple[int, int]:
+    """A demo.node job submitted and scheduled onto the node (an Allocation for its
+    attempt), and the agent's first record for it (running). Returns (job id, attempt)."""
+    from django.db import connection
+
+    from console.fleet.models import Allocation
+    from console.jobs import services as job_services
+    from console.jobs.models import Job
+
+    job = job_services.job_submit(
+        actor=setup["admin"],
+        project=setup["project"],
+        kind="demo.node",
+        params={"steps": 1_000_000, "step_seconds": 0, "gpus": 0, "metrics_per_step": 4},
+    )
+    job_services.job_schedule(job_id=job.pk)
+    job = Job.objects.get(pk=job.pk)
+    if not Allocation.objects.filter(job=job, attempt=job.attempt).exists():
+        raise SystemExit(f"job {job.pk} was not placed on the node: {job.state}")
+    running = {
+        "job": job.pk,
+        "attempt": job.attempt,
+        "seq": 1,
+        "type": "status",
+        "at": time.time(),
+        "data": {"state": "running", "exit_code": None, "reason": ""},
+    }
+    http_json(
+        port,
+        "POST",
+        "/api/agent/v1/ingest",
+        {"records": [running]},
+        {"Authorization": f"Node {setup['key']}"},
+    )
+    connection.close()
+    return job.pk, job.attempt
+
+
+def forge_api_token(env: dict) -> str:
+    """`manage.py api_token admin`: a user API token for the (superuser) admin."""
+    out = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "api_token", "admin"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
 def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     """Wait until the server answers at all (401 and 404 are answers)."""
     deadline = time.monotonic() + timeout
@@ -341,10 +447,11 @@ def profile_summary(path: Path, top: int = 30) -> None:
 def _stat(pid: int) -> list[str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        comm_end = raw.rindex(")")
+        fields = [raw[raw.index("(") + 1 : comm_end], *raw[comm_end + 2 :].split()]
+    except (OSError, ValueError):  # gone, or going
         return None
-    comm_end = raw.rindex(")")
-    return [raw[raw.index("(") + 1 : comm_end], *raw[comm_end + 2 :].split()]
+    return fields if len(fields) > 13 else None
 
 
 def _all_pids() -> list[int]:
@@ -367,8 +474,24 @@ def process_tree(root: int) -> list[int]:
     return sorted(tree)
 
 
-def postgres_pids() -> list[int]:
-    return [pid for pid in _all_pids() if (st := _stat(pid)) and st[0] == "postgres"]
+def postgres_pids(dbnames: tuple[str, ...] = ()) -> list[int]:
+    """PostgreSQL's processes: its background ones (WAL writer, checkpointer, autovacuum...)
+    and, with dbnames, only the client backends serving those databases (not other users')."""
+    out = []
+    for pid in _all_pids():
+        st = _stat(pid)
+        if not st or st[0] != "postgres":
+            continue
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        parts = title.split()
+        # a client backend: "postgres: 15/main: <user> <database> <host(port)> <state>"
+        is_backend = len(parts) >= 5 and ("(" in parts[4] or parts[4] == "[local]")
+        if not is_backend or not dbnames or parts[3] in dbnames:
+            out.append(pid)
+    return out
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -389,25 +512,72 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(max_busy: float = 0.25, timeout: float = 90) -> float:
+    """Wait until the machine's CPUs are mostly idle (a server's start-up work is done)."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + timeout
+    busy = 1.0
+    while time.monotonic() < deadline:
+        b0 = machine_busy_seconds()
+        time.sleep(2.0)
+        busy = (machine_busy_seconds() - b0) / (2.0 * cores)
+        if busy <= max_busy:
+            break
+    return busy
+
+
 class CpuMeter:
-    """CPU seconds used by a server's process tree and by all PostgreSQL processes.
+    """CPU seconds used by a server's process tree and by PostgreSQL (its background
+    processes and the backends of `dbnames`), and by the whole machine, while the block runs.
 
-    PostgreSQL backends come and go with connections: a backend that exits during the
-    phase loses its count, so servers should keep their connections (both do here)."""
+    A sampler thread re-reads /proc every second so that processes that start (a new
+    PostgreSQL backend when Django recycles a connection) or exit during the block are
+    counted too; an exiting process loses at most its last second."""
 
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
+    def __init__(
+        self, server_pid: int, dbnames: tuple[str, ...] = (), interval: float = 1.0
+    ) -> None:
+        self.server_pid, self.dbnames, self.interval = server_pid, dbnames, interval
+        self.server = self.pg = self.machine = 0.0
+
+    def _sample(self, first: bool = False) -> None:
+        groups = (
+            ("server", process_tree(self.server_pid)),
+            ("pg", postgres_pids(self.dbnames)),
+        )
+        for group, pids in groups:
+            for pid in pids:
+                st = _stat(pid)
+                if st is None:  # gone: keep its last sample
+                    continue
+                now = (int(st[12]) + int(st[13])) / os.sysconf("SC_CLK_TCK")
+                key = (group, pid)
+                if key not in self.base:
+                    self.base[key] = now if first else 0.0
+                self.last[key] = now
+
+    def _run(self) -> None:
+        while not self.done.wait(self.interval):
+            self._sample()
 
     def __enter__(self) -> CpuMeter:
-        self.server_pids = process_tree(self.server_pid)
-        self.pg_pids = postgres_pids()
-        self.s0, self.p0 = cpu_seconds(self.server_pids), cpu_seconds(self.pg_pids)
+        import threading
+
+        self.base: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self._sample(first=True)
         self.m0 = machine_busy_seconds()
-        self.server = self.pg = self.machine = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server = cpu_seconds(self.server_pids) - self.s0
-        new_pg = [p for p in postgres_pids() if p not in self.pg_pids]
-        self.pg = cpu_seconds(self.pg_pids) - self.p0 + cpu_seconds(new_pg)
+        self.done.set()
+        self.thread.join()
+        self._sample()
         self.machine = machine_busy_seconds() - self.m0
+        totals = {"server": 0.0, "pg": 0.0}
+        for (group, pid), last in self.last.items():
+            totals[group] += last - self.base[(group, pid)]
+        self.server, self.pg = totals["server"], totals["pg"]

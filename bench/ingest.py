@@ -1,6 +1,7 @@
 """bench/ingest: metric points per second through the real HTTP ingest, next to MLflow.
 
     .venv/bin/python bench/ingest.py [--points 2000000] [--clients 4] [--mlflow-seconds 60]
+                                     [--rounds 3] [--profile FILE]
 
 Makes two fresh PostgreSQL databases on 127.0.0.1:5432 (forge_bench, mlflow_bench),
 migrates Forge into the first and serves it with gunicorn (2 workers x 2 threads),
@@ -15,8 +16,11 @@ or run (MLflow), sending pre-built batches back to back over one keep-alive conn
           (name, step, value) points as 250 steps x 4 metrics.
 A point is one (name, step, value). Forge sends --points points; MLflow gets the same
 share per client but stops after --mlflow-seconds, and its rate is extrapolated to the
-full count. Afterwards the rows are counted in both databases (and checked for
-duplicates), and one Forge batch is sent again to check it is refused as duplicates.
+full count. The two take turns in --rounds rounds (Forge a third of its points, then MLflow
+a third of its time, and again), so that load from other tenants of a shared machine falls
+on both alike; the figures are the sums. Afterwards the rows are counted in both databases
+(and checked for duplicates), and one Forge batch is sent again to check it is refused as
+duplicates.
 Target (BENCHMARKS.md): >= 10x MLflow and >= 100,000 points/s. Prints a table last.
 Both databases and all servers are removed on exit.
 """
@@ -75,8 +79,8 @@ def _forge_batches(job: int, attempt: int, first_step: int, steps: int) -> list[
 
 
 def _forge_worker(spec: dict, index: int, barrier, results) -> None:
-    job, attempt, steps = spec["jobs"][index], spec["attempt"], spec["steps"][index]
-    batches = _forge_batches(job, attempt, 1, steps)
+    (job, attempt), steps = spec["jobs"][index], spec["steps"][index]
+    batches = _forge_batches(job, attempt, spec["first_step"], steps)
     headers = {"Authorization": f"Node {spec['key']}", "Content-Type": "application/json"}
     conn = http.client.HTTPConnection("127.0.0.1", spec["port"], timeout=300)
     latencies, points, accepted = [], 0, 0
@@ -121,17 +125,17 @@ def _mlflow_worker(spec: dict, index: int, barrier, results) -> None:
     from mlflow.entities import Metric
 
     client = MlflowClient(tracking_uri=spec["uri"])
-    run = client.create_run(spec["experiment_id"], run_name=f"bench-{index}")
-    run_id = run.info.run_id
-    steps = spec["steps"][index]
+    run_id = spec["run_ids"][index]
+    first, steps = spec["first_step"], spec["steps"][index]
+    last = first + steps  # exclusive
     per_batch = MLFLOW_BATCH // VALUES
     ts0 = int(AT0 * 1000)
     batches = []
-    for start in range(1, steps + 1, per_batch):
+    for start in range(first, last, per_batch):
         batches.append(
             [
                 Metric(key=n, value=c.metric_value(n, step), timestamp=ts0 + step * 10, step=step)
-                for step in range(start, min(start + per_batch, steps + 1))
+                for step in range(start, min(start + per_batch, last))
                 for n in c.METRIC_NAMES
             ]
         )
@@ -158,7 +162,6 @@ def _mlflow_worker(spec: dict, index: int, barrier, results) -> None:
             "requests": len(latencies),
             "latencies": latencies,
             "client_cpu": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
-            "run_id": run_id,
         }
     )
 
@@ -172,7 +175,7 @@ def driver(kind: str, spec: dict) -> None:
     for p in procs:
         p.start()
     barrier.wait(timeout=600)  # every client has built its batches
-    with c.CpuMeter(spec["server_pid"]) as cpu:
+    with c.CpuMeter(spec["server_pid"], (spec["dbname"],)) as cpu:
         rows = [results.get(timeout=900) for _ in procs]
     for p in procs:
         p.join(timeout=60)
@@ -184,11 +187,9 @@ def driver(kind: str, spec: dict) -> None:
         "points": sum(r["points"] for r in rows),
         "records": sum(r["records"] for r in rows),
         "requests": sum(r["requests"] for r in rows),
-        "lat_p50": c.pct(latencies, 0.5) if latencies else 0.0,
-        "lat_p95": c.pct(latencies, 0.95) if latencies else 0.0,
         "client_cpu": sum(r["client_cpu"] for r in rows),
         "again": next((r["again"] for r in rows if r.get("again")), None),
-        "run_ids": [r["run_id"] for r in rows if "run_id" in r],
+        "latencies": latencies,
         "cpu_server": cpu.server,
         "cpu_pg": cpu.pg,
         "cpu_machine": cpu.machine,
@@ -211,81 +212,17 @@ def run_driver(python: Path, kind: str, spec: dict, env: dict | None = None) -> 
     return c.read_json_line(proc.stdout, "RESULT")
 
 
-# ------------------------------------------------------------------ Forge side
-
-
-def forge_prepare(env: dict, clients: int) -> dict:
-    """Migrate, make admin/project/node and one dispatched demo.node job per client."""
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from console.accounts.services import admin_ensure, roles_ensure
-    from console.fleet import services as fleet
-    from console.projects.services import project_create, project_member_add
-
-    roles_ensure()
-    admin = admin_ensure(password=None).user
-    project = project_create(actor=admin, slug="bench", name="Bench")
-    project_member_add(actor=admin, project=project, user=admin)
-    issued = fleet.node_create(actor=admin, name="bench-node")
-    return {"admin": admin, "project": project, "key": issued.key}
-
-
-def forge_register(port: int, key: str) -> None:
-    inventory = {"hostname": "bench", "cpu_count": 2, "memory_mib": 8192, "gpus": []}
-    c.http_json(
-        port,
-        "POST",
-        "/api/agent/v1/register",
-        {"name": "bench-node", "agent_version": "bench", "inventory": inventory},
-        {"Authorization": f"Node {key}"},
-    )
-
-
-def forge_jobs(setup: dict, port: int, clients: int) -> tuple[list[int], int]:
-    from console.fleet.models import Allocation
-    from console.jobs import services as job_services
-    from console.jobs.models import Job
-
-    jobs = []
-    for _ in range(clients):
-        job = job_services.job_submit(
-            actor=setup["admin"],
-            project=setup["project"],
-            kind="demo.node",
-            params={"steps": 1_000_000, "step_seconds": 0, "gpus": 0, "metrics_per_step": 4},
-        )
-        job_services.job_schedule(job_id=job.pk)
-        job = Job.objects.get(pk=job.pk)
-        assert Allocation.objects.filter(job=job, attempt=job.attempt).exists(), job.state
-        jobs.append(job.pk)
-        # The agent's first record: the job is running.
-        running = {
-            "job": job.pk,
-            "attempt": job.attempt,
-            "seq": 1,
-            "type": "status",
-            "at": AT0,
-            "data": {"state": "running", "exit_code": None, "reason": ""},
-        }
-        c.http_json(
-            port,
-            "POST",
-            "/api/agent/v1/ingest",
-            {"records": [running]},
-            {"Authorization": f"Node {setup['key']}"},
-        )
-    from django.db import connection
-
-    connection.close()
-    return jobs, 1
-
-
 # ------------------------------------------------------------------ main
+
+
+def combine(rounds: list[dict]) -> dict:
+    """Sum the rounds of one system (time, points, CPU); latencies pooled."""
+    latencies = sorted(x for r in rounds for x in r["latencies"])
+    out = {k: sum(r[k] for r in rounds) for k in rounds[0] if isinstance(rounds[0][k], float | int)}
+    out["lat_p50"] = c.pct(latencies, 0.5) if latencies else 0.0
+    out["lat_p95"] = c.pct(latencies, 0.95) if latencies else 0.0
+    out["again"] = rounds[-1]["again"]
+    return out
 
 
 def split(total_steps: int, clients: int) -> list[int]:
@@ -298,6 +235,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=2_000_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--mlflow-seconds", type=float, default=60.0)
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating Forge/MLflow turns.")
     parser.add_argument("--keep", action="store_true", help="Keep the state folder.")
     parser.add_argument("--driver", choices=["forge", "mlflow"], help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -312,67 +250,86 @@ def main() -> None:
         driver(args.driver, json.loads(args.spec))
         return
 
+    c.handle_signals()
     c.ensure_mlflow_venv()
     version = c.mlflow_version()
     state = Path(tempfile.mkdtemp(prefix="forge-bench-ingest-"))
     procs = c.Processes()
     total_steps = args.points // VALUES
-    steps = split(total_steps, args.clients)
+    steps = [split(n, args.clients) for n in split(total_steps, args.rounds)]
     forge_port, mlflow_port = c.free_port(), c.free_port()
     try:
         c.db_create(FORGE_DB)
         c.db_create(MLFLOW_DB)
-
-        # ---- Forge alone on the machine
         env = c.forge_env(state, FORGE_DB)
         c.log("migrating Forge")
-        setup = forge_prepare(env, args.clients)
+        setup = c.forge_setup(env)
         gunicorn = c.start_forge(procs, env, forge_port, state)
         c.wait_http(forge_port, "/api/agent/v1/heartbeat", gunicorn)
-        forge_register(forge_port, setup["key"])
-        jobs, attempt = forge_jobs(setup, forge_port, args.clients)
-        c.pg_admin("CHECKPOINT")
-        spy = c.profile_start(gunicorn.pid, Path(args.profile)) if args.profile else None
-        c.log(f"Forge: {args.points:,} points, {args.clients} clients")
-        forge = run_driver(
-            c.ROOT / ".venv" / "bin" / "python",
-            "forge",
-            {
-                "server_pid": gunicorn.pid,
-                "port": forge_port,
-                "key": setup["key"],
-                "jobs": jobs,
-                "attempt": attempt,
-                "steps": steps,
-            },
-        )
-        if spy is not None:
-            c.profile_stop(spy)
-        procs.stop(gunicorn)
-
-        # ---- then MLflow alone on the machine
-        c.pg_admin("CHECKPOINT")
+        c.forge_register(forge_port, setup["key"])
+        jobs = [c.forge_job(setup, forge_port) for _ in range(args.clients)]
         c.log(f"starting MLflow {version}")
         mlflow = c.start_mlflow(procs, MLFLOW_DB, mlflow_port, state)
         uri = f"http://127.0.0.1:{mlflow_port}"
         c.wait_http(mlflow_port, "/health", mlflow)
-        time.sleep(10)  # let its background job runner finish starting
         experiment = c.http_json(
             mlflow_port, "POST", "/api/2.0/mlflow/experiments/create", {"name": "bench"}
         )["experiment_id"]
-        c.log(f"MLflow: up to {args.points:,} points or {args.mlflow_seconds:.0f} s")
-        ml = run_driver(
-            c.MLFLOW_PY,
-            "mlflow",
-            {
-                "server_pid": mlflow.pid,
-                "uri": uri,
-                "experiment_id": experiment,
-                "steps": steps,
-                "seconds": args.mlflow_seconds,
-            },
-            env={**os.environ, "MLFLOW_TRACKING_URI": uri},
-        )
+        run_ids = [
+            c.http_json(
+                mlflow_port,
+                "POST",
+                "/api/2.0/mlflow/runs/create",
+                {"experiment_id": experiment, "run_name": f"bench-{i}"},
+            )["run"]["info"]["run_id"]
+            for i in range(args.clients)
+        ]
+        c.wait_idle()  # MLflow's background job runner starts several processes
+        spy = c.profile_start(gunicorn.pid, Path(args.profile)) if args.profile else None
+        forge_rounds, ml_rounds = [], []
+        first_step = 1
+        for rnd in range(args.rounds):
+            # Alternate short turns so both see the same background load on a shared box.
+            c.pg_admin("CHECKPOINT")
+            c.log(f"round {rnd + 1}/{args.rounds}: Forge, {sum(steps[rnd]) * VALUES:,} points")
+            forge_rounds.append(
+                run_driver(
+                    c.ROOT / ".venv" / "bin" / "python",
+                    "forge",
+                    {
+                        "server_pid": gunicorn.pid,
+                        "dbname": FORGE_DB,
+                        "port": forge_port,
+                        "key": setup["key"],
+                        "jobs": jobs,
+                        "first_step": first_step,
+                        "steps": steps[rnd],
+                    },
+                )
+            )
+            c.pg_admin("CHECKPOINT")
+            seconds = args.mlflow_seconds / args.rounds
+            c.log(f"round {rnd + 1}/{args.rounds}: MLflow, the same points or {seconds:.0f} s")
+            ml_rounds.append(
+                run_driver(
+                    c.MLFLOW_PY,
+                    "mlflow",
+                    {
+                        "server_pid": mlflow.pid,
+                        "dbname": MLFLOW_DB,
+                        "uri": uri,
+                        "run_ids": run_ids,
+                        "first_step": first_step,
+                        "steps": steps[rnd],
+                        "seconds": seconds,
+                    },
+                    env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+                )
+            )
+            first_step += max(steps[rnd])
+        if spy is not None:
+            c.profile_stop(spy)
+        forge, ml = combine(forge_rounds), combine(ml_rounds)
 
         # ---- correctness
         forge_rows = c.db_scalar(FORGE_DB, "SELECT count(*) FROM metrics_metricpoint")
@@ -434,20 +391,26 @@ def main() -> None:
         f"{ml['lat_p50']:.3f} s, p95 {ml['lat_p95']:.3f} s, client CPU {ml['client_cpu']:.1f} s; "
         f"{forge['points']:,} points would take {extrapolated:,.0f} s at its rate (extrapolated)"
     )
-    print(f"\ningest, {args.clients} clients, 2 server workers each, PostgreSQL 15 local, 2 cores")
+    print(
+        "\nCPU per point: the server's processes and PostgreSQL's; 'others': the share of the "
+        "2 cores used by anything else on the machine meanwhile (other tenants; kernel)"
+    )
+    print(f"ingest, {args.clients} clients, 2 server workers each, PostgreSQL 15 local, 2 cores")
     print(
         f"{'system':<16}{'points':>12}{'seconds':>10}{'points/s':>12}{'Forge/MLflow':>14}"
-        f"{'CPU us/point: server':>22}{'PostgreSQL':>12}{'machine':>9}"
+        f"{'server us/pt':>14}{'PG us/pt':>10}{'others':>8}"
     )
+    cores = os.cpu_count() or 1
     for name, r, rate, ratio in (
         ("Forge", forge, forge_rate, f"{forge_rate / ml_rate:.1f}x" if ml_rate else ""),
         (f"MLflow {version}", ml, ml_rate, ""),
     ):
         per = 1e6 / max(1, r["points"])
+        others = r["cpu_machine"] - r["cpu_server"] - r["cpu_pg"] - r["client_cpu"]
         print(
             f"{name:<16}{r['points']:>12,}{r['seconds']:>10.1f}{rate:>12,.0f}{ratio:>14}"
-            f"{per * r['cpu_server']:>22.1f}{per * r['cpu_pg']:>12.1f}"
-            f"{per * r['cpu_machine']:>9.1f}"
+            f"{per * r['cpu_server']:>14.1f}{per * r['cpu_pg']:>10.1f}"
+            f"{100 * max(0.0, others) / (cores * r['seconds']):>7.0f}%"
         )
     if not all(checks.values()):
         raise SystemExit("a correctness check failed")
