@@ -6,7 +6,7 @@
 Makes fresh PostgreSQL databases on 127.0.0.1:5432 (forge_bench_chart, mlflow_bench_chart).
 Forge: migrated and served by gunicorn (2 workers x 2 threads); one demo.node job placed
 on a registered node; --points steps of 2 metrics (loss, and lr beside it in the table)
-written through the product's own console.fleet.services.metric_points_insert (COPY), with
+written through the product's own console.metrics.services.metric_points_insert (COPY), with
 a spike (loss 25.0 at step 777,777) and a dip (loss 0.0 at step 333,333) in an otherwise
 smooth loss curve; then VACUUM ANALYZE (what autovacuum does after a load). Timed:
 --requests calls of GET /api/v1/jobs/<id>/metrics/?name=loss&max_points=1000 with the
@@ -95,16 +95,15 @@ def copy_rows(dbname: str, statement: str, rows, chunk: int = 100_000) -> int:
 
 
 def forge_load(job: int, attempt: int, steps: int, chunk: int = 25_000) -> None:
-    """Through the product's own writer, console.fleet.services.metric_points_insert (COPY
+    """Through the product's own writer, console.metrics.services.metric_points_insert (COPY
     on PostgreSQL, plus whatever it maintains besides), `chunk` steps per transaction."""
     from django.db import connection, transaction
 
-    from console.fleet.services import metric_points_insert
-    from console.metrics.models import MetricPoint
+    from console.metrics.services import metric_points_insert
 
     for start in range(1, steps + 1, chunk):
         points = [
-            MetricPoint(job_id=job, attempt=attempt, name=name, step=step, value=value(name, step))
+            (job, attempt, name, step, value(name, step))
             for step in range(start, min(start + chunk, steps + 1))
             for name in METRICS
         ]

@@ -10,6 +10,7 @@ This module imports only the standard library.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -74,12 +75,19 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+@functools.cache
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """A spec class's resolved annotations and fields, computed once per class
+    (``get_type_hints`` re-evaluates string annotations on every call)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return typing.get_type_hints(cls), fields
+
+
 def spec_from_dict(cls: type[T], data: Any) -> T:
     """Build a spec from JSON-like data, or raise SpecError listing every problem."""
     if not isinstance(data, dict):
         raise SpecError({"params": ["must be an object"]})
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints, fields = _shape(cls)
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     for name in data:
@@ -187,6 +195,140 @@ class DemoNodeSpec:
             errors["metrics_per_step"] = ["must be between 1 and 64"]
         if self.fail_at_step is not None and not 1 <= self.fail_at_step <= self.steps:
             errors["fail_at_step"] = ["must be between 1 and steps"]
+        return errors
+
+
+# ------------------------------------------------------------------ data pipelines
+#
+# Run by console workers (queue "pipelines"); ids name the console's rows, which the
+# handler reloads and checks against the job's project.
+
+DATA_SOURCES = ("upload", "server", "sample")
+_MAX_ID = 2**63 - 1
+
+
+def _check_id(errors: dict[str, list[str]], name: str, value: int) -> None:
+    if not 1 <= value <= _MAX_ID:
+        errors[name] = ["must be a positive id"]
+
+
+@dataclass(kw_only=True)
+class DataIngestSpec:
+    """Read an uploaded file, a server-side path or the shipped sample corpus into the
+    first version of a dataset."""
+
+    KIND: ClassVar[str] = "data.ingest"
+
+    dataset_id: int = field(metadata={"help": "The dataset that gets the new version."})
+    source: str = field(metadata={"help": "upload, server (a path) or sample."})
+    upload: str = field(
+        default="", metadata={"help": "Storage key of the uploaded file (source upload)."}
+    )
+    filename: str = field(default="", metadata={"help": "The uploaded file's name."})
+    path: str = field(
+        default="", metadata={"help": "Path under FORGE_DATA_IMPORT_ROOT (source server)."}
+    )
+    text_field: str = field(
+        default="text", metadata={"help": "JSONL key / Parquet column holding the text."}
+    )
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        _check_id(errors, "dataset_id", self.dataset_id)
+        if self.source not in DATA_SOURCES:
+            errors["source"] = [f"must be one of: {', '.join(DATA_SOURCES)}"]
+        if self.source == "upload" and not (self.upload and self.filename):
+            errors["upload"] = ["an upload needs its storage key and file name"]
+        if self.source == "server" and not self.path.strip():
+            errors["path"] = ["a server path is required"]
+        if not 1 <= len(self.text_field) <= 100:
+            errors["text_field"] = ["must be 1 to 100 characters"]
+        for name in ("upload", "filename", "path"):
+            if len(getattr(self, name)) > 1000:
+                errors[name] = ["must be at most 1000 characters"]
+        return errors
+
+
+@dataclass(kw_only=True)
+class DataCleanSpec:
+    """Run cleaning rules over a dataset version into a new version and a report."""
+
+    KIND: ClassVar[str] = "data.clean"
+
+    version_id: int = field(metadata={"help": "The dataset version to clean."})
+    steps: list[dict[str, Any]] = field(
+        metadata={"help": 'Rules in order: [{"rule": name, "params": {...}}, ...].'}
+    )
+    workers: int = field(default=1, metadata={"help": "Processes for the per-document rules."})
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        _check_id(errors, "version_id", self.version_id)
+        if not 1 <= len(self.steps) <= 50:
+            errors["steps"] = ["must hold 1 to 50 steps"]
+        if not 1 <= self.workers <= 32:
+            errors["workers"] = ["must be between 1 and 32"]
+        return errors
+
+
+@dataclass(kw_only=True)
+class DataTokenizerTrainSpec:
+    """Train a byte-level BPE tokenizer (special tokens <bos> <eos> <pad> <unk>)."""
+
+    KIND: ClassVar[str] = "data.tokenizer_train"
+
+    version_id: int = field(metadata={"help": "The dataset version to train on."})
+    name: str = field(default="", metadata={"help": "A name for the tokenizer."})
+    vocab_size: int = field(
+        default=52_000, metadata={"help": "Tokens, bytes and special tokens included."}
+    )
+    min_frequency: int = field(default=2, metadata={"help": "Least count of a merged pair."})
+    max_documents: int | None = field(
+        default=None, metadata={"help": "Read at most this many documents."}
+    )
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        _check_id(errors, "version_id", self.version_id)
+        if len(self.name) > 100:
+            errors["name"] = ["must be at most 100 characters"]
+        if not 260 <= self.vocab_size <= 1_000_000:
+            errors["vocab_size"] = ["must be between 260 and 1000000"]
+        if not 1 <= self.min_frequency <= 1_000_000:
+            errors["min_frequency"] = ["must be between 1 and 1000000"]
+        if self.max_documents is not None and not 1 <= self.max_documents <= _MAX_ID:
+            errors["max_documents"] = ["must be a positive number"]
+        return errors
+
+
+@dataclass(kw_only=True)
+class DataTokenizeSpec:
+    """Tokenize a dataset version into packed, memory-mappable train/val shards."""
+
+    KIND: ClassVar[str] = "data.tokenize"
+
+    version_id: int = field(metadata={"help": "The dataset version to tokenize."})
+    tokenizer_id: int = field(metadata={"help": "The tokenizer to use."})
+    seq_len: int = field(default=2048, metadata={"help": "Tokens per packed sequence."})
+    val_fraction: float = field(
+        default=0.01, metadata={"help": "Share of documents for validation (0 to 0.5)."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed of the train/val split."})
+    add_bos: bool = field(default=False, metadata={"help": "Put <bos> before each document."})
+    shard_tokens: int = field(default=2**26, metadata={"help": "Most tokens per shard file."})
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        _check_id(errors, "version_id", self.version_id)
+        _check_id(errors, "tokenizer_id", self.tokenizer_id)
+        if not 8 <= self.seq_len <= 1_048_576:
+            errors["seq_len"] = ["must be between 8 and 1048576"]
+        if not 0 <= self.val_fraction <= 0.5:
+            errors["val_fraction"] = ["must be between 0 and 0.5"]
+        if not -(2**63) <= self.seed <= _MAX_ID:
+            errors["seed"] = ["must fit in 64 bits"]
+        if not self.seq_len <= self.shard_tokens <= 2**34:
+            errors["shard_tokens"] = ["must be at least seq_len and at most 2**34"]
         return errors
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from console.audit.services import audit_record
@@ -27,7 +27,7 @@ from console.fleet.models import (
     NodeToken,
 )
 from console.jobs.models import TERMINAL_STATES, Job, JobState
-from console.metrics.models import MetricPoint
+from console.metrics.services import Series, metric_series_append
 from gpu_agent.spec import (
     MAX_BATCH_RECORDS,
     RECORD_TYPES,
@@ -293,6 +293,31 @@ def _check_data(record: Record) -> str:
     return ""
 
 
+_RECORD_KEYS = frozenset(("job", "attempt", "seq", "type", "at", "data"))
+
+
+def _record_fast(item: Any) -> Record | None:
+    """The common case without the generic spec checker: an object with exactly
+    Record's fields, each of the plain type it must have. None means "take the
+    slow path", which names every problem of a bad record."""
+    if type(item) is not dict or item.keys() != _RECORD_KEYS:
+        return None
+    job, attempt, seq, at = item["job"], item["attempt"], item["seq"], item["at"]
+    if (
+        (job is not None and type(job) is not int)
+        or type(attempt) is not int
+        or type(seq) is not int
+        or type(item["type"]) is not str
+        or type(item["data"]) is not dict
+    ):
+        return None
+    if type(at) is not float:
+        if type(at) is not int or not -(2**53) < at < 2**53:
+            return None
+        at = float(at)
+    return Record(job=job, attempt=attempt, seq=seq, type=item["type"], at=at, data=item["data"])
+
+
 def parse_batch(raw: Any) -> list[Record]:
     """Validate a whole batch; raise BatchInvalid naming every bad record."""
     if not isinstance(raw, dict) or not isinstance(raw.get("records"), list):
@@ -305,11 +330,13 @@ def parse_batch(raw: Any) -> list[Record]:
     records, errors = [], []
     for index, item in enumerate(items):
         seq = item.get("seq") if isinstance(item, dict) else None
-        try:
-            record = spec_from_dict(Record, item)
-        except SpecError as exc:
-            errors.append({"index": index, "seq": seq, "error": str(exc)})
-            continue
+        record = _record_fast(item)
+        if record is None:
+            try:
+                record = spec_from_dict(Record, item)
+            except SpecError as exc:
+                errors.append({"index": index, "seq": seq, "error": str(exc)})
+                continue
         problem = ""
         if record.type not in RECORD_TYPES:
             problem = f"unknown type {record.type!r}"
@@ -397,19 +424,19 @@ def _ingest_job_stream(
         # A newer attempt owns the job, or it was cancelled/paused: tell the agent to stop.
         result.stop.append({"job": job_id, "attempt": attempt})
         return
-    points: list[MetricPoint] = []
+    series: Series = {}
     lines: list[str] = []
     updates: dict[str, Any] = {}
     final: Record | None = None
     for record in fresh:
         if record.type == "metric":
             step = record.data["step"]
-            points.extend(
-                MetricPoint(
-                    job_id=job_id, attempt=attempt, name=name, step=step, value=float(value)
-                )
-                for name, value in record.data["values"].items()
-            )
+            for name, value in record.data["values"].items():
+                steps_values = series.get((job_id, attempt, name))
+                if steps_values is None:
+                    steps_values = series[(job_id, attempt, name)] = ([], [])
+                steps_values[0].append(step)
+                steps_values[1].append(value)
         elif record.type == "log":
             stamp = datetime.fromtimestamp(record.at, tz=UTC).strftime("%H:%M:%S")
             lines.append(f"{stamp} {record.data['line'][:4096]}")
@@ -429,9 +456,8 @@ def _ingest_job_stream(
                 )
             else:
                 final = record
-    if points:
-        metric_points_insert(points)
-        result.points += len(points)
+    if series:
+        result.points += metric_series_append(series)
     if lines:
         updates["log_tail"] = (job.log_tail + "\n".join(lines) + "\n")[-LOG_TAIL_CHARS:]
     updates["heartbeat_at"] = timezone.now()
@@ -475,20 +501,6 @@ def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
             expect=[JobState.RUNNING, JobState.DISPATCHED],
             reason=reason or "stopped by agent",
         )
-
-
-def metric_points_insert(points: list[MetricPoint]) -> None:
-    """Bulk insert: COPY on PostgreSQL, batched INSERTs elsewhere."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-            with raw.copy(
-                "COPY metrics_metricpoint (job_id, attempt, name, step, value) FROM STDIN"
-            ) as copy:
-                for p in points:
-                    copy.write_row((p.job_id, p.attempt, p.name, p.step, p.value))
-    else:
-        MetricPoint.objects.bulk_create(points, batch_size=2000)
 
 
 def _ingest_telemetry(node: Node, recs: list[Record], result: IngestResult) -> None:

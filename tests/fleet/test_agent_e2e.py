@@ -18,7 +18,7 @@ from console.fleet import services as fleet
 from console.fleet.models import JobStream, Node
 from console.jobs import services as job_services
 from console.jobs.models import Job, JobState
-from console.metrics.models import MetricPoint
+from console.metrics.selectors import metric_point_count, metric_points
 from tests.processes import (
     CeleryWorker,
     ConsoleServer,
@@ -99,7 +99,7 @@ def _submit(personas, **params) -> Job:
 
 
 def _points(job_id: int) -> int:
-    return MetricPoint.objects.filter(job_id=job_id).count()
+    return metric_point_count(job_id=job_id)
 
 
 def test_demo_job_runs_on_the_agent_with_live_log_and_metrics(personas, stack):
@@ -153,10 +153,8 @@ def test_agent_kill_9_mid_job_loses_nothing(personas, stack):
         what=f"job to finish\n{stack['agent'].log()}",
     )
     assert _points(job.pk) == 40 * 2
-    steps = list(
-        MetricPoint.objects.filter(job_id=job.pk, name="loss").values_list("step", flat=True)
-    )
-    assert sorted(steps) == list(range(1, 41))
+    steps, _values = metric_points(job_id=job.pk, name="loss")
+    assert steps.tolist() == list(range(1, 41))
 
 
 @pytest.mark.parametrize("outage", [0, 20, 60])

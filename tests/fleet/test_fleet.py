@@ -18,8 +18,9 @@ from console.fleet import scheduler, services
 from console.fleet.models import AllocatedGpu, Allocation, Gpu, GpuSample, Node
 from console.jobs import services as job_services
 from console.jobs.models import Job, JobState
-from console.metrics.models import MetricPoint
-from console.metrics.selectors import metric_series
+from console.metrics.models import MetricChunk
+from console.metrics.selectors import metric_point_count, metric_series
+from console.metrics.services import metric_points_insert
 from tests.fleet.conftest import Stream
 
 S = JobState
@@ -200,7 +201,7 @@ def test_stream_runs_a_job_to_success_with_metrics_and_log(personas, make_node):
     job.refresh_from_db()
     assert job.state == S.SUCCEEDED and "hello" in job.log_tail and job.checkpoint == {"step": 2}
     assert not Allocation.objects.filter(job=job, released_at__isnull=True).exists()
-    assert MetricPoint.objects.filter(job=job).count() == 4
+    assert metric_point_count(job_id=job.pk) == 4
 
 
 def test_resent_batch_inserts_nothing_twice(personas, make_node):
@@ -211,7 +212,7 @@ def test_resent_batch_inserts_nothing_twice(personas, make_node):
     first = agent.post("/api/agent/v1/ingest", {"records": batch}, format="json").json()
     again = agent.post("/api/agent/v1/ingest", {"records": batch}, format="json").json()
     assert (first["accepted"], again["accepted"], again["duplicates"]) == (101, 0, 101)
-    assert MetricPoint.objects.filter(job=job).count() == 100
+    assert metric_point_count(job_id=job.pk) == 100
 
 
 def test_malformed_batch_is_rejected_atomically(personas, make_node):
@@ -224,7 +225,7 @@ def test_malformed_batch_is_rejected_atomically(personas, make_node):
     reply = agent.post("/api/agent/v1/ingest", {"records": [good, bad, worse]}, format="json")
     assert reply.status_code == 400
     assert [e["index"] for e in reply.json()["errors"]] == [1, 2]
-    assert not MetricPoint.objects.exists()
+    assert not MetricChunk.objects.exists()
     assert (
         agent.post("/api/agent/v1/ingest", b"{nope", content_type="application/json").status_code
         == 400
@@ -364,11 +365,8 @@ def test_node_goes_offline_then_its_jobs_are_lost_and_retried(personas, make_nod
 def test_downsampling_keeps_spikes(personas, make_node):
     _, _agent = make_node("gpu-a")
     job = submit(personas)
-    points = [
-        MetricPoint(job_id=job.pk, attempt=1, name="loss", step=i, value=1.0) for i in range(5000)
-    ]
-    points[3333].value = 50.0
-    services.metric_points_insert(points)
+    points = [(job.pk, 1, "loss", i, 50.0 if i == 3333 else 1.0) for i in range(5000)]
+    metric_points_insert(points)
     series = metric_series(job_id=job.pk, name="loss", max_points=200)
     assert series["downsampled"] and len(series["steps"]) <= 200 and series["total"] == 5000
     assert 50.0 in series["values"] and series["steps"][series["values"].index(50.0)] == 3333
