@@ -415,7 +415,9 @@ def main() -> None:
         f"forge: dip at step {DIP_STEP:,} kept": f["check"]["dip"],
         f"mlflow: {steps:,} loss rows stored": mlflow_rows == steps,
         f"mlflow: get-history returns all {steps:,}": full["check"]["total"] == steps,
-        f"mlflow: paged get-history returns all {steps:,}": paged["points"] in (steps, None),
+        f"mlflow: paged get-history returns all {steps:,}"
+        + (" (not run: --budget)" if paged["points"] is None else ""): paged["points"]
+        in (steps, None),
     }
     print()
     print(
