@@ -27,33 +27,69 @@ ROLLUP_COLUMNS = (
 )
 
 
+def _first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per segment (segments begin at ``starts``), the first index where mask is true;
+    every segment must have one."""
+    hits = np.flatnonzero(mask)
+    return hits[np.searchsorted(hits, starts)]
+
+
+def _reduce(keys: np.ndarray, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Merge rows with equal keys. Rows are in step order and keys never decrease,
+    so the first row at a segment's minimum is the one with the earliest step."""
+    count, first, last, min_value, min_step, max_value, max_step = cols
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    seg_min = np.minimum.reduceat(min_value, starts)
+    seg_max = np.maximum.reduceat(max_value, starts)
+    sizes = np.diff(np.r_[starts, len(keys)])
+    at_min = _first_where(min_value == np.repeat(seg_min, sizes), starts)
+    at_max = _first_where(max_value == np.repeat(seg_max, sizes), starts)
+    return keys[starts], (
+        np.add.reduceat(count, starts),
+        np.minimum.reduceat(first, starts),
+        np.maximum.reduceat(last, starts),
+        seg_min,
+        min_step[at_min],
+        seg_max,
+        max_step[at_max],
+    )
+
+
 def rollups_of(job: int, name: str, steps: np.ndarray, values: np.ndarray) -> list[tuple]:
-    """Rollup rows (ROLLUP_COLUMNS order) of one series' points at every level."""
+    """Rollup rows (ROLLUP_COLUMNS order) of one series' points at every level: the
+    finest from the points, each coarser one from the level below."""
+    if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
+        order = np.argsort(steps, kind="stable")
+        steps, values = steps[order], values[order]
+    cols: tuple[np.ndarray, ...] = (
+        np.ones(len(steps), dtype=np.int64),
+        steps,
+        steps,
+        values,
+        steps,
+        values,
+        steps,
+    )
+    keys, shift = steps, 0
     out: list[tuple] = []
     for level in ROLLUP_LEVELS:
-        blocks = steps >> level
-        by_min = np.lexsort((steps, values, blocks))  # by block, then value, then step
-        by_max = np.lexsort((steps, -values, blocks))
-        sorted_blocks = blocks[by_min]
-        starts = np.flatnonzero(np.r_[True, sorted_blocks[1:] != sorted_blocks[:-1]])
-        counts = np.diff(np.r_[starts, len(steps)])
-        ordered_steps = steps[by_min]
-        firsts = np.minimum.reduceat(ordered_steps, starts)
-        lasts = np.maximum.reduceat(ordered_steps, starts)
-        mins, maxs = by_min[starts], by_max[starts]
+        keys, cols = _reduce(keys >> (level - shift), cols)
+        shift = level
+        n = len(keys)
+        count, first, last, min_value, min_step, max_value, max_step = (c.tolist() for c in cols)
         out.extend(
             zip(
-                [job] * len(starts),
-                [name] * len(starts),
-                [level] * len(starts),
-                sorted_blocks[starts].tolist(),
-                counts.tolist(),
-                values[mins].tolist(),
-                steps[mins].tolist(),
-                values[maxs].tolist(),
-                steps[maxs].tolist(),
-                firsts.tolist(),
-                lasts.tolist(),
+                [job] * n,
+                [name] * n,
+                [level] * n,
+                keys.tolist(),
+                count,
+                min_value,
+                min_step,
+                max_value,
+                max_step,
+                first,
+                last,
                 strict=True,
             )
         )

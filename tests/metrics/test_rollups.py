@@ -116,3 +116,24 @@ def test_narrow_buckets_read_points_and_keep_spikes():
     series = metric_series(job_id=job.pk, name="loss", max_points=200)
     _check_chart(series, points, None, 200)
     assert series["downsampled"] and series["values"][series["steps"].index(3333)] == 50.0
+
+
+def test_rollups_of_matches_a_plain_python_reduction():
+    rng = random.Random(3)
+    points = [(rng.randint(-5000, 300_000), float(rng.randint(0, 20))) for _ in range(20_000)]
+    want = {}
+    for level in (6, 10, 14, 18):
+        for step, value in points:
+            key = ("job", "loss", level, step >> level)
+            n, lo, lo_s, hi, hi_s, first, last = want.get(
+                key, (0, value, step, value, step, step, step)
+            )
+            if (value, step) < (lo, lo_s):
+                lo, lo_s = value, step
+            if (value, -step) > (hi, -hi_s):
+                hi, hi_s = value, step
+            want[key] = (n + 1, lo, lo_s, hi, hi_s, min(first, step), max(last, step))
+    steps = np.array([p[0] for p in points], dtype="<i8")
+    values = np.array([p[1] for p in points], dtype="<f8")
+    got = {r[:4]: r[4:] for r in rollups_of("job", "loss", steps, values)}
+    assert got == want
