@@ -64,6 +64,13 @@ def _check_type(value: Any, annotation: Any) -> tuple[bool, Any]:
         return isinstance(value, dict), value
     if annotation is Any:
         return True, value
+    if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
+        if isinstance(value, annotation):
+            return True, value
+        try:  # a nested spec: {"model": {...}, "optimizer": {...}}
+            return True, spec_from_dict(annotation, value)
+        except SpecError as exc:
+            return False, exc
     return isinstance(value, annotation), value
 
 
@@ -103,7 +110,10 @@ def spec_from_dict(cls: type[T], data: Any) -> T:
                 errors.setdefault(name, []).append("this field is required")
             continue
         ok, coerced = _check_type(data[name], hints[name])
-        if not ok:
+        if not ok and isinstance(coerced, SpecError):  # a nested spec's own field errors
+            for inner, messages in coerced.errors.items():
+                errors.setdefault(f"{name}.{inner}", []).extend(messages)
+        elif not ok:
             errors.setdefault(name, []).append(f"must be {_type_name(hints[name])}")
         else:
             values[name] = coerced

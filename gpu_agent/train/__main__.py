@@ -1,0 +1,3 @@
+from gpu_agent.train.loop import main
+
+raise SystemExit(main())

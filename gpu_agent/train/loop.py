@@ -1,0 +1,386 @@
+"""Forge's training entry point: one readable loop.
+
+    deepspeed --num_gpus 8 -m gpu_agent.train --spec launch.json           # one node
+    DS_ACCELERATOR=cpu deepspeed --num_gpus 1 -m gpu_agent.train --spec …  # CPU, gloo
+
+``launch.json`` is the LaunchSpec the agent wrote: ``spec`` is a TrainSpec
+(gpu_agent/train/spec.py) whose ``deepspeed`` dict is the exact DeepSpeed
+configuration the console stored. The loop:
+
+    load the latest complete checkpoint, if any
+    → optimizer steps (micro-batches x gradient accumulation)
+    → report metrics (rank 0: marker lines the agent streams; TensorBoard)
+    → evaluate every ``checkpoint.eval_every`` steps
+    → save a checkpoint every ``checkpoint.every`` steps (all ranks, then marked
+      complete by rank 0, then announced to the console)
+    → a final checkpoint.
+
+SIGTERM (pause, or the agent shutting down) finishes the current step, saves a
+checkpoint and exits 143, so the run resumes from exactly there. Exit codes:
+0 done, 2 invalid spec or data, 143 stopped after a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gpu_agent.data import PackedShards, ShardIndexError
+from gpu_agent.spec import STDOUT_MARKER, SpecError, spec_from_dict
+from gpu_agent.train import checkpoints
+from gpu_agent.train.presets import flops_per_token, param_count
+from gpu_agent.train.spec import TrainSpec
+
+# Dense bf16 peak by device name, for MFU (FORGE_PEAK_TFLOPS overrides).
+PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0}
+
+
+class CannotTrain(ValueError):
+    """The spec and the data or the machine disagree: a clear error, exit code 2."""
+
+
+_stop_requested = False
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    global _stop_requested
+    _stop_requested = True
+
+
+def emit(record: dict[str, Any]) -> None:
+    print(STDOUT_MARKER + json.dumps(record, separators=(",", ":")), flush=True)
+
+
+def load_launch(path: Path) -> tuple[TrainSpec, dict[str, Any] | None]:
+    data = json.loads(Path(path).read_text())
+    checkpoint = None
+    if isinstance(data, dict) and "spec" in data and "kind" in data:
+        checkpoint = data.get("checkpoint")
+        data = data["spec"]
+    return spec_from_dict(TrainSpec, data), checkpoint
+
+
+def peak_flops(torch) -> float | None:
+    if os.environ.get("FORGE_PEAK_TFLOPS"):
+        return float(os.environ["FORGE_PEAK_TFLOPS"]) * 1e12
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    for key, tflops in PEAK_TFLOPS.items():
+        if key in name:
+            return tflops * 1e12
+    return None
+
+
+def build_model(spec: TrainSpec, torch):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    m = spec.model
+    config = LlamaConfig(
+        vocab_size=m.vocab_size,
+        hidden_size=m.hidden_size,
+        num_hidden_layers=m.num_layers,
+        num_attention_heads=m.num_heads,
+        num_key_value_heads=m.num_heads,
+        intermediate_size=m.intermediate_size,
+        max_position_embeddings=m.max_positions,
+        initializer_range=m.initializer_range,
+        rms_norm_eps=m.norm_eps,
+        rope_theta=m.rope_theta,
+        tie_word_embeddings=m.tie_embeddings,
+        attn_implementation="sdpa",
+        use_cache=False,
+    )
+    model = LlamaForCausalLM(config)
+    if spec.activation_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+class Batches:
+    """Deterministic micro-batches: micro-batch ``i`` of this rank is the same on
+    every attempt, so a resumed run reads exactly what the first would have."""
+
+    def __init__(self, shards, *, micro_batch: int, rank: int, world: int, seed: int) -> None:
+        self.shards, self.micro_batch, self.rank, self.world, self.seed = (
+            shards,
+            micro_batch,
+            rank,
+            world,
+            seed,
+        )
+        self._epoch, self._indices = -1, None
+        n = len(shards) // (world * micro_batch)
+        if n < 1:
+            raise CannotTrain(
+                f"the corpus has {len(shards)} sequences: fewer than one micro-batch "
+                f"({micro_batch}) for each of {world} ranks"
+            )
+        self.per_epoch = n
+
+    def get(self, i: int, torch) -> dict:
+        epoch, pos = divmod(i, self.per_epoch)
+        if epoch != self._epoch:
+            self._indices = self.shards.rank_indices(
+                shuffle=True,
+                seed=self.seed,
+                epoch=epoch,
+                rank=self.rank,
+                world_size=self.world,
+                batch_size=self.micro_batch,
+                drop_last=True,
+            )
+            self._epoch = epoch
+        rows = self._indices[pos * self.micro_batch : (pos + 1) * self.micro_batch]
+        items = [self.shards[int(r)] for r in rows]
+        return {k: torch.as_tensor(np.stack([it[k] for it in items])) for k in items[0]}
+
+
+def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
+    import deepspeed
+    import torch
+    import torch.distributed as dist
+
+    cpu = spec.gpus_per_node == 0 or not torch.cuda.is_available()
+    deepspeed.init_distributed(
+        dist_backend="gloo" if cpu else "nccl", timeout=timedelta(minutes=10)
+    )
+    rank, world = dist.get_rank(), dist.get_world_size()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not cpu:
+        torch.cuda.set_device(local_rank)
+    device = torch.device("cpu" if cpu else f"cuda:{local_rank}")
+    lead = rank == 0
+
+    def say(message: str) -> None:
+        if lead:
+            print(message, flush=True)
+
+    root = Path(spec.checkpoint.dir)
+    train = PackedShards(Path(spec.data.corpus_dir), "train")
+    val = PackedShards(Path(spec.data.corpus_dir), "val")
+    if train.seq_len != spec.data.seq_len:
+        raise CannotTrain(
+            f"the corpus has sequences of {train.seq_len}, the spec asks {spec.data.seq_len}"
+        )
+    if train.vocab_size > spec.model.vocab_size:
+        raise CannotTrain(
+            f"the corpus's tokenizer has {train.vocab_size} tokens, the model's vocabulary "
+            f"{spec.model.vocab_size}"
+        )
+
+    torch.manual_seed(spec.seed)
+    np.random.seed(spec.seed)
+    model = build_model(spec, torch)
+    ds_config = spec.deepspeed or {}
+    if not ds_config:
+        from gpu_agent.train.dsconfig import deepspeed_config
+
+        ds_config = deepspeed_config(spec)
+    engine, _opt, _, scheduler = deepspeed.initialize(
+        model=model, model_parameters=model.parameters(), config=ds_config
+    )
+    accum = engine.gradient_accumulation_steps()
+    micro = engine.train_micro_batch_size_per_gpu()
+    batches = Batches(train, micro_batch=micro, rank=rank, world=world, seed=spec.seed)
+    eval_batches = (
+        Batches(val, micro_batch=micro, rank=rank, world=world, seed=spec.seed + 1)
+        if len(val) >= world * micro
+        else None
+    )
+
+    if lead:
+        root.mkdir(parents=True, exist_ok=True)
+        checkpoints.write_json_atomic(
+            root / "run.json",
+            {"spec": dataclasses.asdict(spec), "deepspeed": ds_config},
+        )
+    step = 0
+    latest = checkpoints.latest_complete(root)
+    if latest is not None:
+        engine.load_checkpoint(str(root), tag=checkpoints.tag_for(latest))
+        step = latest
+        say(f"resumed from checkpoint step {latest} in {root}")
+    elif resume_hint:
+        say(f"no complete checkpoint in {root}; starting at step 0")
+
+    writer = None
+    if lead:
+        from gpu_agent.train.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(root / "tensorboard")
+    n_params = param_count(spec.model)
+    tokens_per_step = world * micro * accum * train.seq_len
+    flops_step = flops_per_token(spec.model, train.seq_len) * tokens_per_step
+    peak = peak_flops(torch)
+    say(
+        f"training {spec.model.preset}: {n_params:,} parameters, {world} rank(s) on "
+        f"{'CPU (gloo)' if cpu else torch.cuda.get_device_name()}, "
+        f"{tokens_per_step:,} tokens a step, "
+        f"steps {step + 1}..{spec.steps}"
+    )
+
+    def all_mean(value: float) -> float:
+        t = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        return t.item() / world
+
+    def stop_everywhere() -> bool:
+        t = torch.tensor([1 if _stop_requested else 0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def save(at: int) -> None:
+        engine.save_checkpoint(
+            str(root), tag=checkpoints.tag_for(at), client_state={"step": at}, save_latest=False
+        )
+        dist.barrier()
+        if lead:
+            record = checkpoints.mark_complete(root, at, {"world_size": world})
+            emit(
+                {
+                    "type": "progress",
+                    "percent": round(100 * at / spec.steps, 3),
+                    "message": f"checkpoint at step {at}",
+                    "checkpoint": {"step": at, "tag": record["tag"], "dir": str(root)},
+                }
+            )
+        dist.barrier()
+
+    def evaluate() -> float | None:
+        if eval_batches is None:
+            return None
+        engine.eval()
+        losses = []
+        with torch.no_grad():
+            for i in range(min(spec.checkpoint.eval_batches, eval_batches.per_epoch)):
+                batch = {k: v.to(device) for k, v in eval_batches.get(i, torch).items()}
+                losses.append(engine(**batch).loss.item())
+        engine.train()
+        return all_mean(sum(losses) / len(losses))
+
+    engine.train()
+    last_saved = step
+    if lead:
+        emit(
+            {
+                "type": "progress",
+                "percent": round(100 * step / spec.steps, 3),
+                "message": f"step {step}/{spec.steps}",
+            }
+        )
+    while step < spec.steps:
+        started = time.perf_counter()
+        loss_sum = 0.0
+        for j in range(accum):
+            batch = {k: v.to(device) for k, v in batches.get(step * accum + j, torch).items()}
+            loss = engine(**batch).loss
+            engine.backward(loss)
+            engine.step()
+            loss_sum += loss.item()
+        step += 1
+        loss_value = all_mean(loss_sum / accum)
+        if not cpu:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
+        values: dict[str, float] = {
+            "loss": loss_value,
+            "lr": float(scheduler.get_lr()[0]) if scheduler is not None else spec.optimizer.lr,
+            "tokens_per_s": tokens_per_step / seconds,
+            "samples": float(step * world * micro * accum),
+            "step_seconds": seconds,
+        }
+        grad_norm = engine.get_global_grad_norm()
+        if grad_norm is not None:
+            values["grad_norm"] = float(grad_norm)
+        if peak:
+            values["mfu"] = flops_step / seconds / (peak * world)
+        if not cpu:
+            values["gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        if step % spec.checkpoint.eval_every == 0 or step == spec.steps:
+            eval_loss = evaluate()
+            if eval_loss is not None:
+                values["eval_loss"] = eval_loss
+                values["eval_ppl"] = math.exp(min(eval_loss, 50.0))
+        if lead:
+            if not math.isfinite(loss_value):
+                print(f"step {step}: loss is {loss_value}", file=sys.stderr, flush=True)
+            emit(
+                {
+                    "type": "metric",
+                    "step": step,
+                    "values": {k: v for k, v in values.items() if math.isfinite(v)},
+                }
+            )
+            tb = {
+                "Loss/train": loss_value,
+                "LR/train": values["lr"],
+                "Throughput/tokens_per_s": values["tokens_per_s"],
+            }
+            if "eval_loss" in values:
+                tb["Loss/eval"] = values["eval_loss"]
+            if "grad_norm" in values:
+                tb["GradNorm/train"] = values["grad_norm"]
+            if "mfu" in values:
+                tb["MFU/train"] = values["mfu"]
+            writer.add_scalars(step, {k: v for k, v in tb.items() if math.isfinite(v)})
+            print(
+                f"step {step}/{spec.steps} loss {loss_value:.4f} lr {values['lr']:.3g} "
+                f"{values['tokens_per_s']:,.0f} tok/s"
+                + (f" mfu {values['mfu']:.1%}" if "mfu" in values else ""),
+                flush=True,
+            )
+        stopping = stop_everywhere()
+        if step % spec.checkpoint.every == 0 or step == spec.steps or stopping:
+            save(step)
+            last_saved = step
+        elif lead:
+            emit(
+                {
+                    "type": "progress",
+                    "percent": round(100 * step / spec.steps, 3),
+                    "message": f"step {step}/{spec.steps}",
+                }
+            )
+        if stopping:
+            say(f"stopped at step {step} after saving a checkpoint (resume continues from it)")
+            if writer:
+                writer.close()
+            return 143
+    if writer:
+        writer.close()
+    say(f"done: {spec.steps} steps, last checkpoint at step {last_saved}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gpu_agent.train")
+    parser.add_argument("--spec", type=Path, default=os.environ.get("FORGE_SPEC"))
+    parser.add_argument(
+        "--local_rank", type=int, default=None, help="set by the DeepSpeed launcher"
+    )
+    args = parser.parse_args(argv)
+    if args.spec is None:
+        parser.error("--spec (or FORGE_SPEC) is required")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        spec, resume = load_launch(args.spec)
+    except (OSError, ValueError, SpecError) as exc:
+        print(f"invalid spec: {exc}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        return run(spec, resume)
+    except (CannotTrain, ShardIndexError) as exc:
+        print(f"cannot train: {exc}", file=sys.stderr, flush=True)
+        return 2

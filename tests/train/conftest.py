@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.data.engine.shards import tokenize_to_shards
+from console.data.engine.tokenizer import train_tokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+SEQ_LEN = 64
+VOCAB = 512
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """The sample corpus, tokenized with a 512-token BPE into 64-token sequences."""
+    base = tmp_path_factory.mktemp("corpus")
+    version = base / "version"
+    version.mkdir()
+    with open(version / "documents.jsonl", "w", encoding="utf-8") as out:
+        for name in ("en.jsonl", "zh.jsonl"):
+            for line in (SAMPLE / name).read_text("utf-8").splitlines():
+                out.write(json.dumps({"text": json.loads(line)["text"]}, ensure_ascii=False) + "\n")
+    (version / "manifest.json").write_text("{}\n")
+    train_tokenizer(version, base / "tokenizer", vocab_size=VOCAB)
+    tokenize_to_shards(
+        version, base / "tokenizer", base / "shards", seq_len=SEQ_LEN, val_fraction=0.1
+    )
+    return base / "shards"
+
+
+def tiny_spec(corpus: Path, ckpt: Path, **overrides) -> dict:
+    spec = {
+        "model": {"preset": "tiny", "vocab_size": VOCAB, "max_positions": SEQ_LEN},
+        "optimizer": {"lr": 3e-3, "weight_decay": 0.0},
+        "scheduler": {"warmup_steps": 2, "total_steps": 1000},
+        "zero": {"stage": 2},
+        "data": {"corpus_dir": str(corpus), "seq_len": SEQ_LEN},
+        "checkpoint": {"dir": str(ckpt), "every": 5, "eval_every": 5, "eval_batches": 2},
+        "steps": 12,
+        "micro_batch": 4,
+        "grad_accum": 2,
+        "bf16": False,
+        "activation_checkpointing": False,
+        "gpus_per_node": 0,
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            spec[key] = {**spec.get(key, {}), **value}
+        else:
+            spec[key] = value
+    return spec
+
+
+def launch_by_hand(
+    spec: dict, work: Path, *, procs: int = 1, port: int = 29511, timeout: int = 600
+):
+    """The entry point under DeepSpeed's launcher on CPU, as an operator would run it."""
+    work.mkdir(parents=True, exist_ok=True)
+    launch = work / "launch.json"
+    launch.write_text(json.dumps({"kind": "train.run", "spec": spec, "checkpoint": None}))
+    env = {**os.environ, "DS_ACCELERATOR": "cpu", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "deepspeed.launcher.runner",
+        "--num_gpus",
+        str(procs),
+        "--master_port",
+        str(port),
+        "--module",
+        "gpu_agent.train",
+        "--spec",
+        str(launch),
+    ]
+    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
