@@ -60,7 +60,8 @@ wheelhouse: install
 	$(PIP) wheel -q --no-deps --no-build-isolation -w .whl deepspeed==$(DEEPSPEED_VERSION)
 	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis
+	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis \
+	  einops msgpack ninja psutil py-cpuinfo tqdm
 	@ls -1 .whl
 
 clean:

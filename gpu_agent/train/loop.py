@@ -182,12 +182,22 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
 
     torch.manual_seed(spec.seed)
     np.random.seed(spec.seed)
-    model = build_model(spec, torch)
     ds_config = spec.deepspeed or {}
     if not ds_config:
         from gpu_agent.train.dsconfig import deepspeed_config
 
         ds_config = deepspeed_config(spec)
+    if ds_config.get("zero_optimization", {}).get("stage") == 3:
+        # Built partitioned across ranks from the start: a 7B model never exists whole.
+        # zero.Init patches tensor constructors: import what would import late first.
+        import torch._dynamo
+        import transformers.models.llama.modeling_llama  # noqa: F401
+
+        with deepspeed.zero.Init(config_dict_or_path=ds_config):
+            model = build_model(spec, torch)
+    else:
+        with torch.device(device):
+            model = build_model(spec, torch)
     engine, _opt, _, scheduler = deepspeed.initialize(
         model=model, model_parameters=model.parameters(), config=ds_config
     )
@@ -342,7 +352,8 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
                 flush=True,
             )
         stopping = stop_everywhere()
-        if step % spec.checkpoint.every == 0 or step == spec.steps or stopping:
+        final = step == spec.steps and spec.checkpoint.save_final
+        if step % spec.checkpoint.every == 0 or final or stopping:
             save(step)
             last_saved = step
         elif lead:

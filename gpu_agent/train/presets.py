@@ -80,7 +80,9 @@ def largest_layer_params(m: ModelSpec) -> int:
 
 
 def flops_per_token(m: ModelSpec, seq_len: int) -> float:
-    """Training FLOPs per token: 6·N for the weights plus attention's
-    6·layers·seq·hidden (12·L·H·Q·T per sequence, PaLM's appendix B convention:
-    recomputation not counted)."""
-    return 6 * param_count(m) + 6 * m.num_layers * seq_len * m.hidden_size
+    """Training FLOPs per token, as torchtitan and PaLM (appendix B) count them:
+    6 x the parameters that do matmuls (the input embedding is a lookup, so it is
+    left out; the output head is in) plus attention's 12 x layers x hidden x seq.
+    Recomputation is not counted."""
+    matmul_params = param_count(m) - (0 if m.tie_embeddings else m.vocab_size * m.hidden_size)
+    return 6 * matmul_params + 12 * m.num_layers * m.hidden_size * seq_len

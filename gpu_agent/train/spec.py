@@ -124,6 +124,7 @@ class CheckpointSpec:
     every: int = 500  # steps between checkpoints (and a last one at the end)
     eval_every: int = 250
     eval_batches: int = 20
+    save_final: bool = True  # benchmarks turn it off (a 7B ZeRO-3 checkpoint is ~100 GB)
 
     def check(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
