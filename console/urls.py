@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from console.accounts import api as accounts_api
 from console.audit import api as audit_api
 from console.core.api import api_not_found
+from console.data import api as data_api
 from console.fleet import agent_api
 from console.fleet import api as fleet_api
 from console.jobs import api as jobs_api
@@ -43,6 +44,38 @@ api_v1 = [
         "nodes/<slug:name>/telemetry/", fleet_api.NodeTelemetryApi.as_view(), name="node-telemetry"
     ),
     path("audit/", audit_api.AuditEventListApi.as_view(), name="audit"),
+    path("datasets/", data_api.DatasetListApi.as_view(), name="datasets"),
+    path("datasets/<int:dataset_id>/", data_api.DatasetDetailApi.as_view(), name="dataset-detail"),
+    path(
+        "datasets/<int:dataset_id>/upload/",
+        data_api.DatasetUploadApi.as_view(),
+        name="dataset-upload",
+    ),
+    path(
+        "datasets/<int:dataset_id>/import/",
+        data_api.DatasetImportApi.as_view(),
+        name="dataset-import",
+    ),
+    path("dataset-versions/", data_api.DatasetVersionListApi.as_view(), name="dataset-versions"),
+    path(
+        "dataset-versions/<int:version_id>/",
+        data_api.DatasetVersionDetailApi.as_view(),
+        name="dataset-version-detail",
+    ),
+    path(
+        "dataset-versions/<int:version_id>/clean/",
+        data_api.DatasetVersionCleanApi.as_view(),
+        name="dataset-version-clean",
+    ),
+    path("cleaning-rules/", data_api.CleaningRuleListApi.as_view(), name="cleaning-rules"),
+    path("tokenizers/", data_api.TokenizerListApi.as_view(), name="tokenizers"),
+    path(
+        "tokenizers/<int:tokenizer_id>/",
+        data_api.TokenizerDetailApi.as_view(),
+        name="tokenizer-detail",
+    ),
+    path("corpora/", data_api.CorpusListApi.as_view(), name="corpora"),
+    path("corpora/<int:corpus_id>/", data_api.CorpusDetailApi.as_view(), name="corpus-detail"),
 ]
 
 agent_v1 = [
@@ -56,6 +89,7 @@ urlpatterns = [
     path("", include("console.accounts.urls")),
     path("jobs/", include("console.jobs.urls")),
     path("fleet/", include("console.fleet.urls")),
+    path("data/", include("console.data.urls")),
     path("audit/", include("console.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),

@@ -56,3 +56,12 @@ class JobFactory(factory.django.DjangoModelFactory):
     state = JobState.QUEUED
     spec = factory.LazyFunction(lambda: {"steps": 3, "step_seconds": 0.0, "fail_at_step": None})
     queue = "pipelines"
+
+
+class DatasetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "data.Dataset"
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"dataset-{n}")
+    text_field = "text"

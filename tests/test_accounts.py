@@ -98,7 +98,7 @@ def test_forge_setup_creates_admin_once_and_prints_generated_password(db, capsys
     assert admin.is_superuser and admin.check_password(password)
     call_command("forge_setup", "--demo")
     assert "password:" not in capsys.readouterr().out
-    assert admin.jobs.count() == 1  # the demo job, loaded once
+    assert admin.jobs.count() == 2  # the demo job and the sample corpus ingest, loaded once
 
 
 def test_forge_setup_uses_given_password(db, monkeypatch):

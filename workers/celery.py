@@ -24,7 +24,7 @@ app.conf.task_routes = {
     "fleet.reconcile": {"queue": Queue.SCHEDULER.value},
 }
 app.conf.task_queues = None
-app.autodiscover_tasks(["console.jobs", "console.fleet"])
+app.autodiscover_tasks(["console.jobs", "console.fleet", "console.data"])
 
 
 def _beat_schedule() -> dict:
@@ -43,6 +43,7 @@ def _beat_schedule() -> dict:
         "jobs-reconcile": entry("jobs.reconcile", every, Queue.SCHEDULER),
         "fleet-reconcile": entry("fleet.reconcile", every, Queue.SCHEDULER),
         "fleet-telemetry-compact": entry("fleet.telemetry_compact", 600.0, Queue.DEFAULT),
+        "data-sweep": entry("data.sweep", 3600.0, Queue.DEFAULT),
     }
 
 

@@ -12,7 +12,7 @@ NAV: list[tuple[str, str | None, Cap]] = [
     ("Home", "core:home", Cap.VIEW),
     ("Jobs", "jobs:list", Cap.VIEW),
     ("Fleet", "fleet:list", Cap.VIEW),
-    ("Data", None, Cap.VIEW),
+    ("Data", "data:list", Cap.VIEW),
     ("Runs", None, Cap.VIEW),
     ("Models", None, Cap.VIEW),
     ("Reviews", None, Cap.VIEW),

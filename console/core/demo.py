@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from console.data.services import dataset_sample_load
 from console.jobs.services import job_submit
 from console.projects.models import Project
 from console.projects.services import project_create, project_member_add
@@ -13,11 +14,15 @@ DEMO_SLUG = "demo"
 
 @transaction.atomic
 def demo_load(*, admin) -> Project | None:
-    """Create the demo project with the admin as member and a first demo job.
+    """Create the demo project with the admin as member, a first demo job and the sample
+    corpus as a dataset (ingested by a job).
 
-    Idempotent: returns None when the project already exists.
+    Idempotent: returns None when the project already exists (a demo project made
+    before datasets existed gets the sample corpus then).
     """
-    if Project.objects.filter(slug=DEMO_SLUG).exists():
+    existing = Project.objects.filter(slug=DEMO_SLUG).first()
+    if existing is not None:
+        dataset_sample_load(actor=admin, project=existing)
         return None
     project = project_create(
         actor=admin,
@@ -36,4 +41,6 @@ def demo_load(*, admin) -> Project | None:
         params={"steps": 30, "step_seconds": 0.5},
         name="Warm-up: synthetic workload",
     )
+    # The shipped sample corpus, ingested by a real data.ingest job once the worker runs.
+    dataset_sample_load(actor=admin, project=project)
     return project

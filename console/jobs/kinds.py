@@ -32,6 +32,10 @@ class JobKind:
     # supervised subprocess; `gpus` says how many GPUs the spec asks for.
     runs_on: str = "worker"
     gpus: Callable[[Any], int] | None = None
+    # Whether the generic job form (/jobs/new/) offers the kind. Kinds whose inputs are
+    # picked on pages of their own (an upload, a dataset version) say False; the API
+    # still accepts them, and their handlers check what they are given.
+    generic_form: bool = True
 
 
 _REGISTRY: dict[str, JobKind] = {}

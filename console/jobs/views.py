@@ -64,7 +64,9 @@ def _parse_field(raw: str, type_name: str) -> Any:
 @require_http_methods(["GET", "POST"])
 @require_cap(Cap.JOBS_SUBMIT)
 def job_new(request: HttpRequest) -> HttpResponse:
-    available = [k for k in kinds.all_kinds() if has_cap(request.user, k.submit_cap)]
+    available = [
+        k for k in kinds.all_kinds() if k.generic_form and has_cap(request.user, k.submit_cap)
+    ]
     kind = kinds.get(request.POST.get("kind") or request.GET.get("kind") or "") or (
         available[0] if available else None
     )

@@ -17,6 +17,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = env.path("FORGE_VAR_DIR", BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 FORGE_DATA_DIR = env.path("FORGE_DATA_DIR", VAR_DIR / "data")
+# Data: server-side paths may be registered as datasets only under this root (unset: none);
+# uploads larger than FORGE_DATA_MAX_UPLOAD_BYTES are refused (413) before they fill a disk.
+FORGE_DATA_IMPORT_ROOT = (
+    env.path("FORGE_DATA_IMPORT_ROOT") if env.str("FORGE_DATA_IMPORT_ROOT", "") else None
+)
+FORGE_DATA_MAX_UPLOAD_BYTES = env.int("FORGE_DATA_MAX_UPLOAD_BYTES", 2 * 1024**3, min=1)
 
 SECRET_KEY = env.str("FORGE_SECRET_KEY", "") or secret_key_from_file(VAR_DIR / "secret_key")
 DEBUG = env.bool("FORGE_DEBUG", False)
@@ -43,6 +49,7 @@ INSTALLED_APPS = [
     "console.jobs",
     "console.fleet",
     "console.metrics",
+    "console.data",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +133,9 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 CSRF_FAILURE_VIEW = "console.core.views.csrf_failure"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # agents' ingest batches are up to 8 MiB
+# Files over this spool to a temporary file instead of memory. Dataset uploads never
+# reach Django's handlers: console.data.uploads streams them straight under FORGE_DATA_DIR.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

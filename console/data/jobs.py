@@ -1,0 +1,456 @@
+"""The data job kinds and their handlers, run by a Celery worker (queue ``pipelines``).
+
+Each handler reloads its rows, checks them against the job's project (the generic
+jobs API accepts these kinds too), and writes its output inside
+``Storage.atomic_dir(key)`` under a key named after the job: the output appears whole
+or not at all. Progress goes to the job every second; a cancelled job (or a worker
+shutting down) stops the engine at its next check and leaves nothing behind. Bad
+input fails the job at once with the reader's message (R10: no retry).
+
+The handler returns a small result; the rows (DatasetVersion, Tokenizer,
+TokenizedCorpus) are made by ``services.data_job_left_active`` in the transaction
+that marks the job succeeded. A job run again after its worker died finds its first
+attempt's complete output under the same key and registers that.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from console.accounts.roles import Cap
+from console.data.artifacts import (
+    UPLOADS,
+    corpus_key,
+    data_storage,
+    tokenizer_key,
+    version_key,
+)
+from console.data.engine.clean import PipelineError, run_pipeline
+from console.data.engine.readers import (
+    InputError,
+    detect_format,
+    detect_path_format,
+    iter_documents,
+    resolve_server_path,
+)
+from console.data.engine.rules.base import utf8_len
+from console.data.engine.storage import LocalStorage, StorageError
+from console.data.engine.versions import DOCUMENTS, file_sha256, read_manifest, write_version
+from console.data.models import Dataset, DatasetVersion, Tokenizer
+from console.data.services import SAMPLE_DIR, SAMPLE_FILES
+from console.jobs import kinds
+from console.jobs.execution import JobContext, JobFailed, JobInterrupted
+from console.jobs.models import TERMINAL_STATES, Job
+from gpu_agent.spec import DataCleanSpec, DataIngestSpec, DataTokenizerTrainSpec, DataTokenizeSpec
+from workers.queues import Queue
+
+REPORT_EVERY_S = 1.0
+EXAMPLE_CHARS = 400
+MAX_EXAMPLE_DOCS = 200
+
+
+class _Stopped(Exception):
+    """Raised inside the engine's thread when the job's thread tells it to stop."""
+
+
+class _EngineRun:
+    """Runs one engine call in a thread of its own while the job's thread reports.
+
+    The engine's callbacks (``progress``, ``should_stop``) only record figures and read
+    a flag: they may be called from threads other than the job's (``tokenizers`` calls
+    from its own), where the job's database connection does not exist. The job's
+    thread sends the latest figures every second through ``ctx.progress``, which is
+    also the jobs core's heartbeat and its cancel check: however long an engine phase
+    runs without a callback (a tar.gz header scan, BPE merges), the job is not taken
+    for lost. When ``ctx.progress`` raises JobInterrupted (the job was cancelled, or the
+    worker is stopping), the engine is told to stop, waited for, and the exception goes
+    on, out of the caller's ``atomic_dir``, which removes the partial output."""
+
+    def __init__(self, ctx: JobContext, *, end: float = 97.0) -> None:
+        self.ctx = ctx
+        self.end = end
+        self.fraction = 0.0
+        self.message = ""
+        self._stop = threading.Event()
+
+    # Called by the engine, from any thread.
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.fraction, self.message = fraction, message
+        if self._stop.is_set():
+            raise _Stopped
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    # Called by the job's thread.
+    def run(self, work, message: str, *, storage: LocalStorage, key: str) -> Any:
+        self.message = message
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["result"] = work()
+            except BaseException as exc:  # handed to the job's thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=target, name=f"job-{self.ctx.job_id}", daemon=True)
+        thread.start()
+        try:
+            while thread.is_alive():
+                share = max(0.0, min(1.0, self.fraction))
+                self.ctx.progress(self.end * share, self.message)
+                thread.join(REPORT_EVERY_S or 0.02)
+        except BaseException:
+            self._stop.set()
+            thread.join()
+            # The engine may have finished just before the cancel was seen.
+            _discard_if_ended(self.ctx, storage, key)
+            raise
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+
+def _job(ctx: JobContext) -> Job:
+    return Job.objects.get(pk=ctx.job_id)
+
+
+def _storage_path(storage: LocalStorage, key: str) -> Path:
+    try:
+        return storage.path(key)
+    except StorageError as exc:
+        raise JobFailed(str(exc)) from None
+
+
+def _version(ctx: JobContext, version_id: int) -> DatasetVersion:
+    version = (
+        DatasetVersion.objects.select_related("dataset")
+        .filter(pk=version_id, dataset__project_id=_job(ctx).project_id)
+        .first()
+    )
+    if version is None:
+        raise JobFailed(f"dataset version {version_id} does not exist in this job's project")
+    return version
+
+
+def _discard_if_ended(ctx: JobContext, storage: LocalStorage, key: str) -> None:
+    """Remove the output of a job that was cancelled (or failed) meanwhile; keep that of
+    a job handed back to the queue (its next attempt registers it)."""
+    state = Job.objects.filter(pk=ctx.job_id).values_list("state", flat=True).first()
+    if state in TERMINAL_STATES or state is None:
+        storage.delete(key)
+
+
+def _finish(ctx: JobContext, storage: LocalStorage, key: str, result: dict[str, Any]) -> dict:
+    """The output is in place: one last check that the job still runs (a job cancelled
+    while it was being written must not leave it behind), then the result."""
+    try:
+        ctx.progress(99, "registering the output")
+    except JobInterrupted:
+        _discard_if_ended(ctx, storage, key)
+        raise
+    return {
+        **result,
+        "storage_key": key,
+        "output_url": reverse("data:job_output", args=[ctx.job_id]),
+    }
+
+
+def _version_result(storage: LocalStorage, key: str) -> dict[str, Any]:
+    manifest = read_manifest(storage.path(key))
+    return {k: manifest[k] for k in ("documents", "bytes", "sha256")}
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+# ------------------------------------------------------------------ data.ingest
+
+
+def _counted(docs: Iterator[str], run: _EngineRun, total_bytes: int) -> Iterator[str]:
+    size = 0
+    for count, doc in enumerate(docs, start=1):
+        size += utf8_len(doc)
+        yield doc
+        run.progress(size / total_bytes if total_bytes else 0.0, f"{count:,} documents read")
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _ingest_source(spec: DataIngestSpec, storage: LocalStorage) -> tuple[Iterator[str], dict, Path]:
+    """(documents, source description for the manifest, input path) of an ingest. The
+    documents are a lazy stream: nothing is read until it is iterated."""
+    if spec.source == "upload":
+        if not spec.upload.startswith(f"{UPLOADS}/"):
+            raise JobFailed("an upload's key must be under uploads/")
+        path = _storage_path(storage, spec.upload)
+        if not path.is_file():
+            raise JobFailed(f"{spec.filename}: the uploaded file is gone; upload it again")
+        fmt = detect_format(spec.filename)
+        docs = iter_documents(path, fmt=fmt, text_field=spec.text_field, display_name=spec.filename)
+        source = {"kind": "upload", "filename": spec.filename, "format": fmt}
+        return docs, {**source, "text_field": spec.text_field}, path
+    if spec.source == "server":
+        root = settings.FORGE_DATA_IMPORT_ROOT
+        if root is None:
+            raise JobFailed("server paths are off (FORGE_DATA_IMPORT_ROOT is not set)")
+        path = resolve_server_path(spec.path, Path(root))
+        fmt = detect_path_format(path)
+        docs = iter_documents(path, fmt=fmt, text_field=spec.text_field, display_name=spec.path)
+        source = {"kind": "server", "path": spec.path, "format": fmt}
+        return docs, {**source, "text_field": spec.text_field}, path
+    files = [SAMPLE_DIR / name for name in SAMPLE_FILES]
+    docs = itertools.chain.from_iterable(
+        iter_documents(f, fmt="jsonl", display_name=f"sample/{f.name}") for f in files
+    )
+    source = {"kind": "sample", "files": list(SAMPLE_FILES), "format": "jsonl"}
+    return docs, source, SAMPLE_DIR
+
+
+def run_ingest(ctx: JobContext, spec: DataIngestSpec) -> dict:
+    dataset = Dataset.objects.filter(pk=spec.dataset_id, project_id=_job(ctx).project_id).first()
+    if dataset is None:
+        raise JobFailed(f"dataset {spec.dataset_id} does not exist in this job's project")
+    storage = data_storage()
+    key = version_key(dataset.pk, ctx.job_id)
+    if storage.exists(key):
+        ctx.log("an earlier attempt wrote the whole version; registering it")
+        return _finish(ctx, storage, key, _version_result(storage, key))
+    run = _EngineRun(ctx)
+    try:
+        docs, source, path = _ingest_source(spec, storage)
+        if spec.source == "sample":
+            size = sum((SAMPLE_DIR / name).stat().st_size for name in SAMPLE_FILES)
+        else:
+            size = _tree_bytes(path)
+        source["bytes"] = size
+        ctx.log(f"reading {source['kind']} input ({source['format']}, {_mb(size)})")
+
+        def work():
+            if path.is_file():
+                source["sha256"] = file_sha256(path)
+            with storage.atomic_dir(key) as tmp:
+                return write_version(
+                    _counted(docs, run, size),
+                    tmp,
+                    extra={"source": source, "dataset": dataset.pk, "job": ctx.job_id},
+                )
+
+        stats = run.run(work, "reading", storage=storage, key=key)
+    except InputError as exc:
+        raise JobFailed(str(exc)) from None
+    ctx.log(f"wrote {stats.documents:,} documents ({_mb(stats.bytes)}), sha256 {stats.sha256}")
+    return _finish(ctx, storage, key, _version_result(storage, key))
+
+
+# ------------------------------------------------------------------ data.clean
+
+
+def _example_texts(report: dict, src: Path) -> dict[str, str]:
+    """The texts of the documents the report's duplicate-cluster examples name (the
+    first characters of each), read in one pass over the source version."""
+    wanted: set[int] = set()
+    for entry in report.get("dedup", []):
+        for example in entry.get("examples", []):
+            wanted.add(example["kept"])
+            wanted.update(d["index"] for d in example["duplicates"])
+    wanted = set(sorted(wanted)[:MAX_EXAMPLE_DOCS])
+    if not wanted:
+        return {}
+    last = max(wanted)
+    texts: dict[str, str] = {}
+    with (src / DOCUMENTS).open("rb") as f:
+        for index, line in enumerate(f):
+            if index in wanted:
+                texts[str(index)] = json.loads(line)["text"][:EXAMPLE_CHARS]
+            if index >= last:
+                break
+    return texts
+
+
+def run_clean(ctx: JobContext, spec: DataCleanSpec) -> dict:
+    version = _version(ctx, spec.version_id)
+    storage = data_storage()
+    key = version_key(version.dataset_id, ctx.job_id)
+    if storage.exists(key):
+        ctx.log("an earlier attempt wrote the whole version; registering it")
+        return _finish(ctx, storage, key, _version_result(storage, key))
+    src = _storage_path(storage, version.storage_key)
+    run = _EngineRun(ctx)
+    ctx.log(f"cleaning {version} ({version.documents:,} documents) with {len(spec.steps)} rules")
+
+    def work():
+        with storage.atomic_dir(key) as tmp:
+            report = run_pipeline(
+                src,
+                tmp,
+                spec.steps,
+                workers=spec.workers,
+                progress=run.progress,
+                should_stop=run.should_stop,
+                extra={
+                    "dataset": version.dataset_id,
+                    "parent_version": version.pk,
+                    "job": ctx.job_id,
+                },
+            )
+            report["examples_text"] = _example_texts(report, src)
+            (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+            return report
+
+    try:
+        report = run.run(work, "cleaning", storage=storage, key=key)
+    except PipelineError as exc:
+        raise JobFailed(f"invalid pipeline: {exc}") from None
+    ctx.log(
+        f"kept {report['documents_out']:,} of {report['documents_in']:,} documents "
+        f"({_mb(report['bytes_out'])} of {_mb(report['bytes_in'])})"
+    )
+    return _finish(ctx, storage, key, _version_result(storage, key))
+
+
+# ------------------------------------------------------------------ data.tokenizer_train
+
+
+def run_tokenizer_train(ctx: JobContext, spec: DataTokenizerTrainSpec) -> dict:
+    from console.data.engine.tokenizer import REPORT_FILE, TokenizerError, train_tokenizer
+
+    version = _version(ctx, spec.version_id)
+    storage = data_storage()
+    key = tokenizer_key(ctx.job_id)
+    if not storage.exists(key):
+        src = _storage_path(storage, version.storage_key)
+        run = _EngineRun(ctx)
+        ctx.log(f"training a byte-level BPE tokenizer (vocab {spec.vocab_size:,}) on {version}")
+
+        def work():
+            with storage.atomic_dir(key) as tmp:
+                return train_tokenizer(
+                    src,
+                    tmp,
+                    vocab_size=spec.vocab_size,
+                    min_frequency=spec.min_frequency,
+                    max_documents=spec.max_documents,
+                    progress=run.progress,
+                )
+
+        try:
+            run.run(work, "reading documents", storage=storage, key=key)
+        except TokenizerError as exc:
+            raise JobFailed(str(exc)) from None
+    report = json.loads((storage.path(key) / REPORT_FILE).read_text("utf-8"))
+    stats = report.get("stats") or {}
+    ctx.log(
+        f"vocabulary {report['vocab_size']:,} (asked {report['vocab_size_requested']:,}); "
+        f"{stats.get('bytes_per_token')} bytes per token on held-out text"
+    )
+    result = {
+        "vocab_size": report["vocab_size"],
+        "vocab_size_requested": report["vocab_size_requested"],
+        "bytes_per_token": stats.get("bytes_per_token"),
+    }
+    return _finish(ctx, storage, key, result)
+
+
+# ------------------------------------------------------------------ data.tokenize
+
+
+def run_tokenize(ctx: JobContext, spec: DataTokenizeSpec) -> dict:
+    from console.data.engine.shards import INDEX_FILE, ShardError, tokenize_to_shards
+
+    version = _version(ctx, spec.version_id)
+    tokenizer = Tokenizer.objects.filter(
+        pk=spec.tokenizer_id, project_id=_job(ctx).project_id
+    ).first()
+    if tokenizer is None:
+        raise JobFailed(f"tokenizer {spec.tokenizer_id} does not exist in this job's project")
+    storage = data_storage()
+    key = corpus_key(ctx.job_id)
+    if not storage.exists(key):
+        src = _storage_path(storage, version.storage_key)
+        tokenizer_dir = _storage_path(storage, tokenizer.storage_key)
+        run = _EngineRun(ctx)
+        ctx.log(f"tokenizing {version} with {tokenizer.name} into {spec.seq_len}-token rows")
+
+        def work():
+            with storage.atomic_dir(key) as tmp:
+                return tokenize_to_shards(
+                    src,
+                    tokenizer_dir,
+                    tmp,
+                    seq_len=spec.seq_len,
+                    val_fraction=spec.val_fraction,
+                    shard_tokens=spec.shard_tokens,
+                    seed=spec.seed,
+                    add_bos=spec.add_bos,
+                    progress=run.progress,
+                    should_stop=run.should_stop,
+                )
+
+        try:
+            run.run(work, "tokenizing", storage=storage, key=key)
+        except ShardError as exc:
+            raise JobFailed(str(exc)) from None
+    index = json.loads((storage.path(key) / INDEX_FILE).read_text("utf-8"))
+    totals = index["totals"]
+    ctx.log(
+        f"{totals['tokens']:,} tokens: {totals['train_tokens']:,} train, "
+        f"{totals['val_tokens']:,} validation, in {totals['sequences']:,} sequences"
+    )
+    result = {k: totals[k] for k in ("tokens", "train_tokens", "val_tokens", "sequences")}
+    return _finish(ctx, storage, key, result)
+
+
+# ------------------------------------------------------------------ the kinds
+
+for _spec, _title, _description, _handler in [
+    (
+        DataIngestSpec,
+        "Data: ingest",
+        "Read an upload, a server path or the sample corpus into a new dataset version.",
+        run_ingest,
+    ),
+    (
+        DataCleanSpec,
+        "Data: clean",
+        "Run cleaning, PII-masking and dedup rules over a version into a new version.",
+        run_clean,
+    ),
+    (
+        DataTokenizerTrainSpec,
+        "Data: train tokenizer",
+        "Train a byte-level BPE tokenizer (Hugging Face format) on a dataset version.",
+        run_tokenizer_train,
+    ),
+    (
+        DataTokenizeSpec,
+        "Data: tokenize",
+        "Tokenize a version into packed train/validation shards for training.",
+        run_tokenize,
+    ),
+]:
+    kinds.register(
+        kinds.JobKind(
+            name=_spec.KIND,
+            title=_title,
+            description=_description,
+            spec=_spec,
+            queue=Queue.PIPELINES.value,
+            submit_cap=Cap.DATA_WRITE,
+            handler=_handler,
+            generic_form=False,
+        )
+    )

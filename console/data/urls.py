@@ -1,0 +1,19 @@
+from django.urls import path
+
+from console.data import views
+
+app_name = "data"
+urlpatterns = [
+    path("", views.data_list, name="list"),
+    path("new/", views.dataset_create, name="create"),
+    path("<int:dataset_id>/", views.dataset_detail, name="dataset"),
+    path("<int:dataset_id>/upload/", views.dataset_upload, name="upload"),
+    path("<int:dataset_id>/import/", views.dataset_import, name="import"),
+    path("versions/<int:version_id>/", views.version_detail, name="version"),
+    path("versions/<int:version_id>/clean/", views.version_clean, name="clean"),
+    path("versions/<int:version_id>/tokenizer/", views.version_tokenizer, name="tokenizer_new"),
+    path("tokenizers/<int:tokenizer_id>/", views.tokenizer_detail, name="tokenizer"),
+    path("tokenize/", views.corpus_new, name="tokenize"),
+    path("corpora/<int:corpus_id>/", views.corpus_detail, name="corpus"),
+    path("jobs/<int:job_id>/output/", views.job_output, name="job_output"),
+]
