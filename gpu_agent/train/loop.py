@@ -292,15 +292,15 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
         )
     while step < spec.steps:
         started = time.perf_counter()
-        loss_sum = 0.0
+        loss_sum = torch.zeros((), device=device)
         for j in range(accum):
             batch = {k: v.to(device) for k, v in batches.get(step * accum + j, torch).items()}
             loss = engine(**batch).loss
             engine.backward(loss)
             engine.step()
-            loss_sum += loss.item()
+            loss_sum += loss.detach().float()  # no host sync per micro-batch
         step += 1
-        loss_value = all_mean(loss_sum / accum)
+        loss_value = all_mean(loss_sum.item() / accum)
         if not cpu:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
