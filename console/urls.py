@@ -11,6 +11,7 @@ from console.fleet import api as fleet_api
 from console.jobs import api as jobs_api
 from console.metrics import api as metrics_api
 from console.projects import api as projects_api
+from console.runs import api as runs_api
 
 admin.site.site_header = "Forge administration"
 admin.site.site_title = "Forge admin"
@@ -76,6 +77,9 @@ api_v1 = [
     ),
     path("corpora/", data_api.CorpusListApi.as_view(), name="corpora"),
     path("corpora/<int:corpus_id>/", data_api.CorpusDetailApi.as_view(), name="corpus-detail"),
+    path("runs/", runs_api.RunListApi.as_view(), name="runs"),
+    path("runs/<int:run_id>/", runs_api.RunDetailApi.as_view(), name="run-detail"),
+    path("presets/", runs_api.PresetListApi.as_view(), name="presets"),
 ]
 
 agent_v1 = [
@@ -90,6 +94,7 @@ urlpatterns = [
     path("jobs/", include("console.jobs.urls")),
     path("fleet/", include("console.fleet.urls")),
     path("data/", include("console.data.urls")),
+    path("runs/", include("console.runs.urls")),
     path("audit/", include("console.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),

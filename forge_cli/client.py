@@ -464,6 +464,22 @@ class ForgeClient:
                 payload[key] = value.isoformat() if isinstance(value, datetime) else value
         return Job.from_json(self.request("POST", "jobs/", json=payload))
 
+    # -- training runs
+
+    def runs(self, project: str | None = None) -> Iterator[dict]:
+        """Training runs visible to you, newest first (as the API returns them)."""
+        yield from self.paginate("runs/", {"project": project})
+
+    def run(self, run_id: int) -> dict:
+        return self.request(
+            "GET",
+            f"runs/{int(run_id)}/",
+            not_found=f"Run {run_id} not found (or not yours to see).",
+        )
+
+    def run_create(self, payload: Mapping[str, Any]) -> dict:
+        return self.request("POST", "runs/", json=dict(payload))
+
     def _job_action(self, job_id: int, action: str, payload: Any = None) -> Job:
         data = self.request(
             "POST", f"jobs/{int(job_id)}/{action}/", json=payload, not_found=_job_not_found(job_id)

@@ -2,6 +2,7 @@
 
     forge login --url https://forge.example.org --token TOKEN
     forge jobs submit demo.count --project alpha --param steps=5 --wait
+    forge runs create --corpus 3 --preset tiny --steps 20 --gpus-per-node 0 --wait
 
 Exit codes: 0 success; 1 an error (API, network, configuration), or a waited-for
 job that failed or was cancelled; 2 a usage error, or `jobs wait` timing out.
@@ -423,6 +424,77 @@ def cmd_jobs_action(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ training runs
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    with connect() as client:
+        runs = list(client.runs(project=args.project))
+    if args.json:
+        print_json(runs)
+    elif not runs:
+        out("No runs.")
+    else:
+        rows = [
+            [str(r["id"]), shorten(r["name"], 40), r["state"], r["preset"], str(r["job"] or "-")]
+            for r in runs
+        ]
+        out(table(["ID", "NAME", "STATE", "PRESET", "JOB"], rows))
+    return EXIT_OK
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    with connect() as client:
+        run = client.run(args.id)
+    if args.json:
+        print_json(run)
+        return EXIT_OK
+    out(f"Run {run['id']}: {run['name']} ({run['state']}, {run.get('progress', 0)}%)")
+    out(f"  preset {run['preset']} ({run['params']:,} parameters), corpus {run['corpus']}")
+    out(f"  job {run['job']}, project {run['project']}")
+    if run.get("error"):
+        out(f"  error: {run['error']}")
+    for ckpt in run.get("checkpoints", []):
+        out(f"  checkpoint step {ckpt['step']}: {ckpt['dir']}")
+    return EXIT_OK
+
+
+def cmd_runs_create(args: argparse.Namespace) -> int:
+    payload: dict[str, Any] = {
+        "corpus": args.corpus,
+        "preset": args.preset,
+        "steps": args.steps,
+        "micro_batch": args.micro_batch,
+        "grad_accum": args.grad_accum,
+        "zero_stage": args.zero_stage,
+        "gpus_per_node": args.gpus_per_node,
+        "nodes": args.nodes,
+        "checkpoint_every": args.checkpoint_every,
+    }
+    if args.project:
+        payload["project"] = args.project
+    if args.name:
+        payload["name"] = args.name
+    if args.deepspeed_json is not None:
+        payload["deepspeed"] = args.deepspeed_json
+    with connect() as client:
+        run = client.run_create(payload)
+        if not args.json or not args.wait:
+            if args.json:
+                print_json(run)
+            else:
+                out(f"Launched run {run['id']} (job {run['job']}): {run['state']}.")
+        if not args.wait:
+            return EXIT_OK
+        code = finish_wait(
+            client, run["job"], timeout=args.timeout, interval=args.interval, as_json=args.json
+        )
+        if not args.json:
+            for ckpt in client.run(run["id"]).get("checkpoints", [])[:1]:
+                out(f"Latest checkpoint: step {ckpt['step']} in {ckpt['dir']}")
+        return code
+
+
 # ------------------------------------------------------------------ the parser
 
 
@@ -529,6 +601,40 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--reason", help="why (recorded in the audit log)")
         p.add_argument("--json", action="store_true", help="print the job's JSON")
         p.set_defaults(func=cmd_jobs_action, action=action)
+
+    runs = commands.add_parser("runs", help="launch and follow training runs")
+    sub = runs.add_subparsers(dest="runs_command", metavar="COMMAND", required=True)
+    p = sub.add_parser("list", help="list training runs, newest first")
+    p.add_argument("--project", help="only this project's runs")
+    p.add_argument("--json", action="store_true", help="print the runs' JSON")
+    p.set_defaults(func=cmd_runs_list)
+    p = sub.add_parser("show", help="show one run and its checkpoints")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--json", action="store_true", help="print the run's JSON")
+    p.set_defaults(func=cmd_runs_show)
+    p = sub.add_parser("create", help="launch a training run")
+    p.add_argument("--corpus", type=parse_job_id, required=True, help="a tokenized corpus id")
+    p.add_argument("--preset", required=True, help="tiny, 125m, 1b or deepseek-7b")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps")
+    p.add_argument("--project", help="the project's slug (default: the corpus's)")
+    p.add_argument("--name", help="a name for the run")
+    p.add_argument("--micro-batch", type=int, default=4, help="per GPU (default 4)")
+    p.add_argument("--grad-accum", type=int, default=8, help="accumulation (default 8)")
+    p.add_argument("--zero-stage", type=int, default=3, choices=(0, 1, 2, 3))
+    p.add_argument("--gpus-per-node", type=int, default=1, help="0 trains on CPU")
+    p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument(
+        "--deepspeed-json",
+        type=parse_params_json,
+        metavar="JSON",
+        help="the DeepSpeed config as a JSON object, or @FILE holding one",
+    )
+    p.add_argument("--wait", action="store_true", help="wait for the run to finish")
+    p.add_argument("--timeout", type=parse_seconds, help="with --wait: give up after N seconds")
+    p.add_argument("--interval", type=parse_seconds, default=2.0, help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs_create)
 
     return parser
 

@@ -8,6 +8,7 @@ with its reason instead of as a crashed process (R10).
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from gpu_agent.spec import DemoNodeSpec, LaunchSpec, spec_from_dict
+from gpu_agent.train.spec import TrainSpec
 
 
 @dataclass(frozen=True)
 class Kind:
     argv: Callable[[LaunchSpec, Path], list[str]]
     validate: Callable[[dict[str, Any]], object] | None = None  # raises SpecError
+    # Extra environment variables for the command (on top of the supervisor's own).
+    env: Callable[[LaunchSpec], dict[str, str]] | None = None
 
 
 def _python_module(module: str) -> Callable[[LaunchSpec, Path], list[str]]:
@@ -30,10 +34,57 @@ def _python_module(module: str) -> Callable[[LaunchSpec, Path], list[str]]:
     return build
 
 
+def free_port() -> int:
+    """A TCP port free on this host now (the launcher binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
+
+
+def _train_procs(launch: LaunchSpec) -> int:
+    spec = spec_from_dict(TrainSpec, launch.spec)
+    if spec.gpus_per_node == 0:
+        return spec.cpu_procs_per_node
+    if len(launch.gpus) != spec.gpus_per_node:
+        raise ValueError(
+            f"the spec asks for {spec.gpus_per_node} GPUs per node; {len(launch.gpus)} allocated"
+        )
+    return len(launch.gpus)
+
+
+def train_argv(launch: LaunchSpec, spec_path: Path) -> list[str]:
+    """One DeepSpeed launcher for this node: ``deepspeed --num_gpus N -m gpu_agent.train``."""
+    return [
+        sys.executable,
+        "-m",
+        "deepspeed.launcher.runner",
+        "--num_gpus",
+        str(_train_procs(launch)),
+        "--master_port",
+        str(free_port()),
+        "--module",
+        "gpu_agent.train",
+        "--spec",
+        str(spec_path),
+    ]
+
+
+def train_env(launch: LaunchSpec) -> dict[str, str]:
+    """CPU runs (gpus_per_node 0) use DeepSpeed's CPU accelerator, with gloo."""
+    if launch.spec.get("gpus_per_node") == 0:
+        return {"DS_ACCELERATOR": "cpu"}
+    return {}
+
+
 KINDS: dict[str, Kind] = {
     DemoNodeSpec.KIND: Kind(
         argv=_python_module("gpu_agent.workloads.demo"),
         validate=lambda spec: spec_from_dict(DemoNodeSpec, spec),
+    ),
+    TrainSpec.KIND: Kind(
+        argv=train_argv,
+        validate=lambda spec: spec_from_dict(TrainSpec, spec),
+        env=train_env,
     ),
 }
 

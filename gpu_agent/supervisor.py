@@ -339,6 +339,7 @@ class Supervisor:
         spec_path.write_text(json.dumps(asdict(launch), indent=2))
         try:
             argv = kind.argv(launch, spec_path)
+            kind_env = kind.env(launch) if kind.env is not None else {}
         except Exception as exc:
             self._fail_now(launch, f"cannot build the command: {exc}")
             return
@@ -365,7 +366,7 @@ class Supervisor:
                     stdout=out,
                     stderr=err,
                     cwd=job_dir,
-                    env=self._env(launch, job_dir, spec_path),
+                    env={**self._env(launch, job_dir, spec_path), **kind_env},
                     start_new_session=True,
                     pass_fds=(lock_fd,),
                 )

@@ -13,7 +13,7 @@ NAV: list[tuple[str, str | None, Cap]] = [
     ("Jobs", "jobs:list", Cap.VIEW),
     ("Fleet", "fleet:list", Cap.VIEW),
     ("Data", "data:list", Cap.VIEW),
-    ("Runs", None, Cap.VIEW),
+    ("Runs", "runs:list", Cap.VIEW),
     ("Models", None, Cap.VIEW),
     ("Reviews", None, Cap.VIEW),
     ("Carbon", None, Cap.VIEW),

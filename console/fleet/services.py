@@ -26,6 +26,7 @@ from console.fleet.models import (
     Node,
     NodeToken,
 )
+from console.jobs import hooks
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.metrics.services import Series, metric_series_append
 from gpu_agent.spec import (
@@ -445,6 +446,8 @@ def _ingest_job_stream(
             updates["progress_message"] = str(record.data.get("message", ""))[:300]
             if isinstance(record.data.get("checkpoint"), dict):
                 updates["checkpoint"] = record.data["checkpoint"]
+                for hook in hooks.on_checkpoint:
+                    hook(job_id, record.data["checkpoint"])
         elif record.type == "status":
             if record.data["state"] == "running":
                 job_transition(

@@ -3,6 +3,10 @@
 on_job_left_active: called with (job_id,) inside the transaction that moves a job
 out of dispatched/running to any other state (requeued, paused, finished), e.g.
 to release the GPUs it held.
+
+on_checkpoint: called with (job_id, checkpoint dict) inside the ingest
+transaction, for every complete checkpoint a job's stream announces (a progress
+record with a checkpoint), in sequence order, e.g. to register it with its run.
 """
 
 from __future__ import annotations
@@ -10,3 +14,4 @@ from __future__ import annotations
 from collections.abc import Callable
 
 on_job_left_active: list[Callable[[int], None]] = []
+on_checkpoint: list[Callable[[int, dict], None]] = []

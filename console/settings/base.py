@@ -17,6 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = env.path("FORGE_VAR_DIR", BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 FORGE_DATA_DIR = env.path("FORGE_DATA_DIR", VAR_DIR / "data")
+# Training runs write their checkpoints (and TensorBoard logs) under <this>/<run id>: a
+# folder every node of a run can reach (shared storage for multi-node runs).
+FORGE_RUNS_DIR = env.path("FORGE_RUNS_DIR", FORGE_DATA_DIR / "runs")
 # Data: server-side paths may be registered as datasets only under this root (unset: none);
 # uploads larger than FORGE_DATA_MAX_UPLOAD_BYTES are refused (413) before they fill a disk.
 FORGE_DATA_IMPORT_ROOT = (
@@ -50,6 +53,7 @@ INSTALLED_APPS = [
     "console.fleet",
     "console.metrics",
     "console.data",
+    "console.runs",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,115 @@
+"""Runs REST API. Reads need a role in the run's project (another team's runs answer
+404); launching needs the 'training.write' capability (ML engineers, admins)."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.accounts.permissions import IsMember, require
+from console.accounts.roles import Cap
+from console.data.selectors import corpus_get
+from console.projects.selectors import project_get
+from console.runs import selectors, services
+from console.runs.serializers import (
+    PresetSerializer,
+    RunCreateSerializer,
+    RunDetailSerializer,
+    RunSerializer,
+)
+
+PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug.")
+
+
+class RunListApi(ListAPIView):
+    serializer_class = RunSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsMember(), require(Cap.TRAINING_WRITE)()]
+        return [IsMember()]
+
+    @extend_schema(parameters=[PROJECT_PARAM])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.run_list(
+            user=self.request.user, project=self.request.query_params.get("project", "")
+        )
+
+    @extend_schema(request=RunCreateSerializer, responses={201: RunDetailSerializer})
+    def post(self, request: Request) -> Response:
+        payload = RunCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        slug = data.pop("project")
+        corpus = corpus_get(user=request.user, corpus_id=data.pop("corpus"))
+        if corpus is None:
+            raise serializers.ValidationError({"corpus": ["No such tokenized corpus."]})
+        project = project_get(user=request.user, slug=slug) if slug else corpus.project
+        if project is None:
+            raise serializers.ValidationError(
+                {"project": ["No such project, or you are not a member."]}
+            )
+        try:
+            run = services.run_create(
+                actor=request.user,
+                project=project,
+                corpus=corpus,
+                deepspeed_json=data.pop("deepspeed"),
+                **data,
+            )
+        except services.FieldErrors as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=RunDetailSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = selectors.run_get(user=request.user, run_id=run_id)
+        if run is None:
+            raise Http404
+        services.run_checkpoints_sync(run=run)
+        return Response(RunDetailSerializer(run).data)
+
+
+class PresetListApi(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("gpus_per_node", int, description="GPUs per node (default 1)."),
+            OpenApiParameter("nodes", int, description="Nodes (default 1)."),
+            OpenApiParameter("vocab_size", int, description="Vocabulary (default 52000)."),
+            OpenApiParameter("seq_len", int, description="Sequence length (default 2048)."),
+            OpenApiParameter("micro_batch", int, description="Micro-batch per GPU (default 4)."),
+        ],
+        responses=PresetSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        args = {}
+        bounds = {
+            "gpus_per_node": (1, 1, 64),
+            "nodes": (1, 1, 4096),
+            "vocab_size": (52_000, 1, 10_000_000),
+            "seq_len": (2048, 8, 1_048_576),
+            "micro_batch": (4, 1, 4096),
+        }
+        for name, (default, low, high) in bounds.items():
+            raw = request.query_params.get(name, "")
+            if not raw:
+                args[name] = default
+                continue
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise serializers.ValidationError({name: [f"must be between {low} and {high}"]})
+            args[name] = int(raw)
+        return Response(selectors.preset_table(**args))

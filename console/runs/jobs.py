@@ -1,0 +1,22 @@
+"""The ``train.run`` job kind: run by a node's agent (gpu_agent/kinds.py starts the
+DeepSpeed launcher on gpu_agent.train)."""
+
+from console.accounts.roles import Cap
+from console.jobs import kinds
+from gpu_agent.train.spec import TrainSpec
+
+TRAIN_KIND = kinds.register(
+    kinds.JobKind(
+        name=TrainSpec.KIND,
+        title="Training run",
+        description="DeepSpeed training of a LLaMA-style model on a tokenized corpus.",
+        spec=TrainSpec,
+        queue="",  # set at dispatch: node.<name>
+        submit_cap=Cap.TRAINING_WRITE,
+        handler=None,
+        interruptible=True,
+        runs_on="node",
+        gpus=lambda spec: spec.gpus_per_node,
+        generic_form=False,  # launched from /runs/new/, which validates more
+    )
+)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from console.runs.models import Checkpoint, Run
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "step", "tag", "dir", "created_at"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    state = serializers.CharField(read_only=True)
+    corpus = serializers.PrimaryKeyRelatedField(read_only=True)
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "project",
+            "name",
+            "created_by",
+            "job",
+            "corpus",
+            "preset",
+            "params",
+            "state",
+            "created_at",
+        ]
+
+
+class RunDetailSerializer(RunSerializer):
+    checkpoints = CheckpointSerializer(many=True, read_only=True)
+    progress = serializers.IntegerField(source="job.progress", read_only=True, default=0)
+    error = serializers.CharField(source="job.error", read_only=True, default="")
+
+    class Meta(RunSerializer.Meta):
+        fields = [
+            *RunSerializer.Meta.fields,
+            "progress",
+            "error",
+            "spec",
+            "deepspeed",
+            "checkpoints",
+        ]
+
+
+class RunCreateSerializer(serializers.Serializer):
+    project = serializers.SlugField(
+        required=False, allow_blank=True, default="", help_text="Default: the corpus's project."
+    )
+    corpus = serializers.IntegerField(min_value=1)
+    preset = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    steps = serializers.IntegerField(min_value=1, max_value=100_000_000)
+    micro_batch = serializers.IntegerField(min_value=1, max_value=4096, default=4)
+    grad_accum = serializers.IntegerField(min_value=1, max_value=4096, default=8)
+    zero_stage = serializers.IntegerField(min_value=0, max_value=3, default=3)
+    offload_optimizer = serializers.BooleanField(default=False)
+    offload_params = serializers.BooleanField(default=False)
+    gpus_per_node = serializers.IntegerField(min_value=0, max_value=64, default=1)
+    nodes = serializers.IntegerField(min_value=1, max_value=4096, default=1)
+    checkpoint_every = serializers.IntegerField(min_value=1, default=500)
+    eval_every = serializers.IntegerField(min_value=1, default=250)
+    lr = serializers.FloatField(required=False, allow_null=True, default=None)
+    warmup_steps = serializers.IntegerField(
+        min_value=0, required=False, allow_null=True, default=None
+    )
+    bf16 = serializers.BooleanField(required=False, allow_null=True, default=None)
+    activation_checkpointing = serializers.BooleanField(default=True)
+    deepspeed = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The DeepSpeed config to launch with (default: made from the fields).",
+    )
+
+
+class PresetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    params = serializers.IntegerField()
+    hidden_size = serializers.IntegerField()
+    num_layers = serializers.IntegerField()
+    num_heads = serializers.IntegerField()
+    vocab_size = serializers.IntegerField()
+    memory = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,332 @@
+"""Run writes: launch a training run (every check before anything launches) and
+register the checkpoints its job announced.
+
+``run_create`` turns the form's few choices into a TrainSpec (the preset's model with
+the corpus tokenizer's vocabulary, the corpus's shard folder and sequence length, a
+checkpoint folder under FORGE_RUNS_DIR/<run id>) and the DeepSpeed configuration
+(``deepspeed_config(spec)`` or the user's JSON, checked against the spec), refuses
+what cannot run with errors per field, and submits one ``train.run`` job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from console.accounts.roles import Cap, has_cap
+from console.audit.services import audit_record
+from console.core.errors import Forbidden, InvalidInput
+from console.data.artifacts import data_storage
+from console.data.models import TokenizedCorpus
+from console.fleet.models import Node
+from console.jobs.models import Job
+from console.jobs.services import SpecInvalid, job_submit
+from console.projects.models import Project
+from console.runs.models import Checkpoint, Run
+from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
+from gpu_agent.train.dsconfig import deepspeed_config
+from gpu_agent.train.memory import GIB, estimate, fits
+from gpu_agent.train.presets import PRESETS, param_count, preset
+from gpu_agent.train.spec import TrainSpec
+
+
+class FieldErrors(InvalidInput):
+    """Bad input, with messages per field (``errors``) for forms and the API."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        first = next((f"{k}: {v[0]}" for k, v in errors.items() if v), "invalid input")
+        super().__init__(first)
+        self.errors = errors
+
+
+def runs_dir() -> Path:
+    return Path(settings.FORGE_RUNS_DIR)
+
+
+def corpus_dir(corpus: TokenizedCorpus) -> Path:
+    return data_storage().path(corpus.storage_key)
+
+
+# ------------------------------------------------------------------ DeepSpeed JSON
+
+
+def deepspeed_parse(raw: str | dict[str, Any] | None, spec: TrainSpec) -> dict[str, Any]:
+    """The DeepSpeed config to launch with: ``deepspeed_config(spec)`` when ``raw`` is
+    empty, else the user's JSON, which must agree with the spec on what both say."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return deepspeed_config(spec)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise FieldErrors({"deepspeed_json": [f"not valid JSON: {exc}"]}) from None
+    if not isinstance(raw, dict):
+        raise FieldErrors({"deepspeed_json": ["must be a JSON object"]})
+    problems: list[str] = []
+    world = spec.world_size
+    expect = {
+        "train_micro_batch_size_per_gpu": spec.micro_batch,
+        "gradient_accumulation_steps": spec.grad_accum,
+        "train_batch_size": spec.micro_batch * spec.grad_accum * world,
+    }
+    for key, want in expect.items():
+        if key in raw and raw[key] != want:
+            problems.append(f"{key} is {raw[key]!r}; the form says {want}")
+    zero = raw.get("zero_optimization", {})
+    if not isinstance(zero, dict):
+        problems.append("zero_optimization must be an object")
+    elif zero.get("stage", spec.zero.stage) != spec.zero.stage:
+        problems.append(
+            f"zero_optimization.stage is {zero.get('stage')!r}; the form says {spec.zero.stage}"
+        )
+    for key in ("optimizer", "scheduler", "bf16", "fp16"):
+        if key in raw and not isinstance(raw[key], dict):
+            problems.append(f"{key} must be an object")
+    if isinstance(raw.get("optimizer"), dict) and not isinstance(raw["optimizer"].get("type"), str):
+        problems.append("optimizer.type must be a string")
+    if problems:
+        raise FieldErrors({"deepspeed_json": problems})
+    return raw
+
+
+# ------------------------------------------------------------------ memory
+
+
+def memory_problems(spec: TrainSpec) -> list[str]:
+    """Why no node of the fleet can hold the run; empty when enough can (CPU runs are
+    not checked: any node's CPU takes them)."""
+    if spec.gpus_per_node == 0:
+        return []
+    est = estimate(
+        spec.model,
+        stage=spec.zero.stage,
+        offload_optimizer=spec.zero.offload_optimizer,
+        offload_params=spec.zero.offload_params,
+        gpus_per_node=spec.gpus_per_node,
+        nodes=spec.nodes,
+        seq_len=spec.data.seq_len,
+        micro_batch=spec.micro_batch,
+        checkpointing=spec.activation_checkpointing,
+    )
+    candidates = []
+    for node in Node.objects.filter(enabled=True).prefetch_related("gpus"):
+        gpus = [g for g in node.gpus.all() if g.present]
+        if len(gpus) >= spec.gpus_per_node:
+            smallest = sorted(g.memory_mib for g in gpus)[-spec.gpus_per_node]
+            candidates.append((node, smallest))
+    if len(candidates) < spec.nodes:
+        return [
+            f"no free capacity: {spec.nodes} node(s) with {spec.gpus_per_node} GPU(s) each are "
+            f"needed; {len(candidates)} enabled node(s) have that many"
+        ]
+    reasons: list[str] = []
+    good = 0
+    for node, gpu_mib in candidates:
+        host = node.memory_mib * 1024**2 if node.memory_mib else None
+        why = fits(est, gpu_bytes=gpu_mib * 1024**2, host_bytes=host)
+        if why:
+            reasons.append(f"{node.name}: " + "; ".join(why))
+        else:
+            good += 1
+    if good >= spec.nodes:
+        return []
+    total = est.gpu_total / GIB
+    return [f"cannot fit (about {total:.1f} GiB per GPU): " + " | ".join(reasons)]
+
+
+# ------------------------------------------------------------------ launch
+
+
+def build_spec(
+    *,
+    corpus: TokenizedCorpus,
+    preset_name: str,
+    steps: int,
+    micro_batch: int,
+    grad_accum: int,
+    zero_stage: int,
+    offload_optimizer: bool = False,
+    offload_params: bool = False,
+    gpus_per_node: int = 1,
+    nodes: int = 1,
+    checkpoint_dir: str = "",
+    checkpoint_every: int = 500,
+    eval_every: int = 250,
+    lr: float | None = None,
+    warmup_steps: int | None = None,
+    bf16: bool | None = None,
+    activation_checkpointing: bool = True,
+) -> TrainSpec:
+    """The TrainSpec of a run, or FieldErrors naming what is wrong."""
+    if preset_name not in PRESETS:
+        raise FieldErrors(
+            {"preset": [f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}"]}
+        )
+    model = preset(preset_name, vocab_size=corpus.tokenizer.vocab_size)
+    cpu = gpus_per_node == 0
+    data: dict[str, Any] = {
+        "model": {
+            **spec_to_dict(model),
+            "max_positions": max(model.max_positions, corpus.seq_len),
+        },
+        "zero": {
+            "stage": zero_stage,
+            "offload_optimizer": offload_optimizer,
+            "offload_params": offload_params,
+        },
+        "data": {"corpus_dir": str(corpus_dir(corpus)), "seq_len": corpus.seq_len},
+        "checkpoint": {
+            "dir": checkpoint_dir or "pending",
+            "every": checkpoint_every,
+            "eval_every": eval_every,
+        },
+        "scheduler": {
+            "warmup_steps": min(1_000, steps // 10) if warmup_steps is None else warmup_steps,
+            "total_steps": steps,
+        },
+        "steps": steps,
+        "micro_batch": micro_batch,
+        "grad_accum": grad_accum,
+        "bf16": (not cpu) if bf16 is None else bf16,
+        "activation_checkpointing": activation_checkpointing,
+        "gpus_per_node": gpus_per_node,
+        "nodes": nodes,
+    }
+    if lr is not None:
+        data["optimizer"] = {"lr": lr}
+    try:
+        spec = spec_from_dict(TrainSpec, data)
+    except SpecError as exc:
+        raise FieldErrors(exc.errors) from None
+    if nodes > 1:
+        raise FieldErrors({"nodes": ["multi-node runs are not supported yet: use 1 node"]})
+    if cpu and spec.bf16:
+        raise FieldErrors({"bf16": ["CPU runs train in fp32: turn bf16 off"]})
+    return spec
+
+
+def run_create(
+    *,
+    actor: Any,
+    project: Project,
+    corpus: TokenizedCorpus,
+    preset: str,
+    steps: int,
+    micro_batch: int = 4,
+    grad_accum: int = 8,
+    zero_stage: int = 3,
+    offload_optimizer: bool = False,
+    offload_params: bool = False,
+    gpus_per_node: int = 1,
+    nodes: int = 1,
+    deepspeed_json: str | dict[str, Any] | None = None,
+    name: str = "",
+    checkpoint_every: int = 500,
+    eval_every: int = 250,
+    lr: float | None = None,
+    warmup_steps: int | None = None,
+    bf16: bool | None = None,
+    activation_checkpointing: bool = True,
+) -> Run:
+    """Check everything, then store the run and submit its ``train.run`` job."""
+    if not has_cap(actor, Cap.TRAINING_WRITE):
+        raise Forbidden("Launching a run needs the 'training.write' permission.")
+    if corpus.project_id != project.pk:
+        raise FieldErrors({"corpus": ["the corpus belongs to another project"]})
+    spec = build_spec(
+        corpus=corpus,
+        preset_name=preset,
+        steps=steps,
+        micro_batch=micro_batch,
+        grad_accum=grad_accum,
+        zero_stage=zero_stage,
+        offload_optimizer=offload_optimizer,
+        offload_params=offload_params,
+        gpus_per_node=gpus_per_node,
+        nodes=nodes,
+        checkpoint_every=checkpoint_every,
+        eval_every=eval_every,
+        lr=lr,
+        warmup_steps=warmup_steps,
+        bf16=bf16,
+        activation_checkpointing=activation_checkpointing,
+    )
+    ds = deepspeed_parse(deepspeed_json, spec)
+    problems = memory_problems(spec)
+    if problems:
+        raise FieldErrors({"gpus_per_node": problems})
+    name = (name or f"{preset} on corpus {corpus.pk}")[:200]
+    with transaction.atomic():
+        run = Run.objects.create(
+            project=project,
+            name=name,
+            created_by=actor,
+            corpus=corpus,
+            preset=preset,
+            params=param_count(spec.model),
+        )
+        spec.checkpoint.dir = str(runs_dir() / str(run.pk))
+        spec.deepspeed = ds
+        params = spec_to_dict(spec)
+        try:
+            job = job_submit(
+                actor=actor, project=project, kind=TrainSpec.KIND, params=params, name=name
+            )
+        except SpecInvalid as exc:
+            raise FieldErrors(exc.errors) from None
+        run.job = job
+        run.spec = job.spec
+        run.deepspeed = job.spec["deepspeed"]
+        run.save(update_fields=["job", "spec", "deepspeed"])
+        audit_record(action="run.create", actor=actor, obj=run, after={"job": job.pk})
+    return run
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def checkpoint_register(*, run: Run, checkpoint: dict[str, Any] | None) -> Checkpoint | None:
+    """Record a complete checkpoint the job announced ({"step", "tag", "dir"}); once."""
+    if not isinstance(checkpoint, dict):
+        return None
+    step = checkpoint.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return None
+    existing = Checkpoint.objects.filter(run=run, step=step).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Checkpoint.objects.create(
+                run=run,
+                step=step,
+                tag=str(checkpoint.get("tag", ""))[:200],
+                dir=str(checkpoint.get("dir", ""))[:1000],
+            )
+    except IntegrityError:  # registered concurrently
+        return Checkpoint.objects.filter(run=run, step=step).first()
+
+
+def run_checkpoints_sync(*, run: Run) -> None:
+    """Register the job's latest checkpoint (the fleet keeps it on Job.checkpoint)."""
+    if run.job_id is None:
+        return
+    latest = Job.objects.filter(pk=run.job_id).values_list("checkpoint", flat=True).first()
+    checkpoint_register(run=run, checkpoint=latest)
+
+
+def run_job_left_active(job_id: int) -> None:
+    run = Run.objects.filter(job_id=job_id).first()
+    if run is not None:
+        run_checkpoints_sync(run=run)
+
+
+def run_checkpoint_announced(job_id: int, checkpoint: dict) -> None:
+    """The jobs hook: every checkpoint a run's job announces, as it is ingested."""
+    run = Run.objects.filter(job_id=job_id).first()
+    if run is not None:
+        checkpoint_register(run=run, checkpoint=checkpoint)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from console.runs import services
+from tests.runs.conftest import CPU_RUN
+
+pytestmark = [pytest.mark.django_db]
+
+ROLES = ["viewer", "data_engineer", "ml_engineer", "reviewer", "admin", "outsider"]
+MEMBERS = set(ROLES) - {"outsider"}
+LAUNCHERS = {"ml_engineer", "admin"}
+
+
+@pytest.fixture
+def run(personas, corpus):
+    return services.run_create(
+        actor=personas.ml_engineer, project=personas.project, corpus=corpus, **CPU_RUN
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_read_permission_matrix(personas, api, run, role):
+    client = api(personas.by_role()[role])
+    for url in ("/api/v1/runs/", f"/api/v1/runs/{run.pk}/", "/api/v1/presets/"):
+        response = client.get(url)
+        expected = 200 if role in MEMBERS else 403
+        assert response.status_code == expected, (url, response.content)
+    if role in MEMBERS:
+        listed = client.get("/api/v1/runs/").json()
+        ids = [r["id"] for r in listed.get("results", listed)]
+        assert ids == [run.pk]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_launch_permission_matrix(personas, api, corpus, role):
+    client = api(personas.by_role()[role])
+    response = client.post(
+        "/api/v1/runs/", {"project": "alpha", "corpus": corpus.pk, **CPU_RUN}, format="json"
+    )
+    assert response.status_code == (201 if role in LAUNCHERS else 403), response.content
+    if role in LAUNCHERS:
+        body = response.json()
+        assert body["state"] == "queued" and body["checkpoints"] == []
+        assert body["spec"]["model"]["vocab_size"] == 480
+
+
+def test_another_team_sees_nothing(personas, api, run):
+    client = api(personas.stranger)
+    assert client.get(f"/api/v1/runs/{run.pk}/").status_code == 404
+    listed = client.get("/api/v1/runs/").json()
+    assert listed.get("results", listed) == []
+    response = client.post(
+        "/api/v1/runs/", {"project": "beta", "corpus": run.corpus_id, **CPU_RUN}, format="json"
+    )
+    assert response.status_code == 400 and "corpus" in response.json()
+
+
+def test_bad_launch_answers_field_errors(personas, api, corpus):
+    client = api(personas.ml_engineer)
+    payload = {"project": "alpha", "corpus": corpus.pk, **CPU_RUN}
+    response = client.post("/api/v1/runs/", {**payload, "preset": "nope"}, format="json")
+    assert response.status_code == 400 and "unknown preset" in response.json()["preset"][0]
+    response = client.post(
+        "/api/v1/runs/",
+        {**payload, "deepspeed": {"train_micro_batch_size_per_gpu": 7}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "train_micro_batch_size_per_gpu" in response.json()["deepspeed_json"][0]
+
+
+def test_detail_lists_checkpoints(personas, api, run):
+    run.job.checkpoint = {"step": 5, "tag": "step_5", "dir": "/r/step_5"}
+    run.job.save(update_fields=["checkpoint"])
+    body = api(personas.viewer).get(f"/api/v1/runs/{run.pk}/").json()
+    assert [c["step"] for c in body["checkpoints"]] == [5]
+    assert body["deepspeed"]["train_micro_batch_size_per_gpu"] == 4
+
+
+def test_presets_table(personas, api):
+    response = api(personas.viewer).get("/api/v1/presets/?gpus_per_node=2&vocab_size=52000")
+    presets = {p["name"]: p for p in response.json()}
+    assert 6.8e9 < presets["deepseek-7b"]["params"] < 7.0e9
+    assert len(presets["tiny"]["memory"]) == 7
+    assert api(personas.viewer).get("/api/v1/presets/?nodes=0").status_code == 400

@@ -1,0 +1,110 @@
+"""A tiny run end to end with real processes: the console (gunicorn) on the test
+database, a Celery worker (scheduler) and a node agent that starts DeepSpeed's
+launcher on CPU (gloo) for the training entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from console.fleet import services as fleet
+from console.fleet.models import Node
+from console.jobs.models import Job, JobState
+from console.metrics.selectors import metric_points
+from console.runs import services
+from console.runs.models import Checkpoint
+from tests.processes import (
+    CeleryWorker,
+    ConsoleServer,
+    ManagedProcess,
+    broker_purge,
+    process_env,
+    wait_for,
+)
+from tests.runs.conftest import make_corpus
+from tests.train.conftest import VOCAB, tiny_corpus  # noqa: F401 - a fixture
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def stack(tmp_path, personas):
+    broker_purge()
+    issued = fleet.node_create(actor=None, name="cpu-1")
+    console = ConsoleServer(tmp_path / "console.log").start()
+    worker = CeleryWorker(tmp_path / "worker.log", queues="scheduler,default").start()
+    agent = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "gpu_agent",
+            "--console",
+            console.url,
+            "--name",
+            "cpu-1",
+            "--work-dir",
+            str(tmp_path / "agent"),
+            "--grace",
+            "10",
+        ],
+        tmp_path / "agent.log",
+        env=process_env(FORGE_NODE_TOKEN=issued.key, OMP_NUM_THREADS="1"),
+    ).start()
+    try:
+        wait_for(
+            lambda: Node.objects.get(name="cpu-1").status == Node.Status.ONLINE,
+            timeout=60,
+            what=f"the agent to register\n{agent.log()}",
+        )
+        yield {"console": console, "worker": worker, "agent": agent}
+    finally:
+        agent.stop()
+        worker.stop()
+        console.stop()
+        from tests.agent.conftest import kill_jobs
+
+        kill_jobs(tmp_path / "agent")
+
+
+def test_tiny_run_trains_on_cpu_through_the_agent(
+    personas,
+    settings,
+    tmp_path,
+    tiny_corpus,  # noqa: F811
+    stack,
+):
+    settings.FORGE_DATA_DIR = tiny_corpus.parent
+    settings.FORGE_RUNS_DIR = tmp_path / "runs"
+    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
+    run = services.run_create(
+        actor=personas.ml_engineer,
+        project=personas.project,
+        corpus=corpus,
+        preset="tiny",
+        steps=12,
+        micro_batch=4,
+        grad_accum=2,
+        zero_stage=2,
+        gpus_per_node=0,
+        checkpoint_every=5,
+        eval_every=5,
+        lr=3e-3,
+        warmup_steps=2,
+    )
+    job_id = run.job_id
+
+    def ended() -> bool:
+        return Job.objects.get(pk=job_id).is_terminal
+
+    wait_for(ended, timeout=420, what=f"the run to end\n{stack['agent'].log()[-3000:]}")
+    job = Job.objects.get(pk=job_id)
+    assert job.state == JobState.SUCCEEDED, (job.error, job.log_tail[-3000:])
+    steps, losses = metric_points(job_id=job_id, name="loss")
+    assert list(steps) == list(range(1, 13))
+    assert losses[-3:].mean() < losses[:3].mean(), losses
+    # Every checkpoint, registered as the agent's stream announced it.
+    assert sorted(Checkpoint.objects.filter(run=run).values_list("step", flat=True)) == [5, 10, 12]
+    ckpt = Checkpoint.objects.get(run=run, step=12)
+    assert ckpt.dir.startswith(str(tmp_path / "runs" / str(run.pk)))
+    assert (tmp_path / "runs" / str(run.pk) / "tensorboard").is_dir()
