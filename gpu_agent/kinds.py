@@ -8,6 +8,8 @@ with its reason instead of as a crashed process (R10).
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 import sys
 from collections.abc import Callable
@@ -25,6 +27,9 @@ class Kind:
     validate: Callable[[dict[str, Any]], object] | None = None  # raises SpecError
     # Extra environment variables for the command (on top of the supervisor's own).
     env: Callable[[LaunchSpec], dict[str, str]] | None = None
+    # Whether a failed exit (its code; negative: a signal) is worth a new attempt: the
+    # agent reports it "interrupted" and the console requeues it, up to max attempts.
+    retry: Callable[[int], bool] | None = None
 
 
 def _python_module(module: str) -> Callable[[LaunchSpec, Path], list[str]]:
@@ -53,20 +58,36 @@ def _train_procs(launch: LaunchSpec) -> int:
 
 
 def train_argv(launch: LaunchSpec, spec_path: Path) -> list[str]:
-    """One DeepSpeed launcher for this node: ``deepspeed --num_gpus N -m gpu_agent.train``."""
+    """One DeepSpeed launcher for this node, the one ``deepspeed --num_gpus N -m
+    gpu_agent.train`` starts on a single node (``deepspeed.launcher.launch``).
+
+    Not the ``deepspeed`` runner in front of it: the runner dies at once on the SIGTERM
+    of a pause or cancel, and then the job's wrapper kills the group while the ranks
+    still save their checkpoint. ``launch`` passes SIGTERM on to the ranks and waits
+    for them (up to 30 s, within the agent's grace period anyway). The world names the
+    allocated GPUs themselves: ``launch`` sets CUDA_VISIBLE_DEVICES from it."""
+    procs = _train_procs(launch)
+    world = {"localhost": list(launch.gpus) if launch.gpus else list(range(procs))}
+    world_info = base64.urlsafe_b64encode(json.dumps(world).encode()).decode()
     return [
         sys.executable,
+        "-u",
         "-m",
-        "deepspeed.launcher.runner",
-        "--num_gpus",
-        str(_train_procs(launch)),
-        "--master_port",
-        str(free_port()),
+        "deepspeed.launcher.launch",
+        f"--world_info={world_info}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
         "--module",
         "gpu_agent.train",
         "--spec",
         str(spec_path),
     ]
+
+
+def train_retry(code: int) -> bool:
+    """A crashed or killed rank is retried (from the latest complete checkpoint); exit 2,
+    an invalid spec or data, would fail the same way again."""
+    return code != 2
 
 
 def train_env(launch: LaunchSpec) -> dict[str, str]:
@@ -85,6 +106,7 @@ KINDS: dict[str, Kind] = {
         argv=train_argv,
         validate=lambda spec: spec_from_dict(TrainSpec, spec),
         env=train_env,
+        retry=train_retry,
     ),
 }
 

@@ -16,7 +16,8 @@ spool. The records made from a piece of output and the new offsets are one spool
 transaction, so after an agent restart (R6) tailing resumes at exactly the next
 byte: nothing lost, nothing twice. A job is over when its lock is free; its
 outcome comes from ``exit_code``: 0 succeeded; stopped on request cancelled;
-otherwise failed with the exit code and the last stderr line. A lock that is free
+otherwise failed with the exit code and the last stderr line, or interrupted (the
+console requeues it) when the kind says that exit is worth a new attempt. A lock that is free
 with no ``exit_code`` after a restart means the process died while no agent
 watched: failed, "lost: agent restarted and the process was gone".
 
@@ -89,6 +90,7 @@ class _Job:
     stop_reason: str = ""
     killed: bool = False
     reattached: bool = False
+    kind: str = ""
 
     @property
     def key(self) -> tuple[int, int]:
@@ -379,7 +381,12 @@ class Supervisor:
             launch.job_id, launch.attempt, pid=proc.pid, pgid=proc.pid, work_dir=str(job_dir)
         )
         self._jobs[(launch.job_id, launch.attempt)] = _Job(
-            job_id=launch.job_id, attempt=launch.attempt, dir=job_dir, pgid=proc.pid, proc=proc
+            job_id=launch.job_id,
+            attempt=launch.attempt,
+            dir=job_dir,
+            pgid=proc.pid,
+            proc=proc,
+            kind=launch.kind,
         )
         log.info(
             "job %s attempt %s (%s) started: pid %s, GPUs %s, %s",
@@ -464,6 +471,7 @@ class Supervisor:
             stop_requested_at=row.stop_requested_at,
             stop_reason=row.stop_reason or "",
             reattached=True,
+            kind=str((row.launch or {}).get("kind", "")),
         )
         with self._lock:
             self._jobs[job.key] = job
@@ -562,7 +570,11 @@ class Supervisor:
             return "failed", None, LOST_REASON
         what = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
         last = last_line(job.dir / "stderr.log")
-        return "failed", code, f"{what}: {last}" if last else what
+        reason = f"{what}: {last}" if last else what
+        kind = self.kinds.get(job.kind)
+        if kind is not None and kind.retry is not None and kind.retry(code):
+            return "interrupted", code, reason  # the console runs a new attempt
+        return "failed", code, reason
 
 
 def _read_int(path: Path) -> int | None:

@@ -415,7 +415,11 @@ def _ingest_job_stream(
     if not fresh:
         return
     job = Job.objects.select_for_update().get(pk=job_id)
-    current = job.attempt == attempt and job.state not in TERMINAL_STATES | {JobState.PAUSED}
+    same_attempt = job.attempt == attempt
+    current = same_attempt and job.state not in TERMINAL_STATES | {JobState.PAUSED}
+    # A paused job's attempt is told to stop, but what it sends while it stops (its
+    # last metrics and the checkpoint it saves on the way out) is kept.
+    stopping = same_attempt and job.state == JobState.PAUSED
     last = fresh[-1].seq
     JobStream.objects.filter(pk=stream.pk).update(
         last_seq=last, records=stream.records + len(fresh)
@@ -424,7 +428,8 @@ def _ingest_job_stream(
     if not current:
         # A newer attempt owns the job, or it was cancelled/paused: tell the agent to stop.
         result.stop.append({"job": job_id, "attempt": attempt})
-        return
+        if not stopping:
+            return
     series: Series = {}
     lines: list[str] = []
     updates: dict[str, Any] = {}
@@ -448,7 +453,7 @@ def _ingest_job_stream(
                 updates["checkpoint"] = record.data["checkpoint"]
                 for hook in hooks.on_checkpoint:
                     hook(job_id, record.data["checkpoint"])
-        elif record.type == "status":
+        elif record.type == "status" and current:
             if record.data["state"] == "running":
                 job_transition(
                     job_id=job_id,

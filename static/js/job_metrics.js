@@ -16,6 +16,9 @@
     const el = document.getElementById("job-metrics");
     if (!el || !window.Plotly) return;
     const base = el.dataset.url;
+    // data-primary="loss,eval_loss": those series are drawn, the others wait in the
+    // legend (one click shows them), so tokens/s does not flatten the loss.
+    const primary = (el.dataset.primary || "").split(",").filter(Boolean);
     const names = [];
     const last = {};
     const layout = { margin: { t: 10, r: 10, b: 36, l: 48 }, legend: { orientation: "h", y: -0.25 },
@@ -27,7 +30,8 @@
       const traces = data.series.map((s) => {
         names.push(s.name);
         last[s.name] = s.steps.length ? s.steps[s.steps.length - 1] : -1;
-        return { x: s.steps, y: s.values, name: s.name, type: "scattergl", mode: "lines" };
+        const visible = !primary.length || primary.includes(s.name) ? true : "legendonly";
+        return { x: s.steps, y: s.values, name: s.name, type: "scattergl", mode: "lines", visible };
       });
       Plotly.newPlot(el, traces, layout, { displayModeBar: false, responsive: true });
       return true;

@@ -65,6 +65,15 @@ KINDS_FOR_TESTS = {
     "test.stubborn": script(STUBBORN),
     "test.noisy": script(NOISY),
     "test.sleep": script("import time; time.sleep(60)"),
+    # Exits with the code its spec names; any failure but exit 2 is worth a new attempt.
+    "test.retry": Kind(
+        argv=lambda launch, spec_path: [
+            sys.executable,
+            "-c",
+            f"import sys; sys.stderr.write('crashed\\n'); sys.exit({launch.spec['code']})",
+        ],
+        retry=lambda code: code != 2,
+    ),
 }
 
 
@@ -231,6 +240,20 @@ def test_failure_reports_exit_code_and_last_stderr_line(spool, supervisors):
     assert row.reason == "exit code 1: failing on purpose at step 3 (fail_at_step)"
     assert len(records(spool, 3, type_="metric")) == 2
     assert records(spool, 3)[-1].data["state"] == "failed"
+
+
+def test_a_failure_the_kind_retries_is_reported_interrupted(spool, supervisors):
+    sup = supervisors()
+    start(spool, sup, 31, "test.retry", {"code": 7})
+    start(spool, sup, 32, "test.retry", {"code": 2})
+    retried, final = ended(spool, 31), ended(spool, 32)
+    # "interrupted": the console requeues it (a new attempt, up to max attempts).
+    assert (retried.outcome, retried.exit_code, retried.reason) == (
+        "interrupted",
+        7,
+        "exit code 7: crashed",
+    )
+    assert (final.outcome, final.exit_code) == ("failed", 2)
 
 
 def test_output_env_and_exit_code_of_an_arbitrary_command(spool, supervisors, monkeypatch):

@@ -142,15 +142,33 @@ def test_agent_kind_builds_the_deepspeed_launcher(tmp_path):
     spec = TrainSpec(gpus_per_node=0, cpu_procs_per_node=2)
     launch = LaunchSpec(job_id=1, attempt=1, kind="train.run", spec=_dict(spec))
     argv = KINDS["train.run"].argv(launch, tmp_path / "launch.json")
-    assert argv[1:5] == ["-m", "deepspeed.launcher.runner", "--num_gpus", "2"]
-    assert argv[5] == "--master_port" and 1024 <= int(argv[6]) <= 65535
+    assert argv[1:4] == ["-u", "-m", "deepspeed.launcher.launch"]
+    assert _world(argv[4]) == {"localhost": [0, 1]}
+    assert argv[5] == "--master_addr=127.0.0.1"
+    assert 1024 <= int(argv[6].removeprefix("--master_port=")) <= 65535
     assert argv[7:] == ["--module", "gpu_agent.train", "--spec", str(tmp_path / "launch.json")]
     assert train_env(launch) == {"DS_ACCELERATOR": "cpu"}
     gpu = LaunchSpec(
         job_id=1, attempt=1, kind="train.run", spec=_dict(TrainSpec(gpus_per_node=2)), gpus=[3, 5]
     )
-    assert KINDS["train.run"].argv(gpu, tmp_path / "l.json")[4] == "2"
+    # The allocated GPUs themselves (the launcher sets CUDA_VISIBLE_DEVICES from them).
+    assert _world(KINDS["train.run"].argv(gpu, tmp_path / "l.json")[4]) == {"localhost": [3, 5]}
     assert train_env(gpu) == {}
+
+
+def test_a_crashed_run_is_retried_but_not_a_bad_spec():
+    retry = KINDS["train.run"].retry
+    assert retry is not None
+    assert retry(1) and retry(247) and retry(-9)
+    assert not retry(2)
+
+
+def _world(arg: str) -> dict:
+    import base64
+    import json
+
+    assert arg.startswith("--world_info=")
+    return json.loads(base64.urlsafe_b64decode(arg.removeprefix("--world_info=")))
 
 
 def _dict(spec: TrainSpec) -> dict:

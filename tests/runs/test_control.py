@@ -1,0 +1,242 @@
+"""Controlling a tiny run with real processes (console, Celery worker, agent, DeepSpeed on
+CPU): pause then resume from the pause's checkpoint; a killed rank restarted from the
+latest complete checkpoint as a new attempt; cancel ends the process group at once.
+
+Each test acts once the run's first checkpoint is registered: by then the ranks are
+in the step loop, with no sleep to guess it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from console.fleet import services as fleet
+from console.fleet.models import Node
+from console.jobs import services as jobs
+from console.jobs.models import Job, JobState
+from console.metrics.models import MetricChunk
+from console.runs import services
+from console.runs.models import Checkpoint, Run
+from gpu_agent.train import checkpoints
+from tests.processes import (
+    CeleryWorker,
+    ConsoleServer,
+    ManagedProcess,
+    broker_purge,
+    process_env,
+    wait_for,
+)
+from tests.runs.conftest import make_corpus
+from tests.train.conftest import VOCAB, tiny_corpus  # noqa: F401 - a fixture
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def stack(tmp_path, personas):
+    broker_purge()
+    issued = fleet.node_create(actor=None, name="cpu-1")
+    console = ConsoleServer(tmp_path / "console.log").start()
+    worker = CeleryWorker(tmp_path / "worker.log", queues="scheduler,default").start()
+    agent = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "gpu_agent",
+            "--console",
+            console.url,
+            "--name",
+            "cpu-1",
+            "--work-dir",
+            str(tmp_path / "agent"),
+            "--grace",
+            "10",
+        ],
+        tmp_path / "agent.log",
+        env=process_env(FORGE_NODE_TOKEN=issued.key, OMP_NUM_THREADS="1"),
+    ).start()
+    try:
+        wait_for(
+            lambda: Node.objects.get(name="cpu-1").status == Node.Status.ONLINE,
+            timeout=60,
+            what=f"the agent to register\n{agent.log()}",
+        )
+        yield {"console": console, "worker": worker, "agent": agent}
+    finally:
+        agent.stop()
+        worker.stop()
+        console.stop()
+        from tests.agent.conftest import kill_jobs
+
+        kill_jobs(tmp_path / "agent")
+
+
+@pytest.fixture
+def launch(personas, settings, tmp_path, tiny_corpus, stack):  # noqa: F811
+    settings.FORGE_DATA_DIR = tiny_corpus.parent
+    settings.FORGE_RUNS_DIR = tmp_path / "runs"
+    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
+
+    def make(steps: int) -> Run:
+        return services.run_create(
+            actor=personas.ml_engineer,
+            project=personas.project,
+            corpus=corpus,
+            preset="tiny",
+            steps=steps,
+            micro_batch=4,
+            grad_accum=2,
+            zero_stage=2,
+            gpus_per_node=0,
+            checkpoint_every=5,
+            eval_every=5,
+            lr=3e-3,
+            warmup_steps=2,
+        )
+
+    return make
+
+
+def attempt_dir(tmp_path: Path, run: Run, attempt: int) -> Path:
+    return tmp_path / "agent" / "jobs" / f"{run.job_id}-{attempt}"
+
+
+def loss_by_attempt(run: Run, attempt: int) -> tuple[list[int], list[float]]:
+    chunks = MetricChunk.objects.filter(job_id=run.job_id, attempt=attempt, name="loss")
+    steps: list[int] = []
+    values: list[float] = []
+    for raw_steps, raw_values in chunks.order_by("id").values_list("steps", "values"):
+        steps.extend(np.frombuffer(raw_steps, dtype="<i8").tolist())
+        values.extend(np.frombuffer(raw_values, dtype="<f8").tolist())
+    return steps, values
+
+
+def first_checkpoint(run: Run, stack) -> None:
+    """Wait until the run registered its first checkpoint (it is well into its steps)."""
+
+    def registered() -> bool:
+        job = Job.objects.get(pk=run.job_id)
+        assert not job.is_terminal, (job.state, job.error, job.log_tail[-3000:])
+        return Checkpoint.objects.filter(run=run).exists()
+
+    wait_for(registered, timeout=300, what=f"a checkpoint\n{stack['agent'].log()[-3000:]}")
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_ended(run: Run, stack, timeout: float = 420) -> Job:
+    wait_for(
+        lambda: Job.objects.get(pk=run.job_id).is_terminal,
+        timeout=timeout,
+        what=f"the run to end\n{stack['agent'].log()[-3000:]}",
+    )
+    return Job.objects.get(pk=run.job_id)
+
+
+def test_pause_saves_a_checkpoint_and_resume_continues_from_it(personas, tmp_path, launch, stack):
+    run = launch(steps=30)
+    first_checkpoint(run, stack)
+    jobs.job_pause(actor=personas.ml_engineer, job_id=run.job_id)
+    first = attempt_dir(tmp_path, run, 1)
+    pgid = int((first / "wrapper.pid").read_text())
+    # SIGTERM: the rank finishes its step, saves, exits; the whole group is gone.
+    wait_for(lambda: not group_alive(pgid), timeout=30, what="the paused run's processes to end")
+    job = Job.objects.get(pk=run.job_id)
+    assert job.state == JobState.PAUSED
+    stdout = (first / "stdout.log").read_text()
+    assert "after saving a checkpoint" in stdout, stdout[-3000:]
+    paused_at = checkpoints.latest_complete(Path(run.spec["checkpoint"]["dir"]))
+    assert paused_at is not None and 5 <= paused_at < 30
+    assert f"stopped at step {paused_at} after saving a checkpoint" in stdout
+    # The stopping attempt's last records still count: every step up to the pause and the
+    # checkpoint it saved on the way out, announced through its stream.
+    wait_for(
+        lambda: Checkpoint.objects.filter(run=run, step=paused_at).exists(),
+        timeout=30,
+        what="the pause checkpoint to arrive through the stream",
+    )
+    assert loss_by_attempt(run, 1)[0] == list(range(1, paused_at + 1))
+    services.run_checkpoints_sync(run=run)
+    assert Checkpoint.objects.filter(run=run).first().step == paused_at
+
+    jobs.job_resume(actor=personas.ml_engineer, job_id=run.job_id)
+    job = wait_ended(run, stack)
+    assert job.state == JobState.SUCCEEDED, (job.error, job.log_tail[-3000:])
+    assert job.attempt == 2
+    second = (attempt_dir(tmp_path, run, 2) / "stdout.log").read_text()
+    assert f"resumed from checkpoint step {paused_at}" in second
+    before_steps, before = loss_by_attempt(run, 1)
+    after_steps, after = loss_by_attempt(run, 2)
+    # The new attempt trains exactly the steps after the checkpoint, none before it.
+    assert after_steps == list(range(paused_at + 1, 31))
+    assert before_steps == list(range(1, paused_at + 1))
+    # The loss curve continues where it was, not from an untrained model.
+    # (An untrained model starts near ln(512) = 6.24 again.)
+    assert after[0] < min(before) and after[0] < before[0] - 0.2, (paused_at, before, after)
+    assert after[-1] < after[0], after
+    assert sorted(Checkpoint.objects.filter(run=run).values_list("step", flat=True))[-1] == 30
+
+
+def test_a_killed_rank_restarts_from_the_latest_checkpoint(personas, tmp_path, launch, stack):
+    run = launch(steps=20)
+    first_checkpoint(run, stack)
+    agent = psutil.Process(stack["agent"].proc.pid)
+    ranks = [
+        p
+        for p in agent.children(recursive=True)
+        if "gpu_agent.train" in p.cmdline() and "deepspeed.launcher.launch" not in p.cmdline()
+    ]
+    assert len(ranks) == 1, [p.cmdline() for p in agent.children(recursive=True)]
+    registered = max(Checkpoint.objects.filter(run=run).values_list("step", flat=True))
+    # Mid-run: a step after the checkpoint was trained (and reported), so there is work
+    # to lose and train again.
+    wait_for(lambda: loss_by_attempt(run, 1)[0][-1] > registered, timeout=60, what="a step")
+    ranks[0].send_signal(signal.SIGKILL)
+
+    job = wait_ended(run, stack)
+    assert job.state == JobState.SUCCEEDED, (job.error, job.log_tail[-3000:])
+    assert job.attempt == 2
+    killed_steps, killed = loss_by_attempt(run, 1)
+    after_steps, after = loss_by_attempt(run, 2)
+    resumed = after_steps[0] - 1
+    second = (attempt_dir(tmp_path, run, 2) / "stdout.log").read_text()
+    assert f"resumed from checkpoint step {resumed}" in second
+    # The latest complete checkpoint when the rank died (maybe one saved after we looked).
+    assert resumed >= registered and resumed % 5 == 0
+    assert resumed <= killed_steps[-1]
+    # Steps after the checkpoint are trained again, none before it.
+    assert after_steps == list(range(resumed + 1, 21))
+    # From the checkpoint's weights, optimizer and data position: the steps trained
+    # again give the losses they gave before the kill (the batches are deterministic).
+    again = [
+        (before, after[after_steps.index(step)])
+        for step, before in zip(killed_steps, killed, strict=True)
+        if step > resumed
+    ]
+    assert again and all(abs(a - b) < 0.02 for a, b in again), again
+    assert after[-1] < after[0] < killed[0], (killed, after)
+    assert sorted(Checkpoint.objects.filter(run=run).values_list("step", flat=True))[-1] == 20
+
+
+def test_cancel_ends_the_process_group_within_seconds(personas, tmp_path, launch, stack):
+    run = launch(steps=200)
+    first_checkpoint(run, stack)
+    pgid = int((attempt_dir(tmp_path, run, 1) / "wrapper.pid").read_text())
+    assert group_alive(pgid)
+    jobs.job_cancel(actor=personas.ml_engineer, job_id=run.job_id)
+    wait_for(lambda: not group_alive(pgid), timeout=15, what="the run's processes to end")
+    job = Job.objects.get(pk=run.job_id)
+    assert job.state == JobState.CANCELLED
+    assert job.attempt == 1
