@@ -11,6 +11,7 @@ The console's data app wraps it in models, jobs and pages. The pieces:
   ``manifest.json``), ``write_version``, ``create_version``, ``read_version``.
 * ``clean``: ``RULES``, ``validate_pipeline`` (``PipelineError`` with field errors
   per step), ``run_pipeline`` (a new version and a report), ``rule_catalog``.
+* ``workers``: the worker processes of ``run_pipeline(workers=n)``.
 * ``rules/``: one module per rule; ``report``: the report and chart series;
   ``langid``: a language-mix estimate.
 
@@ -26,7 +27,7 @@ Upload, then clean::
         report = run_pipeline(storage.path("datasets/12/v1"), out, steps, workers=4,
                               progress=on_progress, should_stop=stop_requested)
 
-``workers > 1`` spawns processes: a script (not a Celery task or a test) that calls
-``run_pipeline`` with workers must guard its entry point with
-``if __name__ == "__main__":``.
+``workers > 1`` starts worker processes (``workers``): from any process, a Celery
+prefork child or a test included; a worker that dies or hangs fails the run
+(``WorkerFailed``) instead of hanging it.
 """

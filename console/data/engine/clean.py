@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +37,20 @@ from console.data.engine.versions import (
     read_manifest,
     read_version_lines,
 )
+from console.data.engine.workers import WorkerFailed, WorkerPool
 from gpu_agent.spec import SpecError, spec_fields, spec_from_dict
 
 __all__ = [
     "RULES",
     "PipelineCancelled",
     "PipelineError",
+    "WorkerFailed",
     "rule_catalog",
     "run_pipeline",
     "validate_pipeline",
 ]
+
+log = logging.getLogger(__name__)
 
 MAX_STEPS = 50
 CHUNK_DOCS = 256
@@ -159,55 +161,38 @@ def apply_steps(rules: list[tuple[int, Rule]], chunk: Chunk) -> tuple[Chunk, dic
 
 # ------------------------------------------------------------------ worker processes
 
-_worker_stages: dict[int, list[tuple[int, Rule]]] = {}
-
-
-def _worker_init(stages: dict[int, list[tuple[int, dict[str, Any]]]]) -> None:
-    _worker_stages.clear()
-    for stage_id, steps in stages.items():
-        _worker_stages[stage_id] = [(i, build_rule(step)) for i, step in steps]
-
-
-def _worker_run(stage_id: int, chunk: Chunk) -> tuple[Chunk, dict[int, dict]]:
-    return apply_steps(_worker_stages[stage_id], chunk)
-
 
 def _start_pool(
-    workers: int, stages: dict[int, list[tuple[int, dict[str, Any]]]]
-) -> ProcessPoolExecutor | None:
-    """Worker processes (spawned: no fork of a threaded parent), or None where this
-    process may not have children (a daemonic process, such as a Celery prefork
-    child): then the map rules run here instead, with the same result. A worker
-    that dies fails the run (BrokenProcessPool) rather than hanging it."""
+    workers: int,
+    stages: dict[int, list[tuple[int, dict[str, Any]]]],
+    timeout_s: float,
+) -> tuple[WorkerPool | None, str]:
+    """Worker processes (see ``workers``: they start from any process, a Celery
+    prefork child included), or None and the reason when they cannot start: the map
+    rules then run here instead, with the same result."""
     try:
-        pool = ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(stages,),
-        )
-        pool.submit(int).result()  # start the workers now, so a refusal shows here
-        return pool
-    except (AssertionError, OSError, BrokenProcessPool):
-        return None
+        return WorkerPool(workers, stages, timeout_s=timeout_s), ""
+    except (OSError, ValueError, WorkerFailed) as e:
+        log.warning("cleaning workers could not start, running in one process: %s", e)
+        return None, f"worker processes could not start ({e}); ran in one process"
 
 
 def _pool_stage(
     upstream: Iterator[Chunk],
-    pool: ProcessPoolExecutor,
+    pool: WorkerPool,
     stage_id: int,
     report: ReportBuilder,
     window: int,
 ) -> Iterator[Chunk]:
-    pending: deque[Future] = deque()
+    pending: deque[int] = deque()
     for chunk in upstream:
-        pending.append(pool.submit(_worker_run, stage_id, chunk))
+        pending.append(pool.submit(stage_id, chunk))
         if len(pending) >= window:
-            out, parts = pending.popleft().result()
+            out, parts = pool.result(pending.popleft())
             report.merge(parts)
             yield out
     while pending:
-        out, parts = pending.popleft().result()
+        out, parts = pool.result(pending.popleft())
         report.merge(parts)
         yield out
 
@@ -246,10 +231,17 @@ def run_pipeline(
     should_stop: Callable[[], bool] | None = None,
     extra: dict[str, Any] | None = None,
     progress_every_s: float = 1.0,
+    worker_timeout_s: float = 600.0,
 ) -> dict[str, Any]:
     """Clean the version in ``src_dir`` into a new version in ``out_dir`` and return
     the report (also written to ``out_dir/report.json``). ``extra`` goes into the
-    new version's manifest (lineage: ids of the source version, the job...)."""
+    new version's manifest (lineage: ids of the source version, the job...).
+
+    With ``workers > 1`` a worker that dies, or sends nothing for
+    ``worker_timeout_s`` while its result is awaited, fails the run with
+    ``WorkerFailed`` (a ``BrokenProcessPool``); nothing waits without a deadline.
+    Workers that cannot start at all leave the run in one process: the report's
+    ``workers`` is then 1 and ``workers_note`` says why."""
     steps = validate_pipeline(steps)
     started = time.perf_counter()
     src_dir, out_dir = Path(src_dir), Path(out_dir)
@@ -284,16 +276,18 @@ def run_pipeline(
         },
     )
     last_progress = time.monotonic()
-    pool: ProcessPoolExecutor | None = None
+    pool: WorkerPool | None = None
+    note = ""
     try:
         if workers > 1 and any(kind == "map" for kind, _ in stages):
-            pool = _start_pool(
+            pool, note = _start_pool(
                 workers,
                 {
                     sid: [(i, steps[i]) for i in idxs]
                     for sid, (kind, idxs) in enumerate(stages)
                     if kind == "map"
                 },
+                worker_timeout_s,
             )
         stream: Iterator[Chunk] = source()
         for sid, (kind, idxs) in enumerate(stages):
@@ -315,10 +309,11 @@ def run_pipeline(
         version = writer.close()
     except BaseException:
         writer.abort()
+        if pool is not None:  # results still due are of no use now
+            pool.close(kill=True)
         raise
-    finally:
-        if pool is not None:  # waits for at most the chunks already running
-            pool.shutdown(wait=True, cancel_futures=True)
+    if pool is not None:  # every result is in: the workers exit at once
+        pool.close()
     result = report.finish(
         language_mix=version.language_mix,
         version={
@@ -336,6 +331,7 @@ def run_pipeline(
         },
         workers=workers if pool is not None else 1,
         workers_requested=workers,
+        **({"workers_note": note} if note else {}),
     )
     (out_dir / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
     if progress is not None:

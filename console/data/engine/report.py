@@ -15,7 +15,11 @@ A finished report (JSON-serialisable)::
                 "examples": [{"kept": i, "duplicates": [{"index": j, ...}]}], ...}],
      "length_histogram": {"edges", "labels", "before", "after"},
      "language_mix": {...}, "version": {"documents", "bytes", "sha256", ...},
-     "timings": {"total_s", "steps_s": {...}}, "workers": n}
+     "timings": {"total_s", "steps_s": {...}}, "workers": n, "workers_requested": n,
+     "workers_note"?}
+
+``workers`` is how many worker processes ran the map rules (1: this process);
+``workers_note`` is there only when fewer ran than were requested, and says why.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from console.data.engine.report import chart_series
 from console.data.engine.rules import RULES
 from console.data.engine.storage import LocalStorage
 from console.data.engine.versions import read_manifest, read_version, write_version
+from console.data.engine.workers import WORKER_MODULE
 from tests.data.engine.synth import FULL_PIPELINE, chinese_doc, english_doc
 
 DOCS = [
@@ -141,7 +142,7 @@ def test_a_killed_worker_fails_the_run_cleanly(tmp_path):
     def kill_a_worker() -> bool:
         if not killed:
             for child in psutil.Process().children():
-                if "spawn_main" in " ".join(child.cmdline()):
+                if WORKER_MODULE in " ".join(child.cmdline()):
                     child.kill()
                     killed.append(child.pid)
                     break
