@@ -78,7 +78,6 @@ class RunDetailApi(APIView):
         run = selectors.run_get(user=request.user, run_id=run_id)
         if run is None:
             raise Http404
-        services.run_checkpoints_sync(run=run)
         return Response(RunDetailSerializer(run).data)
 
 

@@ -10,8 +10,5 @@ class RunsConfig(AppConfig):
         from console.jobs import hooks
         from console.runs import jobs, services  # noqa: F401 - registers the train.run kind
 
-        # Registers the job's latest complete checkpoint when it stops being active
-        # (paused, requeued, finished), in that transaction.
-        hooks.on_job_left_active.append(services.run_job_left_active)
         # Registers every checkpoint as the agent's stream announces it.
         hooks.on_checkpoint.append(services.run_checkpoint_announced)

@@ -23,12 +23,10 @@ from console.core.errors import Forbidden, InvalidInput
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
-from console.jobs.models import Job
 from console.jobs.services import SpecInvalid, job_submit
 from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
-from gpu_agent.train import checkpoints
 from gpu_agent.train.dsconfig import deepspeed_config
 from gpu_agent.train.memory import GIB, estimate, fits
 from gpu_agent.train.presets import PRESETS, param_count, preset
@@ -312,35 +310,9 @@ def checkpoint_register(*, run: Run, checkpoint: dict[str, Any] | None) -> Check
         return Checkpoint.objects.filter(run=run, step=step).first()
 
 
-def run_checkpoints_sync(*, run: Run) -> None:
-    """Register the job's latest checkpoint (the fleet keeps it on Job.checkpoint) and
-    every complete one in the run's folder (under FORGE_RUNS_DIR, which the console
-    and its agents share): the one a pause saves is written after the job became
-    paused, when the fleet no longer takes the attempt's records."""
-    if run.job_id is None:
-        return
-    latest = Job.objects.filter(pk=run.job_id).values_list("checkpoint", flat=True).first()
-    checkpoint_register(run=run, checkpoint=latest)
-    root = run.spec.get("checkpoint", {}).get("dir") if isinstance(run.spec, dict) else None
-    if not root:
-        return
-    known = set(run.checkpoints.values_list("step", flat=True))
-    for step in checkpoints.complete_steps(Path(root)):
-        if step not in known:
-            checkpoint_register(
-                run=run,
-                checkpoint={"step": step, "tag": checkpoints.tag_for(step), "dir": root},
-            )
-
-
-def run_job_left_active(job_id: int) -> None:
-    run = Run.objects.filter(job_id=job_id).first()
-    if run is not None:
-        run_checkpoints_sync(run=run)
-
-
 def run_checkpoint_announced(job_id: int, checkpoint: dict) -> None:
-    """The jobs hook: every checkpoint a run's job announces, as it is ingested."""
+    """The jobs hook: every checkpoint a run's job announces, registered in the ingest
+    transaction that receives it (a pausing attempt's last one included)."""
     run = Run.objects.filter(job_id=job_id).first()
     if run is not None:
         checkpoint_register(run=run, checkpoint=checkpoint)

@@ -70,7 +70,6 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_get(user=request.user, run_id=run_id)
     if run is None:
         raise Http404("No such run.")
-    services.run_checkpoints_sync(run=run)
     context = {
         "run": run,
         "job": run.job,

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from console.data.models import DatasetVersion, Origin, TokenizedCorpus, Tokenizer
+from console.fleet import services as fleet
+from console.fleet.models import Node
 from tests.factories import DatasetFactory
 from tests.fleet.conftest import make_node  # noqa: F401 - a fixture
+from tests.processes import (
+    CeleryWorker,
+    ConsoleServer,
+    ManagedProcess,
+    broker_purge,
+    process_env,
+    wait_for,
+)
+from tests.train.conftest import tiny_corpus  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -69,3 +81,43 @@ CPU_RUN = {
     "gpus_per_node": 0,
     "nodes": 1,
 }
+
+
+# A console (gunicorn on the test database), a Celery worker and one CPU node agent.
+@pytest.fixture
+def stack(tmp_path, personas):
+    broker_purge()
+    issued = fleet.node_create(actor=None, name="cpu-1")
+    console = ConsoleServer(tmp_path / "console.log").start()
+    worker = CeleryWorker(tmp_path / "worker.log", queues="scheduler,default").start()
+    agent = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "gpu_agent",
+            "--console",
+            console.url,
+            "--name",
+            "cpu-1",
+            "--work-dir",
+            str(tmp_path / "agent"),
+            "--grace",
+            "10",
+        ],
+        tmp_path / "agent.log",
+        env=process_env(FORGE_NODE_TOKEN=issued.key, OMP_NUM_THREADS="1"),
+    ).start()
+    try:
+        wait_for(
+            lambda: Node.objects.get(name="cpu-1").status == Node.Status.ONLINE,
+            timeout=60,
+            what=f"the agent to register\n{agent.log()}",
+        )
+        yield {"console": console, "worker": worker, "agent": agent}
+    finally:
+        agent.stop()
+        worker.stop()
+        console.stop()
+        from tests.agent.conftest import kill_jobs
+
+        kill_jobs(tmp_path / "agent")

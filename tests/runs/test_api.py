@@ -71,8 +71,8 @@ def test_bad_launch_answers_field_errors(personas, api, corpus):
 
 
 def test_detail_lists_checkpoints(personas, api, run):
-    run.job.checkpoint = {"step": 5, "tag": "step_5", "dir": "/r/step_5"}
-    run.job.save(update_fields=["checkpoint"])
+    # as the fleet's ingest does when the job's stream announces a checkpoint
+    services.run_checkpoint_announced(run.job_id, {"step": 5, "tag": "step_5", "dir": "/r/step_5"})
     body = api(personas.viewer).get(f"/api/v1/runs/{run.pk}/").json()
     assert [c["step"] for c in body["checkpoints"]] == [5]
     assert body["deepspeed"]["train_micro_batch_size_per_gpu"] == 4

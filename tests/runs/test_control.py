@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
 
-from console.fleet import services as fleet
-from console.fleet.models import Node
 from console.jobs import services as jobs
 from console.jobs.models import Job, JobState
 from console.metrics.models import MetricChunk
@@ -25,60 +22,16 @@ from console.runs import services
 from console.runs.models import Checkpoint, Run
 from gpu_agent.train import checkpoints
 from tests.processes import (
-    CeleryWorker,
-    ConsoleServer,
-    ManagedProcess,
-    broker_purge,
-    process_env,
     wait_for,
 )
 from tests.runs.conftest import make_corpus
-from tests.train.conftest import VOCAB, tiny_corpus  # noqa: F401 - a fixture
+from tests.train.conftest import VOCAB
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
-def stack(tmp_path, personas):
-    broker_purge()
-    issued = fleet.node_create(actor=None, name="cpu-1")
-    console = ConsoleServer(tmp_path / "console.log").start()
-    worker = CeleryWorker(tmp_path / "worker.log", queues="scheduler,default").start()
-    agent = ManagedProcess(
-        [
-            sys.executable,
-            "-m",
-            "gpu_agent",
-            "--console",
-            console.url,
-            "--name",
-            "cpu-1",
-            "--work-dir",
-            str(tmp_path / "agent"),
-            "--grace",
-            "10",
-        ],
-        tmp_path / "agent.log",
-        env=process_env(FORGE_NODE_TOKEN=issued.key, OMP_NUM_THREADS="1"),
-    ).start()
-    try:
-        wait_for(
-            lambda: Node.objects.get(name="cpu-1").status == Node.Status.ONLINE,
-            timeout=60,
-            what=f"the agent to register\n{agent.log()}",
-        )
-        yield {"console": console, "worker": worker, "agent": agent}
-    finally:
-        agent.stop()
-        worker.stop()
-        console.stop()
-        from tests.agent.conftest import kill_jobs
-
-        kill_jobs(tmp_path / "agent")
-
-
-@pytest.fixture
-def launch(personas, settings, tmp_path, tiny_corpus, stack):  # noqa: F811
+def launch(personas, settings, tmp_path, tiny_corpus, stack):
     settings.FORGE_DATA_DIR = tiny_corpus.parent
     settings.FORGE_RUNS_DIR = tmp_path / "runs"
     corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
@@ -168,7 +121,6 @@ def test_pause_saves_a_checkpoint_and_resume_continues_from_it(personas, tmp_pat
         what="the pause checkpoint to arrive through the stream",
     )
     assert loss_by_attempt(run, 1)[0] == list(range(1, paused_at + 1))
-    services.run_checkpoints_sync(run=run)
     assert Checkpoint.objects.filter(run=run).first().step == paused_at
 
     jobs.job_resume(actor=personas.ml_engineer, job_id=run.job_id)

@@ -4,74 +4,26 @@ launcher on CPU (gloo) for the training entry point."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from console.fleet import services as fleet
-from console.fleet.models import Node
 from console.jobs.models import Job, JobState
 from console.metrics.selectors import metric_points
 from console.runs import services
 from console.runs.models import Checkpoint
 from tests.processes import (
-    CeleryWorker,
-    ConsoleServer,
-    ManagedProcess,
-    broker_purge,
-    process_env,
     wait_for,
 )
 from tests.runs.conftest import make_corpus
-from tests.train.conftest import VOCAB, tiny_corpus  # noqa: F401 - a fixture
+from tests.train.conftest import VOCAB
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-@pytest.fixture
-def stack(tmp_path, personas):
-    broker_purge()
-    issued = fleet.node_create(actor=None, name="cpu-1")
-    console = ConsoleServer(tmp_path / "console.log").start()
-    worker = CeleryWorker(tmp_path / "worker.log", queues="scheduler,default").start()
-    agent = ManagedProcess(
-        [
-            sys.executable,
-            "-m",
-            "gpu_agent",
-            "--console",
-            console.url,
-            "--name",
-            "cpu-1",
-            "--work-dir",
-            str(tmp_path / "agent"),
-            "--grace",
-            "10",
-        ],
-        tmp_path / "agent.log",
-        env=process_env(FORGE_NODE_TOKEN=issued.key, OMP_NUM_THREADS="1"),
-    ).start()
-    try:
-        wait_for(
-            lambda: Node.objects.get(name="cpu-1").status == Node.Status.ONLINE,
-            timeout=60,
-            what=f"the agent to register\n{agent.log()}",
-        )
-        yield {"console": console, "worker": worker, "agent": agent}
-    finally:
-        agent.stop()
-        worker.stop()
-        console.stop()
-        from tests.agent.conftest import kill_jobs
-
-        kill_jobs(tmp_path / "agent")
 
 
 def test_tiny_run_trains_on_cpu_through_the_agent(
     personas,
     settings,
     tmp_path,
-    tiny_corpus,  # noqa: F811
+    tiny_corpus,
     stack,
 ):
     settings.FORGE_DATA_DIR = tiny_corpus.parent

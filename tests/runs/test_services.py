@@ -126,15 +126,13 @@ def test_corpus_of_another_project_and_roles(personas, corpus):
 
 def test_checkpoints_register_once_from_the_job(personas, corpus):
     run = _create(personas, corpus)
-    services.run_checkpoints_sync(run=run)
+    services.run_checkpoint_announced(run.job_id, None)
     assert not Checkpoint.objects.exists()
     ckpt = {"step": 5, "tag": "step_5", "dir": "/x/step_5"}
-    Job.objects.filter(pk=run.job_id).update(checkpoint=ckpt)
-    services.run_checkpoints_sync(run=run)
-    services.run_job_left_active(run.job_id)
+    services.run_checkpoint_announced(run.job_id, ckpt)
+    services.run_checkpoint_announced(run.job_id, ckpt)
     assert list(run.checkpoints.values_list("step", "tag")) == [(5, "step_5")]
-    Job.objects.filter(pk=run.job_id).update(checkpoint={"step": 10, "tag": "t", "dir": "/d"})
-    services.run_job_left_active(run.job_id)
+    services.run_checkpoint_announced(run.job_id, {"step": 10, "tag": "t", "dir": "/d"})
     assert list(run.checkpoints.values_list("step", flat=True)) == [10, 5]
 
 
