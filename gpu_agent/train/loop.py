@@ -113,13 +113,11 @@ class Batches:
     every attempt, so a resumed run reads exactly what the first would have."""
 
     def __init__(self, shards, *, micro_batch: int, rank: int, world: int, seed: int) -> None:
-        self.shards, self.micro_batch, self.rank, self.world, self.seed = (
-            shards,
-            micro_batch,
-            rank,
-            world,
-            seed,
-        )
+        self.shards = shards
+        self.micro_batch = micro_batch
+        self.rank = rank
+        self.world = world
+        self.seed = seed
         self._epoch, self._indices = -1, None
         n = len(shards) // (world * micro_batch)
         if n < 1:
