@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Interrupt running jobs when the agent stops (they are requeued); default: leave "
         "them running and re-attach on restart.",
     )
+    parser.add_argument(
+        "--address",
+        default=os.environ.get("FORGE_AGENT_ADDRESS", ""),
+        help="Address the other nodes of a multi-node run reach this one on (default: "
+        "$FORGE_AGENT_ADDRESS, else this host's address on its route to the console).",
+    )
     parser.add_argument("--log-level", default=os.environ.get("FORGE_AGENT_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             grace=args.grace,
             telemetry_interval=args.telemetry_interval,
             stop_jobs_on_exit=args.stop_jobs_on_exit,
+            address=args.address,
         )
     )
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from gpu_agent import __version__
 from gpu_agent.console import ConsoleClient, ConsoleError, ConsoleUnavailable
 from gpu_agent.consumer import LaunchHandler, QueueConsumer
-from gpu_agent.hardware import HostLoad, NodeInventory, node_inventory
+from gpu_agent.hardware import HostLoad, NodeInventory, address_towards, node_inventory
 from gpu_agent.spec import RegisterReply
 from gpu_agent.spool import Spool
 from gpu_agent.supervisor import INTERRUPTED_PREFIX, Supervisor
@@ -49,6 +49,9 @@ class AgentConfig:
     # Stop running jobs when the agent stops (reported "interrupted": the console requeues
     # them). Off on real nodes, where jobs outlive an agent restart; on for `make run`.
     stop_jobs_on_exit: bool = False
+    # Where the other nodes of a multi-node run reach this one; default: this host's
+    # address on its route to the console.
+    address: str = ""
 
 
 class Heartbeat:
@@ -196,7 +199,7 @@ class Agent:
 
     def _run(self) -> int:
         cfg = self.config
-        inventory = node_inventory()
+        inventory = node_inventory(address=cfg.address or address_towards(cfg.console_url))
         log.info(
             "forge-agent %s on node %r: %s CPUs, %s MiB RAM, %s GPU(s)%s; work dir %s",
             __version__,

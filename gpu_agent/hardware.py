@@ -6,6 +6,7 @@ import os
 import platform
 import socket
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 
 @dataclass(kw_only=True)
@@ -24,6 +25,7 @@ class NodeInventory:
     platform: str
     gpus: list[GpuInfo] = field(default_factory=list)
     nvml_error: str = ""
+    address: str = ""  # where the other nodes of a multi-node run reach this one
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,9 +68,23 @@ def _gpus() -> tuple[list[GpuInfo], str]:
         pynvml.nvmlShutdown()
 
 
-def node_inventory() -> NodeInventory:
+def address_towards(url: str) -> str:
+    """This host's address on the route to ``url`` (the console): the interface
+    other nodes of the same cluster most likely reach it on. No packet is sent
+    (a UDP socket's connect only picks the route)."""
+    host = urlsplit(url).hostname or "127.0.0.1"
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((socket.gethostbyname(host), 9))
+            return str(sock.getsockname()[0])
+    except OSError:
+        return socket.gethostname()
+
+
+def node_inventory(*, address: str = "") -> NodeInventory:
     gpus, error = _gpus()
     return NodeInventory(
+        address=address,
         hostname=socket.gethostname(),
         cpu_count=os.cpu_count() or 1,
         memory_mib=_memory_mib(),

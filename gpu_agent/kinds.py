@@ -65,9 +65,30 @@ def train_argv(launch: LaunchSpec, spec_path: Path) -> list[str]:
     of a pause or cancel, and then the job's wrapper kills the group while the ranks
     still save their checkpoint. ``launch`` passes SIGTERM on to the ranks and waits
     for them (up to 30 s, within the agent's grace period anyway). The world names the
-    allocated GPUs themselves: ``launch`` sets CUDA_VISIBLE_DEVICES from it."""
+    allocated GPUs themselves: ``launch`` sets CUDA_VISIBLE_DEVICES from it.
+
+    A multi-node attempt runs one such launcher on every node of its group, each
+    with the same world (every host in node-rank order), its own node rank, and the
+    master address and port the console chose: what the ``deepspeed`` runner would
+    start over ssh, started here by each node's own agent instead."""
     procs = _train_procs(launch)
-    world = {"localhost": list(launch.gpus) if launch.gpus else list(range(procs))}
+    local = list(launch.gpus) if launch.gpus else list(range(procs))
+    rdzv = launch.rendezvous
+    if rdzv is None:
+        world = {"localhost": local}
+        node_rank, master = 0, ["--master_addr=127.0.0.1", f"--master_port={free_port()}"]
+    else:
+        if rdzv.procs[rdzv.node_rank] != procs:
+            raise ValueError(
+                f"node rank {rdzv.node_rank} should run {rdzv.procs[rdzv.node_rank]} "
+                f"processes; this node has {procs}"
+            )
+        world = {
+            host: local if rank == rdzv.node_rank else list(range(count))
+            for rank, (host, count) in enumerate(zip(rdzv.hosts, rdzv.procs, strict=True))
+        }
+        node_rank = rdzv.node_rank
+        master = [f"--master_addr={rdzv.master_addr}", f"--master_port={rdzv.master_port}"]
     world_info = base64.urlsafe_b64encode(json.dumps(world).encode()).decode()
     return [
         sys.executable,
@@ -75,8 +96,8 @@ def train_argv(launch: LaunchSpec, spec_path: Path) -> list[str]:
         "-m",
         "deepspeed.launcher.launch",
         f"--world_info={world_info}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
+        f"--node_rank={node_rank}",
+        *master,
         "--module",
         "gpu_agent.train",
         "--spec",

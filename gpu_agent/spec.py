@@ -366,6 +366,34 @@ STDOUT_MARKER = "@forge "
 
 
 @dataclass(kw_only=True)
+class Rendezvous:
+    """Where the ranks of a multi-node attempt meet, chosen by the console: the
+    address and port of node rank 0, this node's rank, and every node of the group
+    in rank order with its number of processes (DeepSpeed's launcher derives the
+    global ranks from that list)."""
+
+    master_addr: str
+    master_port: int
+    node_rank: int
+    hosts: list[str]
+    procs: list[int]
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        if len(self.hosts) < 2 or len(self.procs) != len(self.hosts):
+            errors["hosts"] = ["needs two or more hosts, each with its process count"]
+        elif not 0 <= self.node_rank < len(self.hosts):
+            errors["node_rank"] = [f"must be between 0 and {len(self.hosts) - 1}"]
+        if any(p < 1 for p in self.procs):
+            errors["procs"] = ["every node runs at least one process"]
+        if not 0 < self.master_port < 65536:
+            errors["master_port"] = ["must be a TCP port"]
+        if not self.master_addr:
+            errors["master_addr"] = ["is required"]
+        return errors
+
+
+@dataclass(kw_only=True)
 class LaunchSpec:
     """What a node's agent receives to start one attempt of a job."""
 
@@ -376,6 +404,7 @@ class LaunchSpec:
     gpus: list[int] = field(default_factory=list)  # GPU indices allocated on this node
     node: str = ""
     checkpoint: dict[str, Any] | None = None  # where the previous attempt stopped
+    rendezvous: Rendezvous | None = None  # a multi-node attempt's part on this node
 
 
 @dataclass(kw_only=True)

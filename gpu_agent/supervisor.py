@@ -16,8 +16,9 @@ spool. The records made from a piece of output and the new offsets are one spool
 transaction, so after an agent restart (R6) tailing resumes at exactly the next
 byte: nothing lost, nothing twice. A job is over when its lock is free; its
 outcome comes from ``exit_code``: 0 succeeded; stopped on request cancelled;
-otherwise failed with the exit code and the last stderr line, or interrupted (the
-console requeues it) when the kind says that exit is worth a new attempt. A lock that is free
+otherwise failed with the exit code and the first traceback a process of the job
+left in ``errors/`` (else the last stderr line), or interrupted (the console
+requeues it) when the kind says that exit is worth a new attempt. A lock that is free
 with no ``exit_code`` after a restart means the process died while no agent
 watched: failed, "lost: agent restarted and the process was gone".
 
@@ -569,12 +570,34 @@ class Supervisor:
                 return "failed", None, f"lost: the job's wrapper process died ({what})"
             return "failed", None, LOST_REASON
         what = f"killed by {_signal_name(-code)}" if code < 0 else f"exit code {code}"
+        first = first_error(job.dir)
         last = last_line(job.dir / "stderr.log")
-        reason = f"{what}: {last}" if last else what
+        reason = f"{what}: {first or last}" if first or last else what
         kind = self.kinds.get(job.kind)
         if kind is not None and kind.retry is not None and kind.retry(code):
             return "interrupted", code, reason  # the console runs a new attempt
         return "failed", code, reason
+
+
+ERROR_REASON_CHARS = 1800
+
+
+def first_error(job_dir: Path) -> str:
+    """The traceback the job's first failing process left in ``errors/`` (a training
+    rank writes ``errors/rank-<n>.txt`` as it dies), its head and tail kept within
+    ERROR_REASON_CHARS; empty when there is none."""
+    try:
+        files = sorted(
+            (p for p in (job_dir / "errors").glob("*.txt") if p.is_file()),
+            key=lambda p: (p.stat().st_mtime_ns, p.name),
+        )
+        text = files[0].read_text(errors="replace").strip() if files else ""
+    except OSError:
+        return ""
+    if len(text) <= ERROR_REASON_CHARS:
+        return text
+    head, _, _rest = text.partition("\n")
+    return f"{head}\n…\n{text[-(ERROR_REASON_CHARS - len(head) - 3) :]}"
 
 
 def _read_int(path: Path) -> int | None:

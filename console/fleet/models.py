@@ -19,6 +19,12 @@ class Node(models.Model):
     )
     enabled = models.BooleanField(default=True, help_text="Disabled nodes get no new jobs.")
     hostname = models.CharField(max_length=255, blank=True)
+    address = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Where the other nodes of a multi-node run reach this one "
+        "(the agent's --address, else its host's address).",
+    )
     cpu_count = models.PositiveIntegerField(default=0)
     memory_mib = models.PositiveBigIntegerField(default=0)
     platform = models.CharField(max_length=255, blank=True)
@@ -115,11 +121,17 @@ class GpuSample(models.Model):
 class Allocation(models.Model):
     """One attempt of a job placed on a node, holding GPUs exclusively until released.
 
-    ``attempt`` is the lease (fencing token) the agent receives with the launch."""
+    ``attempt`` is the lease (fencing token) the agent receives with the launch. A
+    multi-node attempt has one allocation per node, ``node_rank`` 0..M-1, placed all
+    or none; rank 0's node hosts the rendezvous at ``master_port``, and the attempt
+    succeeds once every node reported success (``outcome``)."""
 
     job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="allocations")
     attempt = models.PositiveIntegerField()
     node = models.ForeignKey(Node, on_delete=models.PROTECT, related_name="allocations")
+    node_rank = models.PositiveSmallIntegerField(default=0)
+    master_port = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True, help_text="What its node reported.")
     gpu_indices = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     released_at = models.DateTimeField(null=True, blank=True)
@@ -127,11 +139,16 @@ class Allocation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["job", "attempt"], name="uniq_allocation_job_attempt")
+            models.UniqueConstraint(
+                fields=["job", "attempt", "node_rank"], name="uniq_allocation_job_attempt_rank"
+            ),
+            models.UniqueConstraint(
+                fields=["job", "attempt", "node"], name="uniq_allocation_job_attempt_node"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"job {self.job_id}#{self.attempt} on {self.node_id}"
+        return f"job {self.job_id}#{self.attempt} rank {self.node_rank} on {self.node_id}"
 
 
 class AllocatedGpu(models.Model):
@@ -154,7 +171,8 @@ class AllocatedGpu(models.Model):
 
 
 class JobStream(models.Model):
-    """Ingest bookkeeping for one job attempt's record stream: the last seq applied.
+    """Ingest bookkeeping for one job attempt's record stream on one node (a multi-node
+    attempt has one per node): the last seq applied.
 
     Records arrive in seq order per stream; anything at or below last_seq is a
     duplicate and is skipped, so a re-sent batch inserts nothing twice."""
@@ -168,7 +186,9 @@ class JobStream(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["job", "attempt"], name="uniq_stream_job_attempt")
+            models.UniqueConstraint(
+                fields=["job", "attempt", "node"], name="uniq_stream_job_attempt_node"
+            )
         ]
 
     def __str__(self) -> str:

@@ -128,6 +128,7 @@ def node_register(*, node: Node, inventory: dict[str, Any], agent_version: str) 
     before = {"status": node.status, "gpus": node.gpus.filter(present=True).count()}
     now = timezone.now()
     node.hostname = str(inventory.get("hostname", ""))[:255]
+    node.address = str(inventory.get("address") or node.hostname)[:255]
     node.cpu_count = int(inventory.get("cpu_count") or 0)
     node.memory_mib = int(inventory.get("memory_mib") or 0)
     node.platform = str(inventory.get("platform", ""))[:255]
@@ -406,9 +407,7 @@ def _ingest_job_stream(
 ) -> None:
     from console.jobs.services import job_transition
 
-    stream, _ = JobStream.objects.get_or_create(
-        job_id=job_id, attempt=attempt, defaults={"node": node}
-    )
+    stream, _ = JobStream.objects.get_or_create(job_id=job_id, attempt=attempt, node=node)
     stream = JobStream.objects.select_for_update().get(pk=stream.pk)
     fresh = sorted((r for r in recs if r.seq > stream.last_seq), key=lambda r: r.seq)
     result.duplicates += len(recs) - len(fresh)
@@ -466,6 +465,10 @@ def _ingest_job_stream(
                 final = record
     if series:
         result.points += metric_series_append(series)
+        if hooks.on_metrics:
+            by_name = {name: steps_values for (_, _, name), steps_values in series.items()}
+            for hook in hooks.on_metrics:
+                hook(job_id, attempt, by_name)
     if lines:
         updates["log_tail"] = (job.log_tail + "\n".join(lines) + "\n")[-LOG_TAIL_CHARS:]
     updates["heartbeat_at"] = timezone.now()
@@ -475,11 +478,25 @@ def _ingest_job_stream(
 
 
 def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
-    from console.jobs.services import job_transition
+    """A node's launch of the current attempt ended. On one node that ends the attempt.
+    In a multi-node group any failure ends it at once (the other nodes are then told
+    to stop by their heartbeats), and success needs every node's."""
+    from console.jobs.services import job_requeue, job_transition
 
     state = record.data["state"]
     reason = str(record.data.get("reason", ""))[:2000]
+    group = Allocation.objects.filter(job_id=job_id, attempt=attempt)
+    multi = group.count() > 1
+    group.filter(node=node).update(outcome=state)
+    if multi and reason:
+        reason = f"node {node.name}: {reason}"
     if state == "succeeded":
+        if multi and group.exclude(outcome="succeeded").exists():
+            waiting = group.exclude(outcome="succeeded").values_list("node__name", flat=True)
+            Job.objects.filter(pk=job_id, attempt=attempt).update(
+                progress_message=f"{node.name} done; waiting for {', '.join(waiting)}"[:300]
+            )
+            return
         job_transition(
             job_id=job_id,
             to=JobState.SUCCEEDED,
@@ -487,7 +504,11 @@ def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
             expect=[JobState.RUNNING, JobState.DISPATCHED],
             progress=100,
             progress_message="done",
-            result={"exit_code": record.data.get("exit_code"), "node": node.name},
+            result={
+                "exit_code": record.data.get("exit_code"),
+                "node": node.name,
+                **({"nodes": list(group.values_list("node__name", flat=True))} if multi else {}),
+            },
         )
     elif state == "failed":
         job_transition(
@@ -498,8 +519,6 @@ def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
             reason=reason or f"exit code {record.data.get('exit_code')}",
         )
     elif state == "interrupted":
-        from console.jobs.services import job_requeue
-
         job_requeue(job_id=job_id, attempt=attempt, reason=reason or f"interrupted on {node.name}")
     elif state == "cancelled":
         job_transition(

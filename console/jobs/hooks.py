@@ -7,6 +7,11 @@ to release the GPUs it held.
 on_checkpoint: called with (job_id, checkpoint dict) inside the ingest
 transaction, for every complete checkpoint a job's stream announces (a progress
 record with a checkpoint), in sequence order, e.g. to register it with its run.
+
+on_metrics: called with (job_id, attempt, {name: (steps, values)}) inside the ingest
+transaction, once per ingested batch of a job attempt's metrics (steps and values
+are plain lists in sequence order), e.g. to evaluate alert rules. Keep it cheap:
+it runs on the ingest path.
 """
 
 from __future__ import annotations
@@ -15,3 +20,4 @@ from collections.abc import Callable
 
 on_job_left_active: list[Callable[[int], None]] = []
 on_checkpoint: list[Callable[[int, dict], None]] = []
+on_metrics: list[Callable[[int, int, dict[str, tuple[list, list]]], None]] = []

@@ -32,6 +32,12 @@ class JobKind:
     # supervised subprocess; `gpus` says how many GPUs the spec asks for.
     runs_on: str = "worker"
     gpus: Callable[[Any], int] | None = None
+    # How many nodes one attempt spans (default 1): a multi-node attempt is placed on
+    # that many distinct nodes at once, each agent launching its part.
+    nodes: Callable[[Any], int] | None = None
+    # Processes per node of a multi-node attempt on nodes without GPUs (with GPUs: one
+    # per allocated GPU).
+    cpu_procs_per_node: Callable[[Any], int] | None = None
     # Whether the generic job form (/jobs/new/) offers the kind. Kinds whose inputs are
     # picked on pages of their own (an upload, a dataset version) say False; the API
     # still accepts them, and their handlers check what they are given.

@@ -17,6 +17,8 @@ TRAIN_KIND = kinds.register(
         interruptible=True,
         runs_on="node",
         gpus=lambda spec: spec.gpus_per_node,
+        nodes=lambda spec: spec.nodes,
+        cpu_procs_per_node=lambda spec: spec.cpu_procs_per_node,
         generic_form=False,  # launched from /runs/new/, which validates more
     )
 )

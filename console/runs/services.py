@@ -23,6 +23,7 @@ from console.core.errors import Forbidden, InvalidInput
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
+from console.jobs.models import Job
 from console.jobs.services import SpecInvalid, job_submit
 from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
@@ -96,9 +97,12 @@ def deepspeed_parse(raw: str | dict[str, Any] | None, spec: TrainSpec) -> dict[s
 
 
 def memory_problems(spec: TrainSpec) -> list[str]:
-    """Why no node of the fleet can hold the run; empty when enough can (CPU runs are
-    not checked: any node's CPU takes them)."""
+    """Why the fleet cannot hold the run; empty when enough nodes can (a CPU run needs
+    only enough enabled nodes for a multi-node group: any node's CPU takes it)."""
     if spec.gpus_per_node == 0:
+        enabled = Node.objects.filter(enabled=True).count()
+        if spec.nodes > 1 and enabled < spec.nodes:
+            return [f"no free capacity: {spec.nodes} nodes are needed; {enabled} are enabled"]
         return []
     est = estimate(
         spec.model,
@@ -138,6 +142,8 @@ def memory_problems(spec: TrainSpec) -> list[str]:
 
 
 # ------------------------------------------------------------------ launch
+
+MAX_RESTARTS = 100
 
 
 def build_spec(
@@ -201,8 +207,6 @@ def build_spec(
         spec = spec_from_dict(TrainSpec, data)
     except SpecError as exc:
         raise FieldErrors(exc.errors) from None
-    if nodes > 1:
-        raise FieldErrors({"nodes": ["multi-node runs are not supported yet: use 1 node"]})
     if cpu and spec.bf16:
         raise FieldErrors({"bf16": ["CPU runs train in fp32: turn bf16 off"]})
     return spec
@@ -230,10 +234,18 @@ def run_create(
     warmup_steps: int | None = None,
     bf16: bool | None = None,
     activation_checkpointing: bool = True,
+    max_restarts: int = 2,
 ) -> Run:
-    """Check everything, then store the run and submit its ``train.run`` job."""
+    """Check everything, then store the run and submit its ``train.run`` job.
+
+    A crashed or lost attempt restarts from the latest complete checkpoint up to
+    ``max_restarts`` times; then the run fails with the last reason."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden("Launching a run needs the 'training.write' permission.")
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int):
+        raise FieldErrors({"max_restarts": ["must be a whole number"]})
+    if not 0 <= max_restarts <= MAX_RESTARTS:
+        raise FieldErrors({"max_restarts": [f"must be between 0 and {MAX_RESTARTS}"]})
     if corpus.project_id != project.pk:
         raise FieldErrors({"corpus": ["the corpus belongs to another project"]})
     spec = build_spec(
@@ -277,6 +289,8 @@ def run_create(
             )
         except SpecInvalid as exc:
             raise FieldErrors(exc.errors) from None
+        Job.objects.filter(pk=job.pk).update(max_attempts=max_restarts + 1)
+        job.max_attempts = max_restarts + 1
         run.job = job
         run.spec = job.spec
         run.deepspeed = job.spec["deepspeed"]

@@ -218,6 +218,12 @@ FORGE_RECONCILE_INTERVAL = env.int("FORGE_RECONCILE_INTERVAL", 10, min=1)
 FORGE_NODE_HEARTBEAT_SECONDS = env.int("FORGE_NODE_HEARTBEAT_SECONDS", 3, min=1)
 FORGE_NODE_OFFLINE_AFTER = env.int("FORGE_NODE_OFFLINE_AFTER", 20, min=2)
 FORGE_NODE_LOST_AFTER = env.int("FORGE_NODE_LOST_AFTER", 60, min=0)
+# TCP ports a multi-node run's rank-0 node may listen on for its rendezvous
+# (torch.distributed's store): open them between the GPU nodes.
+FORGE_RENDEZVOUS_PORTS = (
+    env.int("FORGE_RENDEZVOUS_PORT_MIN", 29500, min=1024, max=65535),
+    env.int("FORGE_RENDEZVOUS_PORT_MAX", 29999, min=1024, max=65535),
+)
 # The broker URL agents are told to use, when it differs from the console's own
 # view of it (e.g. redis://redis.internal:6379/0 for nodes outside the cluster).
 FORGE_AGENT_BROKER_URL = env.str("FORGE_AGENT_BROKER_URL", "")

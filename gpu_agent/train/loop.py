@@ -18,6 +18,12 @@ configuration the console stored. The loop:
 SIGTERM (pause, or the agent shutting down) finishes the current step, saves a
 checkpoint and exits 143, so the run resumes from exactly there. Exit codes:
 0 done, 2 invalid spec or data, 143 stopped after a checkpoint.
+
+A rank that crashes writes its traceback to ``$FORGE_JOB_DIR/errors/rank-<n>.txt``
+before it dies: the agent reports the first one as the attempt's failure reason (the
+other ranks' errors are usually only the broken collective that followed).
+``FORGE_TRAIN_CRASH_AT=<rank>:<step>`` makes that rank raise at that step: fault
+injection, for tests and drills of the restart path.
 """
 
 from __future__ import annotations
@@ -28,8 +34,10 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import time
+import traceback
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -288,7 +296,10 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
                 "message": f"step {step}/{spec.steps}",
             }
         )
+    crash_at = _crash_at(rank)
     while step < spec.steps:
+        if step + 1 == crash_at:
+            raise RuntimeError(f"injected fault (FORGE_TRAIN_CRASH_AT) at step {crash_at}")
         started = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         for j in range(accum):
@@ -321,6 +332,8 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
             if eval_loss is not None:
                 values["eval_loss"] = eval_loss
                 values["eval_ppl"] = math.exp(min(eval_loss, 50.0))
+        if not math.isfinite(loss_value):
+            values["loss_nonfinite"] = 1.0  # NaN/inf cannot travel as a value: flag it
         if lead:
             if not math.isfinite(loss_value):
                 print(f"step {step}: loss is {loss_value}", file=sys.stderr, flush=True)
@@ -393,3 +406,34 @@ def main(argv: list[str] | None = None) -> int:
     except (CannotTrain, ShardIndexError) as exc:
         print(f"cannot train: {exc}", file=sys.stderr, flush=True)
         return 2
+    except Exception:
+        _write_error(traceback.format_exc())
+        raise
+
+
+def _crash_at(rank: int) -> int | None:
+    raw = os.environ.get("FORGE_TRAIN_CRASH_AT", "")
+    if not raw:
+        return None
+    where, _, at = raw.partition(":")
+    return int(at) if where.strip() == str(rank) and at.strip().isdigit() else None
+
+
+def _write_error(text: str) -> None:
+    """This rank's traceback, where the agent looks for the reason of a failure."""
+    job_dir = os.environ.get("FORGE_JOB_DIR")
+    if not job_dir:
+        return
+    rank = os.environ.get("RANK", "0")
+    header = (
+        f"rank {rank} (local rank {os.environ.get('LOCAL_RANK', '0')}) "
+        f"on {socket.gethostname()} failed:\n"
+    )
+    folder = Path(job_dir) / "errors"
+    try:
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".rank-{rank}.tmp"
+        tmp.write_text(header + text)
+        tmp.replace(folder / f"rank-{rank}.txt")
+    except OSError:
+        pass  # the traceback still went to stderr

@@ -177,14 +177,14 @@ def test_console_down_mid_stream_loses_nothing(personas, stack, outage):
 
 def test_same_launch_delivered_twice_runs_once(personas, stack):
     """R9: the launch is delivered again after the job ran: the agent refuses the stale lease."""
-    from console.jobs.services import _dispatch_message
+    from console.jobs.services import _dispatch_messages
     from workers.celery import app
 
     job = _submit(personas, steps=3, step_seconds=0.05)
     wait_for(lambda: _state(job.pk) == S.SUCCEEDED, timeout=90, what="job to succeed")
     job.refresh_from_db()
     Job.objects.filter(pk=job.pk).update(state=S.DISPATCHED)  # as if the console never heard back
-    task, args, queue = _dispatch_message(Job.objects.get(pk=job.pk))
+    (task, args, queue) = _dispatch_messages(Job.objects.get(pk=job.pk))
     app.send_task(task, args=args, queue=queue)
     wait_for(
         lambda: "refus" in stack["agent"].log().lower() or "stale" in stack["agent"].log().lower(),

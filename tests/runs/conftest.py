@@ -83,41 +83,77 @@ CPU_RUN = {
 }
 
 
-# A console (gunicorn on the test database), a Celery worker and one CPU node agent.
-@pytest.fixture
-def stack(tmp_path, personas):
+def _start_stack(tmp_path, names: list[str], env: dict[str, str] | None = None):
+    """A console (gunicorn on the test database), a Celery worker and one CPU node agent
+    per name, each with its own work dir (as on separate machines)."""
     broker_purge()
-    issued = fleet.node_create(actor=None, name="cpu-1")
+    issued = {name: fleet.node_create(actor=None, name=name) for name in names}
     console = ConsoleServer(tmp_path / "console.log").start()
     worker = CeleryWorker(tmp_path / "worker.log", queues="scheduler,default").start()
-    agent = ManagedProcess(
-        [
-            sys.executable,
-            "-m",
-            "gpu_agent",
-            "--console",
-            console.url,
-            "--name",
-            "cpu-1",
-            "--work-dir",
-            str(tmp_path / "agent"),
-            "--grace",
-            "10",
-        ],
-        tmp_path / "agent.log",
-        env=process_env(FORGE_NODE_TOKEN=issued.key, OMP_NUM_THREADS="1"),
-    ).start()
-    try:
-        wait_for(
-            lambda: Node.objects.get(name="cpu-1").status == Node.Status.ONLINE,
-            timeout=60,
-            what=f"the agent to register\n{agent.log()}",
-        )
-        yield {"console": console, "worker": worker, "agent": agent}
-    finally:
-        agent.stop()
-        worker.stop()
-        console.stop()
-        from tests.agent.conftest import kill_jobs
+    agents = {}
+    for name in names:
+        work = tmp_path / ("agent" if len(names) == 1 else f"agent-{name}")
+        agents[name] = ManagedProcess(
+            [
+                sys.executable,
+                "-m",
+                "gpu_agent",
+                "--console",
+                console.url,
+                "--name",
+                name,
+                "--work-dir",
+                str(work),
+                "--grace",
+                "10",
+            ],
+            tmp_path / f"{work.name}.log",
+            env=process_env(FORGE_NODE_TOKEN=issued[name].key, OMP_NUM_THREADS="1", **(env or {})),
+        ).start()
+    return console, worker, agents
 
-        kill_jobs(tmp_path / "agent")
+
+def _stop_stack(tmp_path, console, worker, agents) -> None:
+    from tests.agent.conftest import kill_jobs
+
+    for agent in agents.values():
+        agent.stop()
+    worker.stop()
+    console.stop()
+    for work in [tmp_path / "agent", *(tmp_path / f"agent-{name}" for name in agents)]:
+        if work.exists():
+            kill_jobs(work)
+
+
+def _wait_online(names, agents) -> None:
+    for name in names:
+        wait_for(
+            lambda name=name: Node.objects.get(name=name).status == Node.Status.ONLINE,
+            timeout=60,
+            what=f"the agent {name} to register\n{agents[name].log()}",
+        )
+
+
+# A console (gunicorn on the test database), a Celery worker and one CPU node agent;
+# a test marked ``@pytest.mark.agent_env(NAME="value")`` runs the agent with those.
+@pytest.fixture
+def stack(request, tmp_path, personas):
+    marker = request.node.get_closest_marker("agent_env")
+    console, worker, agents = _start_stack(tmp_path, ["cpu-1"], marker.kwargs if marker else None)
+    try:
+        _wait_online(["cpu-1"], agents)
+        yield {"console": console, "worker": worker, "agent": agents["cpu-1"]}
+    finally:
+        _stop_stack(tmp_path, console, worker, agents)
+
+
+# The same with two CPU node agents on this machine: a two-node group's two parts.
+@pytest.fixture
+def two_node_stack(tmp_path, personas):
+    names = ["cpu-1", "cpu-2"]
+    console, worker, agents = _start_stack(tmp_path, names)
+    try:
+        _wait_online(names, agents)
+        yield {"console": console, "worker": worker, "agents": agents}
+    finally:
+        _stop_stack(tmp_path, console, worker, agents)

@@ -192,3 +192,37 @@ def test_cancel_ends_the_process_group_within_seconds(personas, tmp_path, launch
     job = Job.objects.get(pk=run.job_id)
     assert job.state == JobState.CANCELLED
     assert job.attempt == 1
+
+
+@pytest.mark.agent_env(FORGE_TRAIN_CRASH_AT="0:3")
+def test_a_rank_that_keeps_crashing_fails_the_run_with_its_traceback(
+    personas, settings, tmp_path, tiny_corpus, stack, client
+):
+    """Every attempt's rank 0 raises at step 3: restarted max_restarts times, then failed
+    with that rank's own traceback as the reason, shown on the run page."""
+    settings.FORGE_DATA_DIR = tiny_corpus.parent
+    settings.FORGE_RUNS_DIR = tmp_path / "runs"
+    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
+    run = services.run_create(
+        actor=personas.ml_engineer,
+        project=personas.project,
+        corpus=corpus,
+        preset="tiny",
+        steps=20,
+        micro_batch=4,
+        grad_accum=2,
+        zero_stage=2,
+        gpus_per_node=0,
+        checkpoint_every=5,
+        max_restarts=1,
+    )
+    job = wait_ended(run, stack)
+    assert job.state == JobState.FAILED
+    assert job.attempt == 2  # the first attempt and one restart
+    assert "gave up after 2 attempts" in job.error
+    assert "rank 0 (local rank 0)" in job.error
+    assert "Traceback (most recent call last)" in job.error
+    assert "RuntimeError: injected fault (FORGE_TRAIN_CRASH_AT) at step 3" in job.error
+    client.force_login(personas.ml_engineer)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "RuntimeError: injected fault" in page and "gave up after 2 attempts" in page

@@ -9,7 +9,7 @@ from console.jobs.models import Job, JobState
 from console.runs import services
 from console.runs.models import Checkpoint
 from gpu_agent.kinds import KINDS, train_env
-from gpu_agent.spec import LaunchSpec
+from gpu_agent.spec import LaunchSpec, Rendezvous
 from gpu_agent.train.dsconfig import deepspeed_config
 from gpu_agent.train.spec import TrainSpec
 from tests.runs.conftest import CPU_RUN, make_corpus
@@ -67,7 +67,7 @@ def test_user_deepspeed_json_is_stored_as_given(personas, corpus):
             "deepspeed_json",
             "zero_optimization.stage",
         ),
-        ({"nodes": 2}, "nodes", "multi-node"),
+        ({"nodes": 2}, "gpus_per_node", "2 nodes are needed"),
         ({"zero_stage": 1, "offload_params": True}, "zero.offload_params", "stage 3"),
         ({"bf16": True}, "bf16", "fp32"),
     ],
@@ -142,9 +142,9 @@ def test_agent_kind_builds_the_deepspeed_launcher(tmp_path):
     argv = KINDS["train.run"].argv(launch, tmp_path / "launch.json")
     assert argv[1:4] == ["-u", "-m", "deepspeed.launcher.launch"]
     assert _world(argv[4]) == {"localhost": [0, 1]}
-    assert argv[5] == "--master_addr=127.0.0.1"
-    assert 1024 <= int(argv[6].removeprefix("--master_port=")) <= 65535
-    assert argv[7:] == ["--module", "gpu_agent.train", "--spec", str(tmp_path / "launch.json")]
+    assert argv[5:7] == ["--node_rank=0", "--master_addr=127.0.0.1"]
+    assert 1024 <= int(argv[7].removeprefix("--master_port=")) <= 65535
+    assert argv[8:] == ["--module", "gpu_agent.train", "--spec", str(tmp_path / "launch.json")]
     assert train_env(launch) == {"DS_ACCELERATOR": "cpu"}
     gpu = LaunchSpec(
         job_id=1, attempt=1, kind="train.run", spec=_dict(TrainSpec(gpus_per_node=2)), gpus=[3, 5]
@@ -152,6 +152,36 @@ def test_agent_kind_builds_the_deepspeed_launcher(tmp_path):
     # The allocated GPUs themselves (the launcher sets CUDA_VISIBLE_DEVICES from them).
     assert _world(KINDS["train.run"].argv(gpu, tmp_path / "l.json")[4]) == {"localhost": [3, 5]}
     assert train_env(gpu) == {}
+
+
+def test_each_node_of_a_group_gets_the_whole_world_and_its_own_rank(tmp_path):
+    """Multi-node: the same world (hosts in node-rank order) on every node, this
+    node's own GPUs for its entry, the console's master address and port."""
+    rdzv = Rendezvous(
+        master_addr="10.0.0.5", master_port=29511, node_rank=1, hosts=["a", "b"], procs=[2, 2]
+    )
+    launch = LaunchSpec(
+        job_id=1,
+        attempt=1,
+        kind="train.run",
+        spec=_dict(TrainSpec(gpus_per_node=2, nodes=2)),
+        gpus=[4, 6],
+        rendezvous=rdzv,
+    )
+    argv = KINDS["train.run"].argv(launch, tmp_path / "l.json")
+    assert list(_world(argv[4]).items()) == [("a", [0, 1]), ("b", [4, 6])]
+    assert argv[5:8] == ["--node_rank=1", "--master_addr=10.0.0.5", "--master_port=29511"]
+    wrong = LaunchSpec(
+        job_id=1,
+        attempt=1,
+        kind="train.run",
+        spec=_dict(TrainSpec(gpus_per_node=0, cpu_procs_per_node=1, nodes=2)),
+        rendezvous=Rendezvous(
+            master_addr="h", master_port=29500, node_rank=0, hosts=["a", "b"], procs=[3, 1]
+        ),
+    )
+    with pytest.raises(ValueError, match="should run 3 processes"):
+        KINDS["train.run"].argv(wrong, tmp_path / "l.json")
 
 
 def test_a_crashed_run_is_retried_but_not_a_bad_spec():
