@@ -480,6 +480,34 @@ class ForgeClient:
     def run_create(self, payload: Mapping[str, Any]) -> dict:
         return self.request("POST", "runs/", json=dict(payload))
 
+    def job_metrics(self, job_id: int, name: str = "", max_points: int = 1000) -> list[dict]:
+        """A job's series ({"name", "steps", "values", ...}), downsampled with spikes kept."""
+        data = self.request(
+            "GET",
+            f"jobs/{int(job_id)}/metrics/",
+            params={"name": name, "max_points": max_points},
+            not_found=_job_not_found(job_id),
+        )
+        return list(data.get("series", []))
+
+    def run_tensorboard(self, run_id: int, target: Any) -> int:
+        """Stream the run's TensorBoard event files (a zip) into ``target`` (a binary
+        file); returns the bytes written."""
+        written = 0
+        try:
+            with self._http.stream("GET", f"runs/{int(run_id)}/tensorboard.zip") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_from_response(
+                        response, not_found=f"Run {run_id} not found (or not yours to see)."
+                    )
+                for chunk in response.iter_bytes():
+                    target.write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise ForgeError(0, f"Download from {self.url} failed: {exc}.") from None
+        return written
+
     def _job_action(self, job_id: int, action: str, payload: Any = None) -> Job:
         data = self.request(
             "POST", f"jobs/{int(job_id)}/{action}/", json=payload, not_found=_job_not_found(job_id)

@@ -3,6 +3,7 @@
     forge login --url https://forge.example.org --token TOKEN
     forge jobs submit demo.count --project alpha --param steps=5 --wait
     forge runs create --corpus 3 --preset tiny --steps 20 --gpus-per-node 0 --wait
+    forge runs pause 7; forge runs resume 7; forge runs metrics 7; forge runs tensorboard 7
 
 Exit codes: 0 success; 1 an error (API, network, configuration), or a waited-for
 job that failed or was cancelled; 2 a usage error, or `jobs wait` timing out.
@@ -470,6 +471,7 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
         "gpus_per_node": args.gpus_per_node,
         "nodes": args.nodes,
         "checkpoint_every": args.checkpoint_every,
+        "max_restarts": args.max_restarts,
     }
     if args.project:
         payload["project"] = args.project
@@ -493,6 +495,51 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
             for ckpt in client.run(run["id"]).get("checkpoints", [])[:1]:
                 out(f"Latest checkpoint: step {ckpt['step']} in {ckpt['dir']}")
         return code
+
+
+def cmd_runs_action(args: argparse.Namespace) -> int:
+    with connect() as client:
+        run = client.run(args.id)
+        job = getattr(client, f"job_{args.action}")(run["job"])
+    if args.json:
+        print_json(job.raw)
+    else:
+        out(f"Run {run['id']} {ACTION_DONE[args.action]}; its job {job.id} is now {job.state}.")
+    return EXIT_OK
+
+
+def cmd_runs_metrics(args: argparse.Namespace) -> int:
+    with connect() as client:
+        run = client.run(args.id)
+        series = client.job_metrics(run["job"], name=args.name, max_points=args.points)
+    if args.json:
+        print_json(series)
+        return EXIT_OK
+    if not series or not any(s.get("steps") for s in series):
+        out(f"Run {run['id']} has no {args.name or 'metric'} points yet.")
+        return EXIT_OK
+    for s in series:
+        note = f" ({s['total']:,} points, downsampled)" if s.get("downsampled") else ""
+        out(f"{s['name']}{note}")
+        rows = [
+            [str(step), f"{value:.6g}"] for step, value in zip(s["steps"], s["values"], strict=True)
+        ]
+        out(table(["STEP", "VALUE"], rows))
+    return EXIT_OK
+
+
+def cmd_runs_tensorboard(args: argparse.Namespace) -> int:
+    target = args.output or Path(f"run-{args.id}-tensorboard.zip")
+    partial = target.with_name(target.name + ".part")
+    with connect() as client:
+        try:
+            with partial.open("wb") as fh:
+                size = client.run_tensorboard(args.id, fh)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    out(f"Saved {target} ({size:,} bytes). View it: tensorboard --logdir <unzipped folder>")
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ the parser
@@ -630,11 +677,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="the DeepSpeed config as a JSON object, or @FILE holding one",
     )
+    p.add_argument(
+        "--max-restarts",
+        type=int,
+        default=2,
+        help="restarts from the latest checkpoint after a crash (default 2)",
+    )
     p.add_argument("--wait", action="store_true", help="wait for the run to finish")
     p.add_argument("--timeout", type=parse_seconds, help="with --wait: give up after N seconds")
     p.add_argument("--interval", type=parse_seconds, default=2.0, help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_runs_create)
+
+    for action, text in (
+        ("pause", "pause a run (it saves a checkpoint, then stops)"),
+        ("resume", "resume a paused run from its latest checkpoint"),
+        ("cancel", "cancel a run"),
+    ):
+        p = sub.add_parser(action, help=text)
+        p.add_argument("id", type=parse_job_id, metavar="RUN")
+        p.add_argument("--json", action="store_true", help="print the run's job JSON")
+        p.set_defaults(func=cmd_runs_action, action=action)
+
+    p = sub.add_parser("metrics", help="print a run's metric series (loss by default)")
+    p.add_argument("id", type=parse_job_id, metavar="RUN")
+    p.add_argument("--name", default="loss", help="the series (default loss; '' for all)")
+    p.add_argument("--points", type=int, default=50, help="at most this many points (default 50)")
+    p.add_argument("--json", action="store_true", help="print the series' JSON")
+    p.set_defaults(func=cmd_runs_metrics)
+
+    p = sub.add_parser("tensorboard", help="download a run's TensorBoard event files (zip)")
+    p.add_argument("id", type=parse_job_id, metavar="RUN")
+    p.add_argument(
+        "-o", "--output", type=Path, help="file to write (default run-<id>-tensorboard.zip)"
+    )
+    p.set_defaults(func=cmd_runs_tensorboard)
 
     return parser
 

@@ -372,7 +372,7 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
                 {
                     "type": "progress",
                     "percent": round(100 * step / spec.steps, 3),
-                    "message": f"step {step}/{spec.steps}",
+                    "message": f"step {step}/{spec.steps} loss {loss_value:.4f}",
                 }
             )
         if stopping:
