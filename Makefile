@@ -62,6 +62,15 @@ wheelhouse: install
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis \
 	  einops msgpack ninja psutil py-cpuinfo tqdm
+	@# The console itself (web, worker, beat), for a GPU host that also runs it: the
+	@# agent-overhead benchmark, or an air-gapped single-machine install.
+	$(PIP) download -q --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  --platform manylinux_2_28_x86_64 -d .whl/console \
+	  "Django>=5.2,<5.3" "djangorestframework>=3.15,<4" "drf-spectacular>=0.28" \
+	  "drf-spectacular-sidecar>=2024.11.1" "django-htmx>=1.19" "django-template-partials>=24.4" \
+	  "celery[redis]>=5.5,<6" "kombu>=5.5,<6" "psycopg[binary]>=3.2,<4" "whitenoise>=6.7" \
+	  "gunicorn>=23" "httpx>=0.27,<1"
 	@ls -1 .whl
 
 clean:

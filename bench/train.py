@@ -5,7 +5,10 @@ entry point (gpu_agent/train), launched by DeepSpeed's launcher as the agent doe
 
 Each run is PRESET:key=value:...; keys: gpus (GPUs on this node), zero (stage),
 mb (micro-batch per GPU), ga (gradient accumulation), ckpt (activation
-checkpointing 1/0), seq (sequence length, default 2048). The corpus is random
+checkpointing 1/0), seq (sequence length, default 2048), and ZeRO-3 knobs set in the
+DeepSpeed config on top of Forge's default: pf (stage3_prefetch_bucket_size), pt
+(stage3_param_persistence_threshold), ml (stage3_max_live_parameters), rb
+(reduce_bucket_size). The corpus is random
 tokens over the preset's 52,000-token vocabulary in Forge's packed-shard format
 (the model, optimizer and step are the same as with real text). No checkpoint is
 written. Figures are medians over the steps after the first two (warm-up).
@@ -78,7 +81,29 @@ def parse_run(text: str) -> dict:
     return run
 
 
+ZERO_KNOBS = {
+    "pf": "stage3_prefetch_bucket_size",
+    "pt": "stage3_param_persistence_threshold",
+    "ml": "stage3_max_live_parameters",
+    "rb": "reduce_bucket_size",
+}
+
+
 def spec_for(run: dict, corpus: Path, ckpt: Path, steps: int) -> dict:
+    spec = _spec(run, corpus, ckpt, steps)
+    knobs = {ZERO_KNOBS[k]: v for k, v in run.items() if k in ZERO_KNOBS}
+    if knobs:
+        from gpu_agent.spec import spec_from_dict
+        from gpu_agent.train.dsconfig import deepspeed_config
+        from gpu_agent.train.spec import TrainSpec
+
+        ds = deepspeed_config(spec_from_dict(TrainSpec, spec))
+        ds["zero_optimization"].update(knobs)
+        spec["deepspeed"] = ds
+    return spec
+
+
+def _spec(run: dict, corpus: Path, ckpt: Path, steps: int) -> dict:
     model = preset(run["preset"], vocab_size=VOCAB)
     return {
         "model": {**model.__dict__, "max_positions": max(model.max_positions, run["seq"])},
