@@ -47,13 +47,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, grace: float, no_agent: bool, **options):
         py = sys.executable
-        bindir = os.path.dirname(py)
         url = f"http://{host}:{port}"
         services = [
             Service(
                 "web",
                 [
-                    os.path.join(bindir, "gunicorn"),
+                    py,
+                    "-m",
+                    "gunicorn",
                     "console.wsgi:application",
                     "--bind",
                     f"{host}:{port}",
