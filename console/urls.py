@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from console.accounts import api as accounts_api
+from console.alerts import api_urls as alerts_api_urls
 from console.audit import api as audit_api
 from console.core.api import api_not_found
 from console.data import api as data_api
@@ -78,8 +79,15 @@ api_v1 = [
     path("corpora/", data_api.CorpusListApi.as_view(), name="corpora"),
     path("corpora/<int:corpus_id>/", data_api.CorpusDetailApi.as_view(), name="corpus-detail"),
     path("runs/", runs_api.RunListApi.as_view(), name="runs"),
+    path("runs/compare/", runs_api.RunCompareApi.as_view(), name="run-compare"),
     path("runs/<int:run_id>/", runs_api.RunDetailApi.as_view(), name="run-detail"),
+    path(
+        "runs/<int:run_id>/tensorboard.zip",
+        runs_api.RunTensorboardApi.as_view(),
+        name="run-tensorboard",
+    ),
     path("presets/", runs_api.PresetListApi.as_view(), name="presets"),
+    *alerts_api_urls.urlpatterns,
 ]
 
 agent_v1 = [
@@ -95,6 +103,7 @@ urlpatterns = [
     path("fleet/", include("console.fleet.urls")),
     path("data/", include("console.data.urls")),
     path("runs/", include("console.runs.urls")),
+    path("alerts/", include("console.alerts.urls")),
     path("audit/", include("console.audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -16,12 +18,15 @@ from console.accounts.roles import Cap
 from console.data.selectors import corpus_get
 from console.projects.selectors import project_get
 from console.runs import selectors, services
+from console.runs.forms import COMPARE_MAX_RUNS, parse_run_ids
 from console.runs.serializers import (
     PresetSerializer,
+    RunCompareRowSerializer,
     RunCreateSerializer,
     RunDetailSerializer,
     RunSerializer,
 )
+from console.runs.views import tensorboard_response
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug.")
 
@@ -79,6 +84,48 @@ class RunDetailApi(APIView):
         if run is None:
             raise Http404
         return Response(RunDetailSerializer(run).data)
+
+
+class RunTensorboardApi(APIView):
+    """The run's TensorBoard event files as a zip (404 until it wrote the first)."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request: Request, run_id: int) -> HttpResponse:
+        run = selectors.run_get(user=request.user, run_id=run_id)
+        if run is None:
+            raise Http404
+        return tensorboard_response(run)
+
+
+class RunCompareApi(APIView):
+    """The compare table of up to 10 runs. Runs you cannot see are left out like runs
+    that do not exist; 404 when none is left."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "runs",
+                str,
+                required=True,
+                description=f"Run ids, comma-separated (1 to {COMPARE_MAX_RUNS}).",
+            )
+        ],
+        responses=RunCompareRowSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            ids = parse_run_ids(request.query_params.getlist("runs"))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"runs": exc.messages}) from None
+        runs = selectors.run_compare_runs(user=request.user, run_ids=ids)
+        if not runs:
+            raise Http404
+        rows = selectors.run_compare_rows(runs=runs)
+        return Response(RunCompareRowSerializer(rows, many=True).data)
 
 
 class PresetListApi(APIView):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 
@@ -28,6 +29,12 @@ class RunForm(forms.Form):
     )
     nodes = forms.IntegerField(min_value=1, max_value=64, initial=1)
     checkpoint_every = forms.IntegerField(min_value=1, initial=500)
+    max_restarts = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        initial=2,
+        help_text="Restarts from the latest checkpoint after a crash or a lost node.",
+    )
     deepspeed_json = forms.CharField(
         required=False,
         label="DeepSpeed JSON",
@@ -49,3 +56,27 @@ class RunForm(forms.Form):
             if not isinstance(value, dict):
                 raise forms.ValidationError("Must be a JSON object.")
         return raw
+
+
+COMPARE_MAX_RUNS = 10
+RUN_ID = re.compile(r"[0-9]{1,18}")
+
+
+def parse_run_ids(raw: str | list[str]) -> list[int]:
+    """Run ids from ``?runs=1,2,3`` (or ``?runs=1&runs=2``, as the list's checkboxes
+    send them): distinct, in the order given, 1 to COMPARE_MAX_RUNS of them.
+    Raises forms.ValidationError with a message for people."""
+    parts = raw if isinstance(raw, list) else [raw]
+    tokens = [t.strip() for part in parts for t in part.split(",") if t.strip()]
+    if not tokens:
+        raise forms.ValidationError("Choose at least one run to compare (?runs=1,2).")
+    bad = [t for t in tokens if not RUN_ID.fullmatch(t) or int(t) < 1]
+    if bad:
+        shown = ", ".join(repr(t[:20]) for t in bad[:3])
+        raise forms.ValidationError(f"Run ids are positive whole numbers; not {shown}.")
+    ids = list(dict.fromkeys(int(t) for t in tokens))
+    if len(ids) > COMPARE_MAX_RUNS:
+        raise forms.ValidationError(
+            f"Compare at most {COMPARE_MAX_RUNS} runs at once (you chose {len(ids)})."
+        )
+    return ids

@@ -66,6 +66,12 @@ class RunCreateSerializer(serializers.Serializer):
     gpus_per_node = serializers.IntegerField(min_value=0, max_value=64, default=1)
     nodes = serializers.IntegerField(min_value=1, max_value=4096, default=1)
     checkpoint_every = serializers.IntegerField(min_value=1, default=500)
+    max_restarts = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        default=2,
+        help_text="Restarts from the latest complete checkpoint after a crash or a lost node.",
+    )
     eval_every = serializers.IntegerField(min_value=1, default=250)
     lr = serializers.FloatField(required=False, allow_null=True, default=None)
     warmup_steps = serializers.IntegerField(
@@ -89,3 +95,27 @@ class PresetSerializer(serializers.Serializer):
     num_heads = serializers.IntegerField()
     vocab_size = serializers.IntegerField()
     memory = serializers.ListField(child=serializers.DictField())
+
+
+class RunCompareRowSerializer(serializers.Serializer):
+    """One run of GET /api/v1/runs/compare/: what it trains and how far it got."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    label = serializers.CharField(help_text='"run <id> · <name>", as the charts label it.')
+    project = serializers.SlugField()
+    job = serializers.IntegerField(allow_null=True)
+    state = serializers.CharField()
+    preset = serializers.CharField()
+    params = serializers.IntegerField(help_text="The model's parameter count.")
+    corpus = serializers.IntegerField()
+    corpus_name = serializers.CharField()
+    gpus_per_node = serializers.IntegerField(allow_null=True, help_text="0: CPU processes.")
+    nodes = serializers.IntegerField(allow_null=True)
+    micro_batch = serializers.IntegerField(allow_null=True)
+    grad_accum = serializers.IntegerField(allow_null=True)
+    lr = serializers.FloatField(allow_null=True, help_text="Peak learning rate.")
+    steps = serializers.IntegerField(allow_null=True, help_text="Optimizer steps planned.")
+    latest_step = serializers.IntegerField(allow_null=True)
+    last_loss = serializers.FloatField(allow_null=True, help_text="Train loss at latest_step.")
+    best_eval_loss = serializers.FloatField(allow_null=True)

@@ -6,6 +6,11 @@ app_name = "runs"
 urlpatterns = [
     path("", views.run_list, name="list"),
     path("new/", views.run_new, name="new"),
+    path("compare/", views.run_compare, name="compare"),
+    path("compare/data.json", views.run_compare_data, name="compare-data"),
     path("<int:run_id>/", views.run_detail, name="detail"),
+    path("<int:run_id>/pause/", views.run_pause, name="pause"),
+    path("<int:run_id>/resume/", views.run_resume, name="resume"),
+    path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
     path("<int:run_id>/tensorboard.zip", views.run_tensorboard, name="tensorboard"),
 ]

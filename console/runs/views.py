@@ -1,25 +1,33 @@
-"""Run pages: the list, the launch form, a run's page (live charts, checkpoints) and
-its TensorBoard logs as a zip."""
+"""Run pages: the list, the launch form, a run's page (live charts, checkpoints, pause,
+resume and cancel buttons), its TensorBoard logs as a zip, and the compare page (the
+chosen runs' series overlaid, with a JSON endpoint for the charts)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
-from pathlib import Path
+import re
+from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.accounts.roles import Cap
+from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
-from console.core.errors import Forbidden
+from console.core.errors import Conflict, Forbidden, ServiceError
 from console.data.selectors import corpus_list
+from console.jobs import kinds
+from console.jobs import services as job_services
 from console.runs import selectors, services
-from console.runs.forms import RunForm
+from console.runs.forms import RunForm, parse_run_ids
+from console.runs.models import Run
+
+COMPARE_METRICS = ("loss", "eval_loss", "lr", "tokens_per_s")
+METRIC_NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}")
 
 
 @require_cap(Cap.VIEW)
@@ -65,19 +73,159 @@ def run_new(request: HttpRequest) -> HttpResponse:
     return render(request, "runs/new.html", context, status=status)
 
 
+def _detail_context(request: HttpRequest, run: Run, **extra: Any) -> dict[str, Any]:
+    job = run.job
+    manage = has_cap(request.user, Cap.JOBS_MANAGE)
+    active = job is not None and not job.is_terminal
+    kind = kinds.get(job.kind) if job is not None else None
+    # The same rules as console.jobs.services (which enforces them): pause and resume
+    # need 'jobs.manage'; the requester may also cancel their own job.
+    return {
+        "run": run,
+        "job": job,
+        "checkpoints": list(run.checkpoints.all()),
+        "deepspeed_pretty": json.dumps(run.deepspeed, indent=2),
+        "can_pause": manage
+        and job is not None
+        and job.state == "running"
+        and bool(kind and kind.interruptible),
+        "can_resume": manage and job is not None and job.state == "paused",
+        "can_cancel": active and (manage or job.requested_by_id == request.user.pk),
+        **extra,
+    }
+
+
 @require_cap(Cap.VIEW)
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_get(user=request.user, run_id=run_id)
     if run is None:
         raise Http404("No such run.")
-    context = {
-        "run": run,
-        "job": run.job,
-        "checkpoints": list(run.checkpoints.all()),
-        "deepspeed_pretty": json.dumps(run.deepspeed, indent=2),
-    }
     template = "runs/detail.html#status" if request.htmx else "runs/detail.html"
-    return render(request, template, context)
+    return render(request, template, _detail_context(request, run))
+
+
+def _job_action(
+    request: HttpRequest, run_id: int, action: Callable[..., Any], done: str
+) -> HttpResponse:
+    """Pause, resume or cancel the run's job through console.jobs.services. htmx gets
+    the status partial back (with the error inline and a 403/409 when refused); a
+    plain form post is redirected to the run page with a message."""
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    if run is None:
+        raise Http404("No such run.")
+    error, status = "", 200
+    try:
+        if run.job_id is None:
+            raise Conflict("This run has no job.")
+        action(actor=request.user, job_id=run.job_id)
+    except Forbidden as exc:
+        if not request.htmx:
+            return forbidden(request, exc.message)
+        error, status = exc.message, exc.status
+    except ServiceError as exc:
+        error, status = exc.message, exc.status
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, f"Run {run.pk}: {done}.")
+        return redirect("runs:detail", run_id=run.pk)
+    run = selectors.run_get(user=request.user, run_id=run_id) or run  # the job's new state
+    context = _detail_context(request, run, action_error=error, action_done="" if error else done)
+    return render(request, "runs/detail.html#status", context, status=status)
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def run_pause(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _job_action(request, run_id, job_services.job_pause, "paused")
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _job_action(request, run_id, job_services.job_resume, "resumed")
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _job_action(request, run_id, job_services.job_cancel, "cancelled")
+
+
+def _compare_ids(request: HttpRequest) -> list[int]:
+    return parse_run_ids(request.GET.getlist("runs"))
+
+
+@require_GET
+@require_cap(Cap.VIEW)
+def run_compare(request: HttpRequest) -> HttpResponse:
+    """/runs/compare/?runs=1,2,3: the runs' series overlaid, one chart per metric, and a
+    table of what each run trains and how far it got. Runs the user cannot see are
+    left out like runs that do not exist."""
+    raw = ",".join(request.GET.getlist("runs"))
+    context: dict[str, Any] = {"raw": raw, "metrics": COMPARE_METRICS, "error": ""}
+    status = 200
+    try:
+        ids = _compare_ids(request)
+    except forms.ValidationError as exc:
+        ids, status = [], 400
+        context["error"] = exc.messages[0]
+    runs = selectors.run_compare_runs(user=request.user, run_ids=ids) if ids else []
+    if ids and not runs:
+        status = 404
+        context["error"] = "None of these runs exists, or you cannot see them."
+    shown = {r.pk for r in runs}
+    context.update(
+        runs=runs,
+        rows=selectors.run_compare_rows(runs=runs),
+        missing=[i for i in ids if i not in shown],
+        ids=",".join(str(r.pk) for r in runs),
+        any_active=any(r.job is not None and not r.job.is_terminal for r in runs),
+        config={
+            "url": reverse("runs:compare-data"),
+            "runs": [{"id": r.pk, "label": selectors.run_label(r)} for r in runs],
+            "metrics": list(COMPARE_METRICS),
+        },
+    )
+    template = "runs/compare.html#table" if request.htmx else "runs/compare.html"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@require_cap(Cap.VIEW)
+def run_compare_data(request: HttpRequest) -> JsonResponse:
+    """One metric of each run for the compare charts:
+    ?runs=1,2&name=loss[&after=120,98][&max_points=1000]. ``after`` (one step per run,
+    in the order of ``runs``; -1 for none) asks for the new points only."""
+    try:
+        ids = _compare_ids(request)
+    except forms.ValidationError as exc:
+        return JsonResponse({"error": exc.messages[0]}, status=400)
+    name = request.GET.get("name", "")
+    if not METRIC_NAME.fullmatch(name):
+        return JsonResponse({"error": "name: a metric name, e.g. name=loss."}, status=400)
+    raw_points = request.GET.get("max_points", "1000")
+    if not raw_points.isdigit() or not 10 <= int(raw_points) <= 20_000:
+        return JsonResponse({"error": "max_points: between 10 and 20000."}, status=400)
+    after: dict[int, int] = {}
+    raw_after = request.GET.get("after", "")
+    if raw_after:
+        steps = raw_after.split(",")
+        if len(steps) != len(ids) or not all(re.fullmatch(r"-?[0-9]{1,18}", s) for s in steps):
+            return JsonResponse(
+                {"error": "after: one step per run, in the order of runs (-1 for none)."},
+                status=400,
+            )
+        after = {i: int(s) for i, s in zip(ids, steps, strict=True) if int(s) >= 0}
+    runs = selectors.run_compare_runs(user=request.user, run_ids=ids)
+    if not runs:
+        return JsonResponse({"error": "None of these runs exists."}, status=404)
+    series = selectors.run_compare_series(
+        runs=runs, name=name, after=after, max_points=int(raw_points)
+    )
+    active = any(r.job is not None and not r.job.is_terminal for r in runs)
+    return JsonResponse({"name": name, "active": active, "runs": series})
 
 
 @require_cap(Cap.VIEW)
@@ -86,19 +234,16 @@ def run_tensorboard(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_get(user=request.user, run_id=run_id)
     if run is None:
         raise Http404("No such run.")
-    folder = Path(run.spec.get("checkpoint", {}).get("dir", "")) / "tensorboard"
-    if not folder.is_dir():
+    return tensorboard_response(run)
+
+
+def tensorboard_response(run: Run) -> FileResponse:
+    """The page's and the API's download: 404 until the run wrote its first event file."""
+    archive = selectors.run_tensorboard_zip(run)
+    if archive is None:
         raise Http404("This run has no TensorBoard logs yet.")
-    spooled = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
-    with zipfile.ZipFile(spooled, "w", zipfile.ZIP_DEFLATED) as archive:
-        for root, _dirs, files in os.walk(folder):
-            for name in sorted(files):
-                path = Path(root) / name
-                if path.is_file() and not path.is_symlink():
-                    archive.write(path, f"run-{run.pk}/{path.relative_to(folder)}")
-    spooled.seek(0)
     return FileResponse(
-        spooled,
+        archive,
         as_attachment=True,
         filename=f"run-{run.pk}-tensorboard.zip",
         content_type="application/zip",

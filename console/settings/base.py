@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "console.metrics",
     "console.data",
     "console.runs",
+    "console.alerts",
 ]
 
 MIDDLEWARE = [
@@ -227,6 +228,26 @@ FORGE_RENDEZVOUS_PORTS = (
 # The broker URL agents are told to use, when it differs from the console's own
 # view of it (e.g. redis://redis.internal:6379/0 for nodes outside the cluster).
 FORGE_AGENT_BROKER_URL = env.str("FORGE_AGENT_BROKER_URL", "")
+
+# Alerts on training runs (console.alerts): the webhook every run's alerts go to unless
+# the run names its own; the console's address for the links they carry; how often
+# the beat task checks GPU utilisation and stalled metrics; how long a process keeps
+# its cache of runs' rules. A webhook to a loopback, link-local or private address is
+# refused (RELIABILITY.md S9) unless its host (or host:port) is allowed here.
+FORGE_ALERT_WEBHOOK_URL = env.str("FORGE_ALERT_WEBHOOK_URL", "")
+FORGE_ALERT_BASE_URL = env.str("FORGE_ALERT_BASE_URL", "")
+FORGE_ALERT_EVALUATE_SECONDS = env.int("FORGE_ALERT_EVALUATE_SECONDS", 30, min=5)
+FORGE_ALERT_RULE_CACHE_SECONDS = env.int("FORGE_ALERT_RULE_CACHE_SECONDS", 10, min=0)
+FORGE_WEBHOOK_ALLOWED_HOSTS = env.list("FORGE_WEBHOOK_ALLOWED_HOSTS", [])
+FORGE_WEBHOOK_TIMEOUT = env.int("FORGE_WEBHOOK_TIMEOUT", 10, min=1)
+# Added to the schedule workers/celery.py builds (console.alerts.apps merges it in).
+CELERY_BEAT_SCHEDULE = {
+    "alerts-evaluate": {
+        "task": "alerts.evaluate",
+        "schedule": float(FORGE_ALERT_EVALUATE_SECONDS),
+        "options": {"queue": "default", "expires": float(FORGE_ALERT_EVALUATE_SECONDS)},
+    },
+}
 
 LOGGING = {
     "version": 1,

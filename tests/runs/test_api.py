@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
+from console.metrics.services import metric_series_append
 from console.runs import services
-from tests.runs.conftest import CPU_RUN
+from tests.runs.conftest import CPU_RUN, make_corpus
 
 pytestmark = [pytest.mark.django_db]
 
@@ -84,3 +86,67 @@ def test_presets_table(personas, api):
     assert 6.8e9 < presets["deepseek-7b"]["params"] < 7.0e9
     assert len(presets["tiny"]["memory"]) == 7
     assert api(personas.viewer).get("/api/v1/presets/?nodes=0").status_code == 400
+
+
+def add_points(run, name: str, steps, values, attempt: int = 1) -> None:
+    with transaction.atomic():
+        metric_series_append({(run.job_id, attempt, name): (list(steps), list(values))})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_compare_permission_matrix(personas, api, run, role):
+    response = api(personas.by_role()[role]).get(f"/api/v1/runs/compare/?runs={run.pk}")
+    assert response.status_code == (200 if role in MEMBERS else 403), response.content
+    if role in MEMBERS:
+        assert [r["id"] for r in response.json()] == [run.pk]
+
+
+def test_compare_rows(personas, api, run, corpus):
+    other = services.run_create(
+        actor=personas.ml_engineer,
+        project=personas.project,
+        corpus=corpus,
+        **{**CPU_RUN, "name": "b", "grad_accum": 4},
+    )
+    add_points(run, "loss", [1, 2, 3], [3.0, 2.5, 2.25])
+    add_points(run, "eval_loss", [2, 3], [2.75, 2.6])
+    # a resumed attempt re-reports step 3: the last value stored counts
+    add_points(run, "loss", [3], [2.2], attempt=2)
+    response = api(personas.viewer).get(f"/api/v1/runs/compare/?runs={other.pk},{run.pk}")
+    assert response.status_code == 200
+    second, first = response.json()
+    assert (second["id"], first["id"]) == (other.pk, run.pk)  # the order asked for
+    assert first["label"] == f"run {run.pk} · {run.name}"
+    assert first["latest_step"] == 3 and first["last_loss"] == 2.2
+    assert first["best_eval_loss"] == 2.6
+    assert first["gpus_per_node"] == 0 and first["nodes"] == 1
+    assert first["micro_batch"] == 4 and first["grad_accum"] == 2
+    assert first["preset"] == "tiny" and first["params"] == run.params
+    assert first["corpus"] == run.corpus_id and first["state"] == "queued"
+    assert first["lr"] == run.spec["optimizer"]["lr"]
+    assert second["grad_accum"] == 4
+    assert second["latest_step"] is None and second["last_loss"] is None
+    assert second["best_eval_loss"] is None
+
+
+def test_compare_hides_another_teams_runs(personas, api, run, data_dir):
+    theirs = services.run_create(
+        actor=personas.stranger,
+        project=personas.other_project,
+        corpus=make_corpus(personas.other_project, key="corpora/job-9"),
+        **CPU_RUN,
+    )
+    client = api(personas.viewer)
+    assert client.get(f"/api/v1/runs/compare/?runs={theirs.pk}").status_code == 404
+    mixed = client.get(f"/api/v1/runs/compare/?runs={run.pk},{theirs.pk}")
+    assert [r["id"] for r in mixed.json()] == [run.pk]
+    assert api(personas.stranger).get(f"/api/v1/runs/compare/?runs={run.pk}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?runs=", "?runs=a,b", "?runs=0", "?runs=" + ",".join(str(i) for i in range(1, 12))],
+)
+def test_compare_bad_input(personas, api, run, query):
+    response = api(personas.viewer).get(f"/api/v1/runs/compare/{query}")
+    assert response.status_code == 400 and response.json()["runs"], response.content
