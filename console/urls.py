@@ -81,6 +81,7 @@ api_v1 = [
     path("runs/", runs_api.RunListApi.as_view(), name="runs"),
     path("runs/compare/", runs_api.RunCompareApi.as_view(), name="run-compare"),
     path("runs/<int:run_id>/", runs_api.RunDetailApi.as_view(), name="run-detail"),
+    path("runs/<int:run_id>/gpus/", runs_api.RunGpusApi.as_view(), name="run-gpus"),
     path(
         "runs/<int:run_id>/tensorboard.zip",
         runs_api.RunTensorboardApi.as_view(),

@@ -460,6 +460,20 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# `runs create --preset custom`: option dest -> the model field it sets.
+CUSTOM_MODEL_ARGS = {
+    "hidden": "hidden_size",
+    "layers": "num_layers",
+    "heads": "num_heads",
+    "intermediate": "intermediate_size",
+    "max_positions": "max_positions",
+    "rope_theta": "rope_theta",
+    "tie_embeddings": "tie_embeddings",
+    "norm_eps": "norm_eps",
+    "init_range": "initializer_range",
+}
+
+
 def cmd_runs_create(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {
         "corpus": args.corpus,
@@ -479,6 +493,15 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
         payload["name"] = args.name
     if args.deepspeed_json is not None:
         payload["deepspeed"] = args.deepspeed_json
+    model = {
+        field: getattr(args, dest)
+        for dest, field in CUSTOM_MODEL_ARGS.items()
+        if getattr(args, dest) is not None
+    }
+    if model:  # the console refuses model fields with a named preset, and says so
+        payload["model"] = model
+    if args.base is not None:
+        payload["base_preset"] = args.base
     with connect() as client:
         run = client.run_create(payload)
         if not args.json or not args.wait:
@@ -661,8 +684,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_runs_show)
     p = sub.add_parser("create", help="launch a training run")
     p.add_argument("--corpus", type=parse_job_id, required=True, help="a tokenized corpus id")
-    p.add_argument("--preset", required=True, help="tiny, 125m, 1b or deepseek-7b")
+    p.add_argument(
+        "--preset", required=True, help="tiny, 125m, 1b, deepseek-7b, or custom (see below)"
+    )
     p.add_argument("--steps", type=int, required=True, help="optimizer steps")
+    shape = p.add_argument_group(
+        "custom model (--preset custom)",
+        "Start from --base's values and change these; the vocabulary follows the corpus's "
+        "tokenizer. The console checks the shape (GET /api/v1/presets/ lists the bounds).",
+    )
+    shape.add_argument("--base", metavar="PRESET", help="the preset to start from (default tiny)")
+    shape.add_argument("--hidden", type=int, metavar="N", help="hidden size")
+    shape.add_argument("--layers", type=int, metavar="N", help="decoder layers")
+    shape.add_argument("--heads", type=int, metavar="N", help="attention heads")
+    shape.add_argument("--intermediate", type=int, metavar="N", help="MLP intermediate size")
+    shape.add_argument("--max-positions", type=int, metavar="N", help="longest sequence")
+    shape.add_argument("--rope-theta", type=float, metavar="X", help="rotary embedding base")
+    shape.add_argument("--norm-eps", type=float, metavar="X", help="RMSNorm epsilon")
+    shape.add_argument("--init-range", type=float, metavar="X", help="initializer range")
+    shape.add_argument(
+        "--tie-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="share the input embedding with the output head (default: the base's)",
+    )
     p.add_argument("--project", help="the project's slug (default: the corpus's)")
     p.add_argument("--name", help="a name for the run")
     p.add_argument("--micro-batch", type=int, default=4, help="per GPU (default 4)")

@@ -26,7 +26,8 @@ from console.runs.serializers import (
     RunDetailSerializer,
     RunSerializer,
 )
-from console.runs.views import tensorboard_response
+from console.runs.views import parse_gpu_query, tensorboard_response
+from gpu_agent.train.presets import CUSTOM, custom_fields
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug.")
 
@@ -129,6 +130,9 @@ class RunCompareApi(APIView):
 
 
 class PresetListApi(APIView):
+    """Each preset with its parameter count and memory table, then "custom": the
+    fields a custom model sets (POST /api/v1/runs/ with preset "custom" and model)."""
+
     permission_classes = [IsMember]
 
     @extend_schema(
@@ -158,4 +162,79 @@ class PresetListApi(APIView):
             if not raw.isdigit() or not low <= int(raw) <= high:
                 raise serializers.ValidationError({name: [f"must be between {low} and {high}"]})
             args[name] = int(raw)
-        return Response(selectors.preset_table(**args))
+        rows = [{**row, "fields": []} for row in selectors.preset_table(**args)]
+        custom = {
+            "name": CUSTOM,
+            "params": None,
+            "hidden_size": None,
+            "num_layers": None,
+            "num_heads": None,
+            "vocab_size": args["vocab_size"],
+            "memory": [],
+            "fields": custom_fields(),
+        }
+        return Response([*rows, custom])
+
+
+class _GpuWindowSerializer(serializers.Serializer):
+    attempt = serializers.IntegerField()
+    node_rank = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(allow_null=True)
+
+
+class _GpuSeriesSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text='"node/gpuN".')
+    node = serializers.CharField()
+    index = serializers.IntegerField()
+    model = serializers.CharField()
+    memory_gib = serializers.FloatField()
+    windows = _GpuWindowSerializer(many=True, help_text="One per allocation that held it.")
+    downsampled = serializers.BooleanField()
+    t = serializers.ListField(child=serializers.DateTimeField())
+    util = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    mem_gib = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    power_w = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class RunGpusSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    job = serializers.IntegerField(allow_null=True)
+    active = serializers.BooleanField()
+    uses_gpus = serializers.BooleanField()
+    max_points = serializers.IntegerField()
+    gpus = _GpuSeriesSerializer(many=True)
+
+
+class RunGpusApi(APIView):
+    """Utilisation %, memory used (GiB) and power (W) over time of every GPU the run's
+    job held, one series per GPU, within each allocation's window (every attempt, every
+    node); null values mark the break between attempts. ``after`` asks for newer
+    samples only; long series are downsampled by time buckets (max utilisation kept)."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "after", OpenApiTypes.DATETIME, description="Only samples after this time."
+            ),
+            OpenApiParameter(
+                "max_points",
+                int,
+                description=f"Points per GPU at most, 10 to 5000 (default "
+                f"{selectors.GPU_MAX_POINTS}).",
+            ),
+        ],
+        responses=RunGpusSerializer,
+    )
+    def get(self, request: Request, run_id: int) -> Response:
+        run = selectors.run_get(user=request.user, run_id=run_id)
+        if run is None:
+            raise Http404
+        try:
+            after, max_points = parse_gpu_query(request.query_params)
+        except ValueError as exc:
+            name = str(exc).split(":", 1)[0]
+            raise serializers.ValidationError({name: [str(exc)]}) from None
+        return Response(selectors.run_gpu_series(run=run, after=after, max_points=max_points))

@@ -5,12 +5,52 @@ import re
 
 from django import forms
 
-from gpu_agent.train.presets import PRESETS
+from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, FLOAT_BOUNDS, PRESETS, preset_values
+from gpu_agent.train.spec import ModelSpec
+
+# The custom model's form fields are named as the services name their errors
+# ("model.hidden_size"), so an error from ModelSpec.check() lands on its field.
+MODEL_PREFIX = "model."
+MODEL_LABELS = {
+    "hidden_size": "Hidden size",
+    "num_layers": "Layers",
+    "num_heads": "Attention heads",
+    "intermediate_size": "Intermediate size",
+    "max_positions": "Max positions",
+    "rope_theta": "RoPE theta",
+    "tie_embeddings": "Tie embeddings",
+    "norm_eps": "Norm epsilon",
+    "initializer_range": "Initializer range",
+}
+
+
+def _model_field(name: str) -> forms.Field:
+    """Optional (empty keeps the base preset's value); the bounds are ModelSpec's, checked
+    by the service, and shown to the browser as min/max."""
+    label, help_text = MODEL_LABELS[name], CUSTOM_FIELDS[name]
+    if name in ModelSpec.LIMITS:
+        low, high = ModelSpec.LIMITS[name]
+        widget = forms.NumberInput(attrs={"min": low, "max": high, "step": 1})
+        return forms.IntegerField(required=False, label=label, help_text=help_text, widget=widget)
+    if name in FLOAT_BOUNDS:
+        widget = forms.NumberInput(attrs={"step": "any", "min": 0, "max": FLOAT_BOUNDS[name][1]})
+        return forms.FloatField(required=False, label=label, help_text=help_text, widget=widget)
+    return forms.BooleanField(required=False, label=label, help_text=help_text)
 
 
 class RunForm(forms.Form):
     corpus = forms.TypedChoiceField(coerce=int, help_text="A tokenized corpus of your projects.")
-    preset = forms.ChoiceField(choices=[(p, p) for p in PRESETS], initial="tiny")
+    preset = forms.ChoiceField(
+        choices=[*((p, p) for p in PRESETS), (CUSTOM, "custom (set the shape below)")],
+        initial="tiny",
+    )
+    base_preset = forms.ChoiceField(
+        choices=[(p, p) for p in PRESETS],
+        initial="tiny",
+        required=False,
+        label="Start from",
+        help_text="The preset whose values a custom model starts from; empty fields keep them.",
+    )
     name = forms.CharField(max_length=200, required=False)
     steps = forms.IntegerField(min_value=1, max_value=100_000_000, initial=1000)
     micro_batch = forms.IntegerField(
@@ -45,6 +85,40 @@ class RunForm(forms.Form):
     def __init__(self, *args, corpora, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["corpus"].choices = [(c.pk, str(c)) for c in corpora]
+        for name in CUSTOM_FIELDS:
+            self.fields[MODEL_PREFIX + name] = _model_field(name)
+
+    @property
+    def main_fields(self) -> list[forms.BoundField]:
+        return [f for f in self if f.name != "base_preset" and not f.name.startswith(MODEL_PREFIX)]
+
+    @property
+    def model_fields(self) -> list[forms.BoundField]:
+        return [self["base_preset"], *(self[MODEL_PREFIX + name] for name in CUSTOM_FIELDS)]
+
+    @property
+    def is_custom(self) -> bool:
+        return self["preset"].value() == CUSTOM
+
+    @staticmethod
+    def preset_values() -> dict[str, dict]:
+        """Each preset's custom-field values, for the page's script to start from."""
+        return {name: preset_values(name) for name in PRESETS}
+
+    def clean(self) -> dict:
+        """Gather the custom fields into ``model`` and ``base_preset`` (run_create's
+        arguments) for a custom run; a named preset ignores them, errors included."""
+        data = super().clean()
+        names = [MODEL_PREFIX + n for n in CUSTOM_FIELDS]
+        shape = {n.removeprefix(MODEL_PREFIX): data.pop(n, None) for n in names}
+        base = data.pop("base_preset", None)
+        if data.get("preset") == CUSTOM:
+            data["model"] = {k: v for k, v in shape.items() if v is not None}
+            data["base_preset"] = base or "tiny"
+        else:
+            for name in [*names, "base_preset"]:
+                self._errors.pop(name, None)
+        return data
 
     def clean_deepspeed_json(self) -> str:
         raw = self.cleaned_data.get("deepspeed_json", "")

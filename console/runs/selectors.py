@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 from django.db.models import Max, Min, QuerySet
+from django.utils import timezone
 
+from console.fleet.models import Allocation, Gpu, GpuSample
 from console.metrics.models import ROLLUP_LEVELS, MetricChunk, MetricRollup
 from console.metrics.selectors import metric_series
 from console.projects.selectors import project_list
@@ -175,3 +178,213 @@ def run_tensorboard_zip(run: Run) -> IO[bytes] | None:
                     archive.write(path, f"run-{run.pk}/{path.relative_to(folder)}")
     spooled.seek(0)
     return spooled
+
+
+# ------------------------------------------------------------------ GPU telemetry of a run
+
+GPU_MAX_POINTS = 600
+_MIB_PER_GIB = 1024
+
+
+def run_gpu_windows(*, run: Run, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The GPUs the run's job held, each with the windows it held them in: one window
+    per allocation (an attempt on one node), [created_at, released_at or now]. A GPU
+    held in several attempts has several windows. Ordered by first attempt, node rank,
+    GPU index."""
+    if run.job_id is None:
+        return []
+    now = now or timezone.now()
+    allocations = (
+        Allocation.objects.filter(job_id=run.job_id)
+        .select_related("node")
+        .prefetch_related("held__gpu")
+        .order_by("attempt", "node_rank")
+    )
+    by_gpu: dict[int, dict[str, Any]] = {}
+    for allocation in allocations:
+        gpus = [held.gpu for held in allocation.held.all()]
+        if not gpus and allocation.gpu_indices:  # no AllocatedGpu rows: go by the indices
+            gpus = list(Gpu.objects.filter(node=allocation.node, index__in=allocation.gpu_indices))
+        window = {
+            "attempt": allocation.attempt,
+            "node_rank": allocation.node_rank,
+            "start": allocation.created_at,
+            "end": allocation.released_at,
+        }
+        for gpu in sorted(gpus, key=lambda g: g.index):
+            entry = by_gpu.setdefault(
+                gpu.pk,
+                {
+                    "gpu": gpu,
+                    "key": f"{allocation.node.name}/gpu{gpu.index}",
+                    "node": allocation.node.name,
+                    "windows": [],
+                },
+            )
+            entry["windows"].append(window)
+    for entry in by_gpu.values():
+        entry["windows"].sort(key=lambda w: w["start"])
+        for w in entry["windows"]:
+            w["until"] = w["end"] or now
+    return list(by_gpu.values())
+
+
+def _in_window(at: datetime, resolution: int, start: datetime, until: datetime) -> bool:
+    """A raw sample inside [start, until]; a folded row whose interval overlaps it."""
+    if at > until:
+        return False
+    if resolution == 0:
+        return at >= start
+    return at + timedelta(seconds=resolution) > start
+
+
+def _finest(rows: list[tuple]) -> list[tuple]:
+    """One GPU's rows (at, resolution, ...) sorted by time, keeping the finest resolution
+    available for each time range: a coarser row is kept only before the first row of
+    every finer resolution (compaction folds the oldest rows first)."""
+    first: dict[int, datetime] = {}
+    for row in rows:
+        if row[1] not in first or row[0] < first[row[1]]:
+            first[row[1]] = row[0]
+    return [row for row in rows if all(row[0] < at for res, at in first.items() if res < row[1])]
+
+
+def _downsample(points: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:
+    """At most ``max_points`` points, by equal time buckets over the points' span: each
+    bucket keeps its first time, its highest utilisation (spikes stay visible) and its
+    mean memory and power. Gap markers (None values) are kept as they are."""
+    if len(points) <= max_points:
+        return points
+    real = [p for p in points if p["util"] is not None]
+    if not real:
+        return points
+    t0, t1 = real[0]["at"].timestamp(), real[-1]["at"].timestamp()
+    width = (t1 - t0) / max(max_points - 1, 1) or 1.0
+    out: list[dict[str, Any]] = []
+    bucket: list[dict[str, Any]] = []
+    current = None
+
+    def flush() -> None:
+        if bucket:
+            out.append(
+                {
+                    "at": bucket[0]["at"],
+                    "util": max(p["util"] for p in bucket),
+                    "mem": sum(p["mem"] for p in bucket) / len(bucket),
+                    "power": sum(p["power"] for p in bucket) / len(bucket),
+                }
+            )
+            bucket.clear()
+
+    for point in points:
+        if point["util"] is None:
+            flush()
+            out.append(point)
+            current = None
+            continue
+        index = int((point["at"].timestamp() - t0) // width)
+        if index != current:
+            flush()
+            current = index
+        bucket.append(point)
+    flush()
+    return out
+
+
+def run_gpu_series(
+    *,
+    run: Run,
+    after: datetime | None = None,
+    max_points: int = GPU_MAX_POINTS,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Utilisation %, memory used (GiB) and power (W) over time of every GPU the run's
+    job held, within each allocation's window, at the finest resolution stored for
+    each time range; only samples after ``after`` when given. A trace with more than
+    ``max_points`` points is downsampled by time buckets (max utilisation kept). A
+    GPU's windows of different attempts are separated by a gap point (None values)."""
+    job = run.job
+    active = job is not None and not job.is_terminal
+    gpus = run_gpu_windows(run=run, now=now)
+    out: dict[str, Any] = {
+        "run": run.pk,
+        "job": run.job_id,
+        "active": active,
+        "uses_gpus": bool(gpus),
+        "max_points": max_points,
+        "gpus": [],
+    }
+    if not gpus:
+        out["uses_gpus"] = _run_asks_for_gpus(run)
+        return out
+    lo = min(w["start"] for g in gpus for w in g["windows"]) - timedelta(seconds=900)
+    hi = max(w["until"] for g in gpus for w in g["windows"])
+    if after is not None:
+        lo = max(lo, after)
+    rows: dict[int, list[tuple]] = {g["gpu"].pk: [] for g in gpus}
+    query = GpuSample.objects.filter(gpu_id__in=list(rows), at__gte=lo, at__lte=hi)
+    if after is not None:
+        query = query.filter(at__gt=after)
+    for gpu_id, *row in query.order_by("at", "resolution_seconds").values_list(
+        "gpu_id", "at", "resolution_seconds", "util", "mem_used_mib", "power_w"
+    ):
+        rows[gpu_id].append(tuple(row))
+    for entry in gpus:
+        gpu = entry["gpu"]
+        points: list[dict[str, Any]] = []
+        samples = _finest(rows[gpu.pk])
+        last: datetime | None = None
+        for i, window in enumerate(entry["windows"]):
+            inside = [
+                s
+                for s in samples
+                if _in_window(s[0], s[1], window["start"], window["until"])
+                and (last is None or s[0] > last)
+            ]
+            if not inside:
+                continue
+            # Break the line between attempts (also when the earlier ones were sent before).
+            if i and (points or (after is not None and window["start"] > after)):
+                points.append({"at": inside[0][0], "util": None, "mem": None, "power": None})
+            points.extend(
+                {"at": at, "util": util, "mem": mem, "power": power}
+                for at, _res, util, mem, power in inside
+            )
+            last = inside[-1][0]
+        shown = _downsample(points, max_points)
+        out["gpus"].append(
+            {
+                "key": entry["key"],
+                "node": entry["node"],
+                "index": gpu.index,
+                "model": gpu.model,
+                "memory_gib": round(gpu.memory_mib / _MIB_PER_GIB, 2),
+                "windows": [
+                    {
+                        "attempt": w["attempt"],
+                        "node_rank": w["node_rank"],
+                        "start": w["start"].isoformat(),
+                        "end": w["end"].isoformat() if w["end"] else None,
+                    }
+                    for w in entry["windows"]
+                ],
+                "downsampled": len(shown) < len(points),
+                "t": [p["at"].isoformat() for p in shown],
+                "util": [_round(p["util"], 1) for p in shown],
+                "mem_gib": [_round(p["mem"] and p["mem"] / _MIB_PER_GIB, 3) for p in shown],
+                "power_w": [_round(p["power"], 1) for p in shown],
+            }
+        )
+    return out
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _run_asks_for_gpus(run: Run) -> bool:
+    """Before any allocation: does the run's spec ask for GPUs at all?"""
+    try:
+        return int((run.spec or {}).get("gpus_per_node") or 0) > 0
+    except (TypeError, ValueError):
+        return False

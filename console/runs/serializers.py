@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from console.runs.models import Checkpoint, Run
+from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS
 
 
 class CheckpointSerializer(serializers.ModelSerializer):
@@ -55,7 +56,25 @@ class RunCreateSerializer(serializers.Serializer):
         required=False, allow_blank=True, default="", help_text="Default: the corpus's project."
     )
     corpus = serializers.IntegerField(min_value=1)
-    preset = serializers.CharField(max_length=40)
+    preset = serializers.CharField(
+        max_length=40, help_text=f"{', '.join(PRESETS)}, or {CUSTOM!r} with `model`."
+    )
+    base_preset = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=f"With preset {CUSTOM!r}: the preset whose values `model` changes "
+        "(default tiny). Refused with a named preset.",
+    )
+    model = serializers.DictField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=f"With preset {CUSTOM!r}: the fields to change ({', '.join(CUSTOM_FIELDS)}); "
+        "the vocabulary follows the corpus's tokenizer. Refused with a named preset. "
+        "GET /api/v1/presets/ lists the fields and their bounds.",
+    )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     steps = serializers.IntegerField(min_value=1, max_value=100_000_000)
     micro_batch = serializers.IntegerField(min_value=1, max_value=4096, default=4)
@@ -87,14 +106,28 @@ class RunCreateSerializer(serializers.Serializer):
     )
 
 
-class PresetSerializer(serializers.Serializer):
+class CustomFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
-    params = serializers.IntegerField()
-    hidden_size = serializers.IntegerField()
-    num_layers = serializers.IntegerField()
-    num_heads = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=["int", "float", "bool"])
+    min = serializers.FloatField(allow_null=True, help_text="Lowest value (floats: exclusive).")
+    max = serializers.FloatField(allow_null=True, help_text="Highest value (inclusive).")
+    help = serializers.CharField()
+
+
+class PresetSerializer(serializers.Serializer):
+    """A named preset (its shape, exact parameter count and memory table), or the
+    "custom" entry (shape, count and memory null: they follow the fields you set)."""
+
+    name = serializers.CharField()
+    params = serializers.IntegerField(allow_null=True)
+    hidden_size = serializers.IntegerField(allow_null=True)
+    num_layers = serializers.IntegerField(allow_null=True)
+    num_heads = serializers.IntegerField(allow_null=True)
     vocab_size = serializers.IntegerField()
     memory = serializers.ListField(child=serializers.DictField())
+    fields = CustomFieldSerializer(
+        many=True, help_text="What a custom model may set (empty for a named preset)."
+    )
 
 
 class RunCompareRowSerializer(serializers.Serializer):

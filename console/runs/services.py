@@ -1,8 +1,9 @@
 """Run writes: launch a training run (every check before anything launches) and
 register the checkpoints its job announced.
 
-``run_create`` turns the form's few choices into a TrainSpec (the preset's model with
-the corpus tokenizer's vocabulary, the corpus's shard folder and sequence length, a
+``run_create`` turns the form's few choices into a TrainSpec (the preset's model, or a
+custom shape started from a base preset's values (``model_for``), with the corpus
+tokenizer's vocabulary, the corpus's shard folder and sequence length, a
 checkpoint folder under FORGE_RUNS_DIR/<run id>) and the DeepSpeed configuration
 (``deepspeed_config(spec)`` or the user's JSON, checked against the spec), refuses
 what cannot run with errors per field, and submits one ``train.run`` job.
@@ -30,8 +31,8 @@ from console.runs.models import Checkpoint, Run
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
 from gpu_agent.train.dsconfig import deepspeed_config
 from gpu_agent.train.memory import GIB, estimate, fits
-from gpu_agent.train.presets import PRESETS, param_count, preset
-from gpu_agent.train.spec import TrainSpec
+from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS, param_count, preset
+from gpu_agent.train.spec import ModelSpec, TrainSpec
 
 
 class FieldErrors(InvalidInput):
@@ -146,6 +147,75 @@ def memory_problems(spec: TrainSpec) -> list[str]:
 MAX_RESTARTS = 100
 
 
+def model_for(
+    *,
+    corpus: TokenizedCorpus,
+    preset_name: str,
+    model: Any = None,
+    base_preset: str | None = None,
+) -> dict[str, Any]:
+    """The model dict a run trains, with the corpus tokenizer's vocabulary: a named
+    preset's (max_positions raised to the corpus's sequence length), or, for
+    ``preset_name == "custom"``, the base preset's values (default "tiny") changed by
+    ``model`` (CUSTOM_FIELDS only; None leaves a value as the base has it). Raises
+    FieldErrors keyed "model.<field>" as ModelSpec.check() words them."""
+    vocab = corpus.tokenizer.vocab_size
+    if preset_name != CUSTOM:
+        if preset_name not in PRESETS:
+            known = ", ".join([*PRESETS, CUSTOM])
+            raise FieldErrors({"preset": [f"unknown preset {preset_name!r}; known: {known}"]})
+        if model:
+            raise FieldErrors(
+                {"model": [f"model fields need preset {CUSTOM!r}; {preset_name!r} is fixed"]}
+            )
+        if base_preset:
+            raise FieldErrors({"base_preset": [f"goes with preset {CUSTOM!r} only"]})
+        named = preset(preset_name, vocab_size=vocab)
+        return {**spec_to_dict(named), "max_positions": max(named.max_positions, corpus.seq_len)}
+    base_name = base_preset or "tiny"
+    if base_name not in PRESETS:
+        known = ", ".join(PRESETS)
+        raise FieldErrors({"base_preset": [f"unknown preset {base_name!r}; known: {known}"]})
+    if model is None:
+        model = {}
+    if not isinstance(model, dict):
+        raise FieldErrors({"model": ["must be an object of model fields"]})
+    errors: dict[str, list[str]] = {}
+    for key in model:
+        if key == "vocab_size":
+            errors["model.vocab_size"] = [f"follows the corpus's tokenizer ({vocab}); leave it out"]
+        elif key == "preset":
+            if model[key] != CUSTOM:
+                errors["model.preset"] = [f"must be {CUSTOM!r} (or left out)"]
+        elif key not in CUSTOM_FIELDS:
+            errors[f"model.{key}"] = [
+                f"unknown field; a custom model sets {', '.join(CUSTOM_FIELDS)}"
+            ]
+    if errors:
+        raise FieldErrors(errors)
+    base = preset(base_name, vocab_size=vocab)
+    chosen = {k: v for k, v in model.items() if k in CUSTOM_FIELDS and v is not None}
+    data = {
+        **spec_to_dict(base),
+        "max_positions": max(base.max_positions, corpus.seq_len),
+        **chosen,
+        "preset": CUSTOM,
+    }
+    try:
+        checked = spec_from_dict(ModelSpec, data)
+    except SpecError as exc:
+        raise FieldErrors({f"model.{k}": v for k, v in exc.errors.items()}) from None
+    if checked.max_positions < corpus.seq_len:
+        raise FieldErrors(
+            {
+                "model.max_positions": [
+                    f"must be at least the corpus's sequence length ({corpus.seq_len})"
+                ]
+            }
+        )
+    return spec_to_dict(checked)
+
+
 def build_spec(
     *,
     corpus: TokenizedCorpus,
@@ -165,19 +235,15 @@ def build_spec(
     warmup_steps: int | None = None,
     bf16: bool | None = None,
     activation_checkpointing: bool = True,
+    model: dict[str, Any] | None = None,
+    base_preset: str | None = None,
 ) -> TrainSpec:
     """The TrainSpec of a run, or FieldErrors naming what is wrong."""
-    if preset_name not in PRESETS:
-        raise FieldErrors(
-            {"preset": [f"unknown preset {preset_name!r}; known: {', '.join(PRESETS)}"]}
-        )
-    model = preset(preset_name, vocab_size=corpus.tokenizer.vocab_size)
     cpu = gpus_per_node == 0
     data: dict[str, Any] = {
-        "model": {
-            **spec_to_dict(model),
-            "max_positions": max(model.max_positions, corpus.seq_len),
-        },
+        "model": model_for(
+            corpus=corpus, preset_name=preset_name, model=model, base_preset=base_preset
+        ),
         "zero": {
             "stage": zero_stage,
             "offload_optimizer": offload_optimizer,
@@ -235,11 +301,16 @@ def run_create(
     bf16: bool | None = None,
     activation_checkpointing: bool = True,
     max_restarts: int = 2,
+    model: dict[str, Any] | None = None,
+    base_preset: str | None = None,
 ) -> Run:
     """Check everything, then store the run and submit its ``train.run`` job.
 
     A crashed or lost attempt restarts from the latest complete checkpoint up to
-    ``max_restarts`` times; then the run fails with the last reason."""
+    ``max_restarts`` times; then the run fails with the last reason.
+
+    ``preset="custom"`` trains ``model`` (see ``model_for``); the run stores preset
+    "custom", the exact model dict in its spec and its exact parameter count."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden("Launching a run needs the 'training.write' permission.")
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int):
@@ -265,11 +336,16 @@ def run_create(
         warmup_steps=warmup_steps,
         bf16=bf16,
         activation_checkpointing=activation_checkpointing,
+        model=model,
+        base_preset=base_preset,
     )
     ds = deepspeed_parse(deepspeed_json, spec)
     problems = memory_problems(spec)
     if problems:
         raise FieldErrors({"gpus_per_node": problems})
+    if not name and preset == CUSTOM:
+        m = spec.model
+        name = f"custom {m.num_layers}x{m.hidden_size} on corpus {corpus.pk}"
     name = (name or f"{preset} on corpus {corpus.pk}")[:200]
     with transaction.atomic():
         run = Run.objects.create(

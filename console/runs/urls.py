@@ -1,11 +1,12 @@
 from django.urls import path
 
-from console.runs import views
+from console.runs import estimate, views
 
 app_name = "runs"
 urlpatterns = [
     path("", views.run_list, name="list"),
     path("new/", views.run_new, name="new"),
+    path("new/estimate.json", estimate.run_estimate, name="estimate"),
     path("compare/", views.run_compare, name="compare"),
     path("compare/data.json", views.run_compare_data, name="compare-data"),
     path("<int:run_id>/", views.run_detail, name="detail"),
@@ -13,4 +14,5 @@ urlpatterns = [
     path("<int:run_id>/resume/", views.run_resume, name="resume"),
     path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
     path("<int:run_id>/tensorboard.zip", views.run_tensorboard, name="tensorboard"),
+    path("<int:run_id>/gpus.json", views.run_gpus_data, name="gpus"),
 ]

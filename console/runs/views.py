@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -14,6 +15,8 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.accounts.roles import Cap, has_cap
@@ -248,3 +251,46 @@ def tensorboard_response(run: Run) -> FileResponse:
         filename=f"run-{run.pk}-tensorboard.zip",
         content_type="application/zip",
     )
+
+
+GPU_AFTER_HELP = "after: an ISO 8601 time, e.g. after=2026-01-31T12:00:00Z."
+GPU_POINTS_HELP = "max_points: between 10 and 5000."
+
+
+def parse_gpu_query(params: Any) -> tuple[datetime | None, int]:
+    """``after`` (an ISO 8601 time; UTC when it names no zone) and ``max_points`` of a
+    GPU telemetry request; ValueError with the message to answer 400 with."""
+    raw = params.get("after", "")
+    after = None
+    if raw:
+        try:
+            after = parse_datetime(raw)
+            if after is not None and timezone.is_naive(after):
+                after = after.replace(tzinfo=UTC)
+            if after is not None:
+                after = after.astimezone(UTC)
+        except (ValueError, OverflowError):
+            after = None
+        if after is None:
+            raise ValueError(GPU_AFTER_HELP)
+    raw_points = params.get("max_points", "")
+    if not raw_points:
+        return after, selectors.GPU_MAX_POINTS
+    if not raw_points.isdigit() or not 10 <= int(raw_points) <= 5000:
+        raise ValueError(GPU_POINTS_HELP)
+    return after, int(raw_points)
+
+
+@require_GET
+@require_cap(Cap.VIEW)
+def run_gpus_data(request: HttpRequest, run_id: int) -> JsonResponse:
+    """The run's GPUs over time for the page's charts (utilisation, memory, power, one
+    trace per GPU): ?after=<ISO time> asks for the newer samples only."""
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    if run is None:
+        return JsonResponse({"error": "No such run."}, status=404)
+    try:
+        after, max_points = parse_gpu_query(request.GET)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(selectors.run_gpu_series(run=run, after=after, max_points=max_points))

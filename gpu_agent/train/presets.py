@@ -3,6 +3,9 @@
 ``deepseek-7b`` is the seed configuration (DeepSeek-LLM v1 7B's shape with a
 52,000-token vocabulary): about 6.9 B parameters. The vocabulary of every
 preset follows the run's tokenizer.
+
+A "custom" model starts from a base preset's values and changes the fields in
+CUSTOM_FIELDS; ModelSpec.check() bounds them (on the console and on the agent).
 """
 
 from __future__ import annotations
@@ -45,6 +48,49 @@ PRESETS: dict[str, ModelSpec] = {
         max_positions=2_048,
     ),
 }
+
+
+CUSTOM = "custom"
+
+# What a custom model may set, with the help the form, the API and the CLI show.
+# The vocabulary is not among them: it follows the corpus's tokenizer.
+CUSTOM_FIELDS: dict[str, str] = {
+    "hidden_size": "Width of the model; a multiple of num_heads.",
+    "num_layers": "Decoder layers.",
+    "num_heads": "Attention heads (key/value heads too); hidden_size / num_heads must be even.",
+    "intermediate_size": "Width of each layer's gate/up/down MLP.",
+    "max_positions": "Longest sequence; at least the corpus's sequence length.",
+    "rope_theta": "Rotary embedding base.",
+    "tie_embeddings": "Share the input embedding with the output head.",
+    "norm_eps": "RMSNorm epsilon.",
+    "initializer_range": "Standard deviation of the initial weights.",
+}
+FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
+    "rope_theta": (0.0, ModelSpec.ROPE_THETA_MAX),
+    "norm_eps": (0.0, 0.1),
+    "initializer_range": (0.0, 1.0),
+}
+
+
+def custom_fields() -> list[dict]:
+    """The custom model's fields: name, type, bounds and help (for GET /api/v1/presets/)."""
+    out = []
+    for name, help_text in CUSTOM_FIELDS.items():
+        if name in ModelSpec.LIMITS:
+            low, high = ModelSpec.LIMITS[name]
+            out.append({"name": name, "type": "int", "min": low, "max": high, "help": help_text})
+        elif name in FLOAT_BOUNDS:
+            low, high = FLOAT_BOUNDS[name]
+            out.append({"name": name, "type": "float", "min": low, "max": high, "help": help_text})
+        else:
+            out.append({"name": name, "type": "bool", "min": None, "max": None, "help": help_text})
+    return out
+
+
+def preset_values(name: str) -> dict:
+    """A preset's values of the custom fields: where a custom model starts from."""
+    base = PRESETS[name]
+    return {field: getattr(base, field) for field in CUSTOM_FIELDS}
 
 
 class UnknownPreset(ValueError):

@@ -15,7 +15,21 @@ from typing import Any, ClassVar
 
 @dataclass(kw_only=True)
 class ModelSpec:
-    """A LLaMA-style decoder (DeepSeek-LLM v1's architecture)."""
+    """A LLaMA-style decoder (DeepSeek-LLM v1's architecture). ``preset`` names the
+    preset it came from, or "custom" for a shape the user set. Attention is multi-head
+    (as many key/value heads as query heads)."""
+
+    # What a shape may be; a custom model is refused outside these, here and on the
+    # agent, and the console's forms take their bounds from them.
+    LIMITS: ClassVar[dict[str, tuple[int, int]]] = {
+        "vocab_size": (1, 10_000_000),
+        "hidden_size": (8, 65_536),
+        "num_layers": (1, 1_024),
+        "num_heads": (1, 1_024),
+        "intermediate_size": (8, 262_144),
+        "max_positions": (8, 1_048_576),
+    }
+    ROPE_THETA_MAX: ClassVar[float] = 1e9
 
     preset: str = "tiny"
     vocab_size: int = 52_000
@@ -29,15 +43,30 @@ class ModelSpec:
     rope_theta: float = 10_000.0
     tie_embeddings: bool = False
 
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads if self.num_heads > 0 else 0
+
     def check(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
-        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size"):
-            if getattr(self, name) < 1:
-                errors[name] = ["must be at least 1"]
-        if self.num_heads >= 1 and self.hidden_size % self.num_heads:
-            errors["num_heads"] = ["must divide hidden_size"]
-        if not 8 <= self.max_positions <= 1_048_576:
-            errors["max_positions"] = ["must be between 8 and 1048576"]
+        if not self.preset or len(self.preset) > 40:
+            errors["preset"] = ["must be a preset name or 'custom' (at most 40 characters)"]
+        for name, (low, high) in self.LIMITS.items():
+            if not low <= getattr(self, name) <= high:
+                errors[name] = [f"must be between {low} and {high}"]
+        if "num_heads" not in errors and "hidden_size" not in errors:
+            if self.hidden_size % self.num_heads:
+                errors["num_heads"] = [
+                    f"must divide hidden_size ({self.hidden_size} is not a multiple of "
+                    f"{self.num_heads})"
+                ]
+            elif self.head_dim % 2:
+                errors["num_heads"] = [
+                    f"gives an odd head dimension (hidden_size / num_heads = {self.head_dim}); "
+                    "rotary embeddings need it even"
+                ]
+        if not 0 < self.rope_theta <= self.ROPE_THETA_MAX:
+            errors["rope_theta"] = [f"must be greater than 0 and at most {self.ROPE_THETA_MAX:g}"]
         if not 0 < self.initializer_range < 1:
             errors["initializer_range"] = ["must be between 0 and 1"]
         if not 0 < self.norm_eps < 0.1:

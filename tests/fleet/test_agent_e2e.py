@@ -184,7 +184,7 @@ def test_same_launch_delivered_twice_runs_once(personas, stack):
     wait_for(lambda: _state(job.pk) == S.SUCCEEDED, timeout=90, what="job to succeed")
     job.refresh_from_db()
     Job.objects.filter(pk=job.pk).update(state=S.DISPATCHED)  # as if the console never heard back
-    (task, args, queue) = _dispatch_messages(Job.objects.get(pk=job.pk))
+    [(task, args, queue)] = _dispatch_messages(Job.objects.get(pk=job.pk))
     app.send_task(task, args=args, queue=queue)
     wait_for(
         lambda: "refus" in stack["agent"].log().lower() or "stale" in stack["agent"].log().lower(),

@@ -25,7 +25,12 @@ TINY = [
 
 
 def test_forge_runs_cli_end_to_end(
-    personas, settings, tmp_path, tiny_corpus, stack, forge  # noqa: F811
+    personas,
+    settings,
+    tmp_path,
+    tiny_corpus,
+    stack,
+    forge,  # noqa: F811
 ):
     settings.FORGE_DATA_DIR = tiny_corpus.parent
     settings.FORGE_RUNS_DIR = tmp_path / "runs"
@@ -76,8 +81,10 @@ def test_forge_runs_cli_end_to_end(
     resumed = forge("runs", "resume", str(second.pk), **me)
     assert resumed.returncode == 0 and "resumed" in resumed.stdout, resumed.stderr
     wait_for(
-        lambda: Job.objects.get(pk=second.job_id).state == JobState.RUNNING
-        and Job.objects.get(pk=second.job_id).attempt == 2,
+        lambda: (
+            Job.objects.get(pk=second.job_id).state == JobState.RUNNING
+            and Job.objects.get(pk=second.job_id).attempt == 2
+        ),
         timeout=180,
         what=f"attempt 2 to run\n{stack['agent'].log()[-3000:]}",
     )

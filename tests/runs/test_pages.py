@@ -56,7 +56,13 @@ def test_new_form_needs_training_write(client, personas, corpus):
 
 def test_new_form_shows_json_errors_inline_and_launches(client, personas, corpus):
     client.force_login(personas.ml_engineer)
-    form = {"corpus": corpus.pk, "checkpoint_every": 5, "zero_stage": 2, **CPU_RUN}
+    form = {
+        "corpus": corpus.pk,
+        "checkpoint_every": 5,
+        "zero_stage": 2,
+        "max_restarts": 2,
+        **CPU_RUN,
+    }
     bad = client.post("/runs/new/", {**form, "deepspeed_json": "{oops"})
     assert bad.status_code == 400 and b"Not valid JSON" in bad.content
     cannot = client.post("/runs/new/", {**form, "gpus_per_node": 1})

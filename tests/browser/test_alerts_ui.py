@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from console.alerts.models import AlertRule
-from tests.browser.conftest import chromium, web  # noqa: F401 - fixtures
+from tests.alerts.conftest import _fresh_rule_cache, data_dir, live_run, make_node  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
