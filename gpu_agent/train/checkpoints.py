@@ -5,7 +5,8 @@ resolved configuration (``run.json``) and TensorBoard files. A tag counts only
 once ``forge_complete.json`` is in it: rank 0 writes that file (atomically) after
 every rank has returned from ``save_checkpoint`` and met at a barrier, so a save
 interrupted on any rank never becomes the latest. DeepSpeed's own ``latest``
-file is not used.
+file is not used. With ``checkpoint.export_weights`` each tag also holds ``hf/``,
+the model's weights as safetensors with its config, written before the marker.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 COMPLETE = "forge_complete.json"
+# The consolidated 16-bit weights of a tag as a Hugging Face folder (config.json and
+# *.safetensors), when the run exports them: <root>/<tag>/hf.
+HF_FOLDER = "hf"
 _TAG = re.compile(r"^step_(\d+)$")
 
 

@@ -257,19 +257,45 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item())
 
+    zero3 = ds_config.get("zero_optimization", {}).get("stage") == 3
+
     def save(at: int) -> None:
         engine.save_checkpoint(
             str(root), tag=checkpoints.tag_for(at), client_state={"step": at}, save_latest=False
         )
+        info: dict[str, Any] = {"world_size": world}
+        if spec.checkpoint.export_weights:
+            # ZeRO-3 gathers the partitioned weights to rank 0 (every rank takes part).
+            state = (
+                engine._zero3_consolidated_16bit_state_dict()
+                if zero3
+                else (engine.module.state_dict() if lead else None)
+            )
+            if lead:
+                folder = root / checkpoints.tag_for(at) / checkpoints.HF_FOLDER
+                engine.module.save_pretrained(
+                    folder, state_dict=state, safe_serialization=True, max_shard_size="5GB"
+                )
+                info["hf"] = checkpoints.HF_FOLDER
+            del state
         dist.barrier()
         if lead:
-            record = checkpoints.mark_complete(root, at, {"world_size": world})
+            record = checkpoints.mark_complete(root, at, info)
             emit(
                 {
                     "type": "progress",
                     "percent": round(100 * at / spec.steps, 3),
                     "message": f"checkpoint at step {at}",
-                    "checkpoint": {"step": at, "tag": record["tag"], "dir": str(root)},
+                    "checkpoint": {
+                        "step": at,
+                        "tag": record["tag"],
+                        "dir": str(root),
+                        **(
+                            {"weights": str(root / record["tag"] / checkpoints.HF_FOLDER)}
+                            if "hf" in info
+                            else {}
+                        ),
+                    },
                 }
             )
         dist.barrier()

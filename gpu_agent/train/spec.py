@@ -154,6 +154,10 @@ class CheckpointSpec:
     eval_every: int = 250
     eval_batches: int = 20
     save_final: bool = True  # benchmarks turn it off (a 7B ZeRO-3 checkpoint is ~100 GB)
+    # Also write the consolidated 16-bit weights as a Hugging Face folder (config.json and
+    # safetensors, sharded at 5 GB) in <tag>/hf: what the model registry exports, read
+    # without unpickling anything (RELIABILITY.md S10).
+    export_weights: bool = True
 
     def check(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}

@@ -80,3 +80,21 @@ def launch_by_hand(
         str(launch),
     ]
     return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory, tiny_corpus) -> dict[str, Path]:
+    """A tiny model trained for 6 steps by the real entry point (CPU, gloo), with
+    checkpoints at steps 3 and 6, each holding its weights as a Hugging Face folder
+    (<tag>/hf). Keys: root (the checkpoint folder), hf (step 6's weights), tokenizer
+    (the corpus's tokenizer, Hugging Face format), corpus (the packed shards)."""
+    base = tmp_path_factory.mktemp("trained")
+    spec = tiny_spec(tiny_corpus, base / "ckpt", steps=6, checkpoint={"every": 3, "eval_every": 3})
+    done = launch_by_hand(spec, base / "work", port=29533)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {
+        "root": base / "ckpt",
+        "hf": base / "ckpt" / "step_6" / "hf",
+        "tokenizer": tiny_corpus.parent / "tokenizer",
+        "corpus": tiny_corpus,
+    }
