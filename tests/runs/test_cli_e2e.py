@@ -31,11 +31,14 @@ def test_forge_runs_cli_end_to_end(
     tiny_corpus,
     stack,
     forge,  # noqa: F811
+    live_server,
 ):
     settings.FORGE_DATA_DIR = tiny_corpus.parent
     settings.FORGE_RUNS_DIR = tmp_path / "runs"
     corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    me = {"url": stack["console"].url, "token": token_for(personas.ml_engineer)}
+    # The CLI talks to a console in this process (it sees the data folders set above);
+    # the agent and the worker use the stack's, on the same database.
+    me = {"url": live_server.url, "token": token_for(personas.ml_engineer)}
 
     proc = forge.popen(
         "runs", "create", "--corpus", str(corpus.pk), "--steps", "12", *TINY, "--wait", **me
