@@ -62,6 +62,9 @@ wheelhouse: install
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis \
 	  einops msgpack ninja psutil py-cpuinfo tqdm
+	@# GPU weight-only INT8/INT4 kernels for quantized models (optional; torch 2.11 era).
+	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 -d .whl torchao==0.17.0
 	@# The console itself (web, worker, beat), for a GPU host that also runs it: the
 	@# agent-overhead benchmark, or an air-gapped single-machine install.
 	$(PIP) download -q --only-binary=:all: --python-version 3.12 --implementation cp \

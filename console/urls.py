@@ -12,6 +12,7 @@ from console.fleet import api as fleet_api
 from console.jobs import api as jobs_api
 from console.metrics import api as metrics_api
 from console.projects import api as projects_api
+from console.registry import api as registry_api
 from console.runs import api as runs_api
 
 admin.site.site_header = "Forge administration"
@@ -88,6 +89,23 @@ api_v1 = [
         name="run-tensorboard",
     ),
     path("presets/", runs_api.PresetListApi.as_view(), name="presets"),
+    path("models/", registry_api.ModelListApi.as_view(), name="models"),
+    path("models/<int:version_id>/", registry_api.ModelDetailApi.as_view(), name="model-detail"),
+    path(
+        "models/<int:version_id>/evaluate/",
+        registry_api.ModelEvaluateApi.as_view(),
+        name="model-evaluate",
+    ),
+    path(
+        "models/<int:version_id>/quantize/",
+        registry_api.ModelQuantizeApi.as_view(),
+        name="model-quantize",
+    ),
+    path(
+        "models/<int:version_id>/download/",
+        registry_api.ModelDownloadApi.as_view(),
+        name="model-download",
+    ),
     *alerts_api_urls.urlpatterns,
 ]
 
@@ -104,6 +122,7 @@ urlpatterns = [
     path("fleet/", include("console.fleet.urls")),
     path("data/", include("console.data.urls")),
     path("runs/", include("console.runs.urls")),
+    path("models/", include("console.registry.urls")),
     path("alerts/", include("console.alerts.urls")),
     path("audit/", include("console.audit.urls")),
     path("admin/", admin.site.urls),

@@ -601,3 +601,70 @@ class ForgeClient:
 
 def _job_not_found(job_id: int) -> str:
     return f"Job {job_id} not found (or not visible to you)."
+
+
+# ------------------------------------------------------------------ model registry
+
+
+def _model_not_found(version_id: int) -> str:
+    return f"Model version {version_id} not found (or not yours to see)."
+
+
+def _models_client_methods() -> None:
+    """Model registry calls, added to ForgeClient (kept at the end of this module)."""
+
+    def models(self, project: str | None = None, name: str | None = None) -> Iterator[dict]:
+        yield from self.paginate("models/", {"project": project, "name": name})
+
+    def model(self, version_id: int) -> dict:
+        return self.request(
+            "GET", f"models/{int(version_id)}/", not_found=_model_not_found(version_id)
+        )
+
+    def model_register(self, *, run: int, step: int, name: str) -> Job:
+        data = self.request(
+            "POST",
+            "models/",
+            json={"run": run, "step": step, "name": name},
+            not_found=f"Run {run} not found (or not yours to see).",
+        )
+        return Job.from_json(data)
+
+    def model_evaluate(self, version_id: int, payload: Mapping[str, Any]) -> Job:
+        data = self.request(
+            "POST",
+            f"models/{int(version_id)}/evaluate/",
+            json=dict(payload),
+            not_found=_model_not_found(version_id),
+        )
+        return Job.from_json(data)
+
+    def model_quantize(self, version_id: int, payload: Mapping[str, Any]) -> Job:
+        data = self.request(
+            "POST",
+            f"models/{int(version_id)}/quantize/",
+            json=dict(payload),
+            not_found=_model_not_found(version_id),
+        )
+        return Job.from_json(data)
+
+    def model_download(self, version_id: int, target: Any) -> int:
+        """Stream the version's zip (with SHA256SUMS) into ``target``; returns bytes."""
+        written = 0
+        try:
+            with self._http.stream("GET", f"models/{int(version_id)}/download/") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_from_response(response, not_found=_model_not_found(version_id))
+                for chunk in response.iter_bytes():
+                    target.write(chunk)
+                    written += len(chunk)
+        except httpx.HTTPError as exc:
+            raise ForgeError(0, f"Download from {self.url} failed: {exc}.") from None
+        return written
+
+    for method in (models, model, model_register, model_evaluate, model_quantize, model_download):
+        setattr(ForgeClient, method.__name__, method)
+
+
+_models_client_methods()

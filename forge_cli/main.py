@@ -758,7 +758,173 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_runs_tensorboard)
 
+    add_models_commands(commands)
     return parser
+
+
+# ------------------------------------------------------------------ models
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    with connect() as client:
+        versions = list(client.models(project=args.project, name=args.name))
+    if args.json:
+        print_json(versions)
+        return EXIT_OK
+    if not versions:
+        out("No model versions.")
+        return EXIT_OK
+    rows = [
+        [
+            str(v["id"]),
+            shorten(v["label"], 40),
+            v["status"],
+            v["quant_method"] or v["precision"],
+            f"{v['size_bytes']:,}",
+            f"run {v['run']} step {v['step']}" if v["run"] else "-",
+        ]
+        for v in versions
+    ]
+    out(table(["ID", "MODEL", "STATUS", "PRECISION", "BYTES", "FROM"], rows))
+    return EXIT_OK
+
+
+def cmd_models_show(args: argparse.Namespace) -> int:
+    with connect() as client:
+        v = client.model(args.id)
+    if args.json:
+        print_json(v)
+        return EXIT_OK
+    out(f"Model version {v['id']}: {v['label']} ({v['status']}, {v['kind']})")
+    out(f"  project {v['project']}, run {v['run']} step {v['step']}, parent {v['parent']}")
+    out(f"  {v['size_bytes']:,} bytes in {len(v['files'])} files")
+    for f in v["files"]:
+        out(f"    {f['sha256']}  {f['path']} ({f['bytes']:,} bytes)")
+    measured = v.get("measured") or {}
+    if measured:
+        out(f"  measured: {compact(measured)}")
+    for e in v.get("evaluations", []):
+        if e["kind"] == "perplexity":
+            out(f"  evaluation {e['id']}: perplexity {e['result'].get('perplexity')}")
+        else:
+            texts = [o.get("text", "") for o in e["result"].get("outputs", [])]
+            out(f"  evaluation {e['id']}: generation {compact(texts)}")
+    if v.get("children"):
+        out(f"  derived versions: {', '.join(map(str, v['children']))}")
+    return EXIT_OK
+
+
+def _models_job(client: ForgeClient, job: Job, args: argparse.Namespace, what: str) -> int:
+    if not args.wait:
+        if args.json:
+            print_json(job.raw)
+        else:
+            out(f"{what}: job {job.id} ({job.state}). Follow it with: forge jobs wait {job.id}")
+        return EXIT_OK
+    if not args.json:
+        out(f"{what}: job {job.id}.")
+    return finish_wait(
+        client, job.id, timeout=args.timeout, interval=args.interval, as_json=args.json
+    )
+
+
+def cmd_models_register(args: argparse.Namespace) -> int:
+    with connect() as client:
+        job = client.model_register(run=args.run, step=args.step, name=args.name)
+        return _models_job(client, job, args, f"Registering {args.name}")
+
+
+def cmd_models_evaluate(args: argparse.Namespace) -> int:
+    payload: dict[str, Any] = {
+        "kind": "generation" if args.prompt else args.kind,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "repetition_penalty": args.repetition_penalty,
+        "max_new_tokens": args.max_new_tokens,
+    }
+    if args.prompt:
+        payload["prompts"] = args.prompt
+    if args.corpus is not None:
+        payload["corpus"] = args.corpus
+    with connect() as client:
+        job = client.model_evaluate(args.id, payload)
+        return _models_job(client, job, args, f"Evaluating model version {args.id}")
+
+
+def cmd_models_quantize(args: argparse.Namespace) -> int:
+    payload = {"method": args.method, "group_size": args.group_size}
+    with connect() as client:
+        job = client.model_quantize(args.id, payload)
+        return _models_job(
+            client, job, args, f"Quantizing model version {args.id} to {args.method}"
+        )
+
+
+def cmd_models_download(args: argparse.Namespace) -> int:
+    target = args.output or Path(f"model-{args.id}.zip")
+    partial = target.with_name(target.name + ".part")
+    with connect() as client:
+        try:
+            with partial.open("wb") as fh:
+                size = client.model_download(args.id, fh)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    out(f"Saved {target} ({size:,} bytes); check it with: unzip, then sha256sum -c SHA256SUMS")
+    return EXIT_OK
+
+
+def add_models_commands(commands: Any) -> None:
+    models = commands.add_parser("models", help="register, evaluate, quantize, download models")
+    sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
+
+    def waits(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--wait", action="store_true", help="wait for the job to finish")
+        p.add_argument("--timeout", type=parse_seconds, default=None, help="give up after")
+        p.add_argument("--interval", type=parse_seconds, default=2.0, help="poll every (2s)")
+        p.add_argument("--json", action="store_true", help="print the job's JSON")
+
+    p = sub.add_parser("register", help="register a run's checkpoint as a model version")
+    p.add_argument("--run", type=parse_job_id, required=True, metavar="RUN")
+    p.add_argument("--step", type=int, required=True, help="the checkpoint's step")
+    p.add_argument("--name", required=True, help="the model's name")
+    waits(p)
+    p.set_defaults(func=cmd_models_register)
+
+    p = sub.add_parser("list", help="list model versions, newest first")
+    p.add_argument("--project", help="project slug")
+    p.add_argument("--name", help="only this model's versions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models_list)
+
+    p = sub.add_parser("show", help="show a version: files with sha256, measurements, evaluations")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models_show)
+
+    p = sub.add_parser("evaluate", help="perplexity (default) or generation with --prompt")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--kind", choices=["perplexity", "generation"], default="perplexity")
+    p.add_argument("--prompt", action="append", help="a prompt (repeat; implies generation)")
+    p.add_argument("--corpus", type=int, help="tokenized corpus id (default: the run's)")
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top-p", type=float, default=0.92)
+    p.add_argument("--repetition-penalty", type=float, default=1.2)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    waits(p)
+    p.set_defaults(func=cmd_models_evaluate)
+
+    p = sub.add_parser("quantize", help="make a derived fp16/bf16/int8/int4 version")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--method", required=True, choices=["fp16", "bf16", "int8", "int4"])
+    p.add_argument("--group-size", type=int, default=128, help="int4 group size (default 128)")
+    waits(p)
+    p.set_defaults(func=cmd_models_quantize)
+
+    p = sub.add_parser("download", help="download a version's folder (zip with SHA256SUMS)")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("-o", "--output", type=Path, help="file to write (default model-<id>.zip)")
+    p.set_defaults(func=cmd_models_download)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

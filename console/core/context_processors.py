@@ -14,7 +14,7 @@ NAV: list[tuple[str, str | None, Cap]] = [
     ("Fleet", "fleet:list", Cap.VIEW),
     ("Data", "data:list", Cap.VIEW),
     ("Runs", "runs:list", Cap.VIEW),
-    ("Models", None, Cap.VIEW),
+    ("Models", "registry:list", Cap.VIEW),
     ("Reviews", None, Cap.VIEW),
     ("Carbon", None, Cap.VIEW),
     ("Audit", "audit:list", Cap.AUDIT_VIEW),

@@ -20,6 +20,10 @@ FORGE_DATA_DIR = env.path("FORGE_DATA_DIR", VAR_DIR / "data")
 # Training runs write their checkpoints (and TensorBoard logs) under <this>/<run id>: a
 # folder every node of a run can reach (shared storage for multi-node runs).
 FORGE_RUNS_DIR = env.path("FORGE_RUNS_DIR", FORGE_DATA_DIR / "runs")
+# Model versions (Hugging Face folders, one per job); the playground generates in the
+# web process only for versions up to FORGE_PLAYGROUND_MAX_BYTES on disk.
+FORGE_MODELS_DIR = env.path("FORGE_MODELS_DIR", FORGE_DATA_DIR / "models")
+FORGE_PLAYGROUND_MAX_BYTES = env.int("FORGE_PLAYGROUND_MAX_BYTES", 2 * 1024**3, min=1)
 # Data: server-side paths may be registered as datasets only under this root (unset: none);
 # uploads larger than FORGE_DATA_MAX_UPLOAD_BYTES are refused (413) before they fill a disk.
 FORGE_DATA_IMPORT_ROOT = (
@@ -55,6 +59,7 @@ INSTALLED_APPS = [
     "console.data",
     "console.runs",
     "console.alerts",
+    "console.registry",
 ]
 
 MIDDLEWARE = [

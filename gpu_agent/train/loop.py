@@ -22,7 +22,9 @@ checkpoint and exits 143, so the run resumes from exactly there. Exit codes:
 A rank that crashes writes its traceback to ``$FORGE_JOB_DIR/errors/rank-<n>.txt``
 before it dies: the agent reports the first one as the attempt's failure reason (the
 other ranks' errors are usually only the broken collective that followed).
-``FORGE_TRAIN_CRASH_AT=<rank>:<step>`` makes that rank raise at that step: fault
+``FORGE_TRAIN_CRASH_AT=<rank>:<step>`` makes that rank raise at that step, and
+``FORGE_TRAIN_KILL_IN_SAVE=<rank>:<step>`` makes it SIGKILL itself in the middle of
+that step's save (its DeepSpeed files written, the completion marker not): fault
 injection, for tests and drills of the restart path.
 """
 
@@ -91,11 +93,16 @@ def peak_flops(torch) -> float | None:
     return None
 
 
-def build_model(spec: TrainSpec, torch):
+def build_model(spec: TrainSpec, torch, tokens: dict[str, int | None] | None = None):
+    """The model of the spec; ``tokens`` (bos/eos/pad ids of the corpus's tokenizer) go
+    into its config, so the exported folder generates and stops like its tokenizer."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     m = spec.model
+    tokens = tokens or {}
     config = LlamaConfig(
+        bos_token_id=tokens.get("bos_token_id"),
+        eos_token_id=tokens.get("eos_token_id"),
         vocab_size=m.vocab_size,
         hidden_size=m.hidden_size,
         num_hidden_layers=m.num_layers,
@@ -111,6 +118,11 @@ def build_model(spec: TrainSpec, torch):
         use_cache=False,
     )
     model = LlamaForCausalLM(config)
+    # The pad id is set after construction: given to the constructor it becomes the
+    # embedding's padding_idx, whose row init zeroes (impossible on a ZeRO-3 partition).
+    model.config.pad_token_id = tokens.get("pad_token_id")
+    if model.generation_config is not None:
+        model.generation_config.pad_token_id = tokens.get("pad_token_id")
     if spec.activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
@@ -186,6 +198,11 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
             f"{spec.model.vocab_size}"
         )
 
+    special = {
+        "bos_token_id": train.bos_id,
+        "eos_token_id": train.eos_id,
+        "pad_token_id": train.pad_id,
+    }
     torch.manual_seed(spec.seed)
     np.random.seed(spec.seed)
     ds_config = spec.deepspeed or {}
@@ -200,10 +217,10 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
         import transformers.models.llama.modeling_llama  # noqa: F401
 
         with deepspeed.zero.Init(config_dict_or_path=ds_config):
-            model = build_model(spec, torch)
+            model = build_model(spec, torch, special)
     else:
         with torch.device(device):
-            model = build_model(spec, torch)
+            model = build_model(spec, torch, special)
     engine, _opt, _, scheduler = deepspeed.initialize(
         model=model, model_parameters=model.parameters(), config=ds_config
     )
@@ -258,11 +275,14 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
         return bool(t.item())
 
     zero3 = ds_config.get("zero_optimization", {}).get("stage") == 3
+    kill_in_save = _fault_at("FORGE_TRAIN_KILL_IN_SAVE", rank)
 
     def save(at: int) -> None:
         engine.save_checkpoint(
             str(root), tag=checkpoints.tag_for(at), client_state={"step": at}, save_latest=False
         )
+        if at == kill_in_save:
+            os.kill(os.getpid(), signal.SIGKILL)
         info: dict[str, Any] = {"world_size": world}
         if spec.checkpoint.export_weights:
             # ZeRO-3 gathers the partitioned weights to rank 0 (every rank takes part).
@@ -322,7 +342,7 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
                 "message": f"step {step}/{spec.steps}",
             }
         )
-    crash_at = _crash_at(rank)
+    crash_at = _fault_at("FORGE_TRAIN_CRASH_AT", rank)
     while step < spec.steps:
         if step + 1 == crash_at:
             raise RuntimeError(f"injected fault (FORGE_TRAIN_CRASH_AT) at step {crash_at}")
@@ -437,8 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-def _crash_at(rank: int) -> int | None:
-    raw = os.environ.get("FORGE_TRAIN_CRASH_AT", "")
+def _fault_at(variable: str, rank: int) -> int | None:
+    raw = os.environ.get(variable, "")
     if not raw:
         return None
     where, _, at = raw.partition(":")

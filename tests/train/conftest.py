@@ -59,13 +59,25 @@ def tiny_spec(corpus: Path, ckpt: Path, **overrides) -> dict:
 
 
 def launch_by_hand(
-    spec: dict, work: Path, *, procs: int = 1, port: int = 29511, timeout: int = 600
+    spec: dict,
+    work: Path,
+    *,
+    procs: int = 1,
+    port: int = 29511,
+    timeout: int = 600,
+    env: dict[str, str] | None = None,
 ):
     """The entry point under DeepSpeed's launcher on CPU, as an operator would run it."""
     work.mkdir(parents=True, exist_ok=True)
     launch = work / "launch.json"
     launch.write_text(json.dumps({"kind": "train.run", "spec": spec, "checkpoint": None}))
-    env = {**os.environ, "DS_ACCELERATOR": "cpu", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "DS_ACCELERATOR": "cpu",
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        **(env or {}),
+    }
     cmd = [
         sys.executable,
         "-m",

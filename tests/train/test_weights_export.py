@@ -26,6 +26,9 @@ def test_a_checkpoint_holds_loadable_safetensors_weights(tiny_trained):
     assert json.loads((hf.parent / "forge_complete.json").read_text())["hf"] == "hf"
     model = AutoModelForCausalLM.from_pretrained(hf)
     tokenizer = AutoTokenizer.from_pretrained(tiny_trained["tokenizer"])
+    # The special tokens are the corpus tokenizer's, so generation stops where it should.
+    assert model.config.eos_token_id == tokenizer.eos_token_id
+    assert model.config.pad_token_id == tokenizer.pad_token_id
     ids = tokenizer("The model", return_tensors="pt").input_ids
     out = model.generate(ids, max_new_tokens=5, do_sample=False)
     assert out.shape[1] == ids.shape[1] + 5

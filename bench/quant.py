@@ -1,0 +1,209 @@
+"""bench/quant (GPU): bf16 / fp16 / int8 / int4 of one model, side by side.
+
+    python3 bench/quant.py --folder MODEL_DIR [--corpus SHARDS_DIR]
+    python3 bench/quant.py --preset 1b|deepseek-7b          # random-init weights
+    python3 bench/quant.py --folder tiny_model --device cpu  # a smoke test
+
+For each method: size of the weights on disk, peak memory (CUDA:
+max_memory_allocated over load + decode; CPU: RSS high-water increase in a child
+process), greedy decode tokens/s at batch 1 and 16 (exactly --new-tokens tokens
+after a fixed random --prompt-tokens prompt, median of 3 after a warm-up),
+perplexity on the same validation sequences, and the speed-up vs bf16. Uses
+gpu_agent.models (quantize + measure); needs torch + transformers, not Django.
+int8/int4 run through torchao's weight-only kernels when torchao is installed,
+else dequantized to bf16 (then no speed-up is expected; the table says which).
+
+With --preset, no trained weights exist: the model is random-init (presets of
+gpu_agent.train.presets, saved with save_pretrained into a temporary folder), and
+without --corpus the text is random tokens. The absolute perplexity of a
+random-init model is meaningless; its change vs bf16 still shows how far each
+method moves the outputs. The output says so. Prints the table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gpu_agent.models import measure, quantize, runtime_notes
+from gpu_agent.models.folder import read_config
+from gpu_agent.models.quantize import resolve_device
+
+METHODS = ("bf16", "fp16", "int8", "int4")
+PRESET_VOCAB = 52_000
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def random_corpus(folder: Path, *, vocab: int, seq_len: int, sequences: int, seed: int = 0) -> Path:
+    """Random tokens as packed shards (gpu_agent/data.py's format), val split only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dtype = np.uint16 if vocab <= 65_536 else np.uint32
+    data = np.random.default_rng(seed).integers(3, vocab, size=(sequences, seq_len), dtype=dtype)
+    data.tofile(folder / "val-00000.bin")
+    index = {
+        "format": "forge.packed-shards",
+        "version": 1,
+        "dtype": "uint16" if dtype is np.uint16 else "uint32",
+        "byte_order": "little",
+        "seq_len": seq_len,
+        "vocab_size": vocab,
+        "bos_id": 0,
+        "eos_id": 1,
+        "pad_id": 2,
+        "splits": {
+            "val": {
+                "sequences": sequences,
+                "tokens": sequences * seq_len,
+                "last_sequence_tokens": seq_len,
+                "padding_tokens": 0,
+                "shards": [{"file": "val-00000.bin", "sequences": sequences, "bytes": data.nbytes}],
+            }
+        },
+    }
+    (folder / "index.json").write_text(json.dumps(index))
+    return folder
+
+
+def random_model(name: str, folder: Path, device: str) -> Path:
+    """A random-init preset saved as a bf16 safetensors folder."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from gpu_agent.train.presets import preset
+
+    m = preset(name, vocab_size=PRESET_VOCAB)
+    config = LlamaConfig(
+        vocab_size=m.vocab_size,
+        hidden_size=m.hidden_size,
+        num_hidden_layers=m.num_layers,
+        num_attention_heads=m.num_heads,
+        num_key_value_heads=m.num_heads,
+        intermediate_size=m.intermediate_size,
+        max_position_embeddings=m.max_positions,
+        initializer_range=m.initializer_range,
+        rms_norm_eps=m.norm_eps,
+        rope_theta=m.rope_theta,
+        tie_word_embeddings=m.tie_embeddings,
+    )
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(folder, safe_serialization=True)
+    del model
+    return folder
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--folder", type=Path, help="a trained model folder (safetensors)")
+    source.add_argument("--preset", choices=("tiny", "125m", "1b", "deepseek-7b"))
+    parser.add_argument("--corpus", type=Path, help="packed shards; default random tokens")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--group-size", type=int, default=128)
+    parser.add_argument("--batches", default="1,16")
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--prompt-tokens", type=int, default=128)
+    parser.add_argument("--seq-len", type=int, default=512, help="random-token corpus rows")
+    parser.add_argument("--sequences", type=int, default=64, help="random-token corpus rows")
+    parser.add_argument("--workdir", type=Path, help="default: a temporary folder, removed")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    methods = [m for m in args.methods.split(",") if m]
+    batches = tuple(int(b) for b in args.batches.split(","))
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="forge-bench-quant-"))
+    work.mkdir(parents=True, exist_ok=True)
+    notes = []
+    try:
+        if args.preset:
+            log(f"building a random-init {args.preset} (no trained weights) in {work}")
+            src = random_model(args.preset, work / "parent", device)
+            notes.append(
+                f"weights: RANDOM INIT ({args.preset}); absolute perplexity is meaningless, "
+                "only its change vs bf16 is reported"
+            )
+        else:
+            src = args.folder
+        vocab = read_config(src)["vocab_size"]
+        corpus = args.corpus
+        if corpus is None:
+            corpus = random_corpus(
+                work / "corpus", vocab=vocab, seq_len=args.seq_len, sequences=args.sequences
+            )
+            notes.append(
+                f"text: {args.sequences} random-token sequences of {args.seq_len} tokens "
+                "(the same for every method)"
+            )
+        rows = []
+        for method in methods:
+            dst = work / method
+            log(f"quantize {method}")
+            info = quantize(src, dst, method=method, group_size=args.group_size, device=device)
+            log(f"measure {method}")
+            result = measure(
+                dst,
+                corpus_dir=corpus,
+                device=device,
+                batch_sizes=batches,
+                new_tokens=args.new_tokens,
+                prompt_tokens=args.prompt_tokens,
+            )
+            rows.append({"method": method, **info, **result})
+            gc.collect()
+            if device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            shutil.rmtree(dst)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    base = next((r for r in rows if r["method"] == "bf16"), rows[0])
+    device_name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU"
+    print(json.dumps({"device": device_name, "rows": rows}, default=str))
+    print()
+    print(
+        f"bench/quant on {device_name}; source: {args.folder or args.preset}; "
+        f"int4 group size {args.group_size}"
+    )
+    for note in notes:
+        print(f"note: {note}")
+    for method, note in runtime_notes(device).items():
+        if method in methods:
+            print(f"kernel {method}: {note}")
+    head = ["method", "size MiB", "peak MiB"]
+    head += [f"tok/s b{b}" for b in batches] + ["ppl", "ppl vs bf16"]
+    head += [f"speed-up b{b}" for b in batches]
+    print(" | ".join(head))
+    for r in rows:
+        cells = [r["method"], mib(r["size_bytes"]), mib(r["peak_memory_bytes"])]
+        cells += [f"{r['tokens_per_s'][str(b)]:,.1f}" for b in batches]
+        ppl, ref = r["perplexity"], base["perplexity"]
+        cells += [f"{ppl:,.3f}", f"{ppl - ref:+.3f} ({(ppl / ref - 1) * 100:+.2f}%)"]
+        cells += [
+            f"{r['tokens_per_s'][str(b)] / base['tokens_per_s'][str(b)]:.2f}x" for b in batches
+        ]
+        print(" | ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

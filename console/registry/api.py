@@ -1,0 +1,175 @@
+"""Registry REST API. Reads need a role in the version's project (another team's
+versions and runs answer 404); registering, evaluating and quantizing need
+'training.write' and answer 201 with the job that does it."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.accounts.permissions import IsMember, require
+from console.accounts.roles import Cap
+from console.core.errors import Conflict
+from console.data.selectors import corpus_get
+from console.jobs.serializers import JobDetailSerializer
+from console.jobs.services import SpecInvalid
+from console.registry import selectors, services
+from console.registry.artifacts import manifest_problems
+from console.registry.serializers import (
+    EvaluateSerializer,
+    ModelVersionDetailSerializer,
+    ModelVersionSerializer,
+    QuantizeSerializer,
+    RegisterSerializer,
+)
+from console.runs.selectors import run_get
+
+JOB_CREATED = {201: OpenApiResponse(JobDetailSerializer, description="The job that does it.")}
+
+
+def _created_job(job) -> Response:
+    return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+def _version(request: Request, version_id: int):
+    version = selectors.model_version_get(user=request.user, version_id=version_id)
+    if version is None:
+        raise Http404
+    return version
+
+
+def _corpus(request: Request, corpus_id: int | None):
+    if corpus_id is None:
+        return None
+    corpus = corpus_get(user=request.user, corpus_id=corpus_id)
+    if corpus is None:
+        raise serializers.ValidationError({"corpus": ["No such tokenized corpus."]})
+    return corpus
+
+
+class _Writes:
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsMember(), require(Cap.TRAINING_WRITE)()]
+        return [IsMember()]
+
+
+class ModelListApi(_Writes, ListAPIView):
+    serializer_class = ModelVersionSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", str, description="Project slug."),
+            OpenApiParameter("name", str, description="The model's name."),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.model_version_list(
+            user=self.request.user, project=params.get("project", ""), name=params.get("name", "")
+        )
+
+    @extend_schema(request=RegisterSerializer, responses=JOB_CREATED)
+    def post(self, request: Request) -> Response:
+        """Register a run's complete checkpoint as the next version of a model."""
+        payload = RegisterSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        run = run_get(user=request.user, run_id=data["run"])
+        if run is None:
+            raise Http404
+        try:
+            job = services.model_register(
+                actor=request.user, run=run, step=data["step"], name=data["name"]
+            )
+        except (services.FieldErrors, SpecInvalid) as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return _created_job(job)
+
+
+class ModelDetailApi(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses=ModelVersionDetailSerializer)
+    def get(self, request: Request, version_id: int) -> Response:
+        return Response(ModelVersionDetailSerializer(_version(request, version_id)).data)
+
+
+class ModelEvaluateApi(APIView):
+    permission_classes = [IsMember, require(Cap.TRAINING_WRITE)]
+
+    @extend_schema(request=EvaluateSerializer, responses=JOB_CREATED)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = _version(request, version_id)
+        payload = EvaluateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        corpus = _corpus(request, data.pop("corpus", None))
+        try:
+            job = services.model_evaluate(
+                actor=request.user, version=version, corpus=corpus, **data
+            )
+        except (services.FieldErrors, SpecInvalid) as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return _created_job(job)
+
+
+class ModelQuantizeApi(APIView):
+    permission_classes = [IsMember, require(Cap.TRAINING_WRITE)]
+
+    @extend_schema(request=QuantizeSerializer, responses=JOB_CREATED)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = _version(request, version_id)
+        payload = QuantizeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            job = services.model_quantize(
+                actor=request.user,
+                version=version,
+                method=data["method"],
+                group_size=int(data["group_size"]),
+                corpus=_corpus(request, data.get("corpus")),
+            )
+        except (services.FieldErrors, SpecInvalid) as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return _created_job(job)
+
+
+def download_response(version) -> HttpResponse:
+    """The version's folder as a zip with SHA256SUMS, after checking every file against
+    its recorded sha256 (a tampered folder is refused with the mismatch: 409)."""
+    problems = manifest_problems(services.model_folder(version), version.files)
+    if problems:
+        raise Conflict(f"{version} does not match its manifest: {'; '.join(problems[:10])}")
+    response = StreamingHttpResponse(
+        selectors.model_zip_stream(version), content_type="application/zip"
+    )
+    name = f"{version.name}-v{version.number}.zip".replace('"', "")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+class ModelDownloadApi(APIView):
+    """The version's folder as a zip (stored) with a SHA256SUMS file; 409 when the
+    folder no longer matches its manifest."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="The files do not match the manifest."),
+        }
+    )
+    def get(self, request: Request, version_id: int) -> HttpResponse:
+        return download_response(_version(request, version_id))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django import forms
+
+from console.registry.specs import GROUP_SIZES, MAX_PROMPTS, QUANT_METHODS
+
+
+class RegisterForm(forms.Form):
+    run = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+    step = forms.IntegerField(min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput)
+    name = forms.CharField(max_length=100, label="Model name")
+
+
+class SamplingForm(forms.Form):
+    temperature = forms.FloatField(min_value=0, max_value=5, initial=0.7)
+    top_p = forms.FloatField(min_value=0.01, max_value=1, initial=0.92, label="Top-p")
+    repetition_penalty = forms.FloatField(min_value=1, max_value=5, initial=1.2)
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=2048, initial=64, label="Max tokens")
+
+
+class EvaluateForm(SamplingForm):
+    kind = forms.ChoiceField(
+        choices=[("perplexity", "Perplexity (validation split)"), ("generation", "Generation")],
+        initial="perplexity",
+        label="Evaluation",
+    )
+    corpus = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    max_sequences = forms.IntegerField(min_value=1, max_value=100_000, initial=256)
+    prompts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text=f"One prompt per line (at most {MAX_PROMPTS}).",
+        initial="The court ruled that\n机器学习",
+    )
+
+    field_order = ["kind", "corpus", "max_sequences", "prompts"]
+
+    def __init__(self, *args, corpora=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["corpus"].choices = [("", "the source run's corpus")] + [
+            (c.pk, str(c)) for c in corpora
+        ]
+
+    def clean_prompts(self) -> list[str]:
+        lines = [p.strip() for p in self.cleaned_data.get("prompts", "").splitlines()]
+        return [p for p in lines if p]
+
+
+class QuantizeForm(forms.Form):
+    method = forms.ChoiceField(choices=[(m, m.upper()) for m in QUANT_METHODS], initial="int8")
+    group_size = forms.TypedChoiceField(
+        coerce=int, choices=[(g, g) for g in GROUP_SIZES], initial=128, help_text="INT4 only."
+    )
+
+
+class PlaygroundForm(SamplingForm):
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    seed = forms.IntegerField(min_value=0, max_value=2**32 - 1, initial=0)
+
+    field_order = ["prompt"]

@@ -1,0 +1,146 @@
+"""Registry reads, scoped to the projects the user may see (another team's versions are
+absent), and the model page's comparisons."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+
+from console.projects.selectors import project_list
+from console.registry.artifacts import SUMS_FILE, sums_text
+from console.registry.models import Evaluation, ModelVersion
+from console.registry.services import model_folder
+
+
+def model_version_list(*, user, project: str = "", name: str = "") -> QuerySet[ModelVersion]:
+    versions = ModelVersion.objects.filter(project__in=project_list(user=user)).select_related(
+        "project", "run", "parent", "created_by", "job"
+    )
+    if project:
+        versions = versions.filter(project__slug=project)
+    if name:
+        versions = versions.filter(name=name)
+    return versions
+
+
+def model_version_get(*, user, version_id: int) -> ModelVersion | None:
+    return model_version_list(user=user).filter(pk=version_id).first()
+
+
+def model_family(version: ModelVersion) -> list[ModelVersion]:
+    """The version's family: the full-precision root, then its derived versions."""
+    root = version.parent if version.parent_id else version
+    children = list(root.children.order_by("id"))
+    return [root, *children]
+
+
+def comparison_rows(version: ModelVersion) -> list[dict[str, Any]]:
+    """The measured comparison table of the family: method, size, peak memory,
+    tokens/s (batch 1), speed-up and perplexity change versus the parent."""
+    family = model_family(version)
+    root = family[0]
+    base = root.measured or {}
+    base_tps = _tps(base)
+    rows = []
+    for v in family:
+        m = v.measured or {}
+        tps = _tps(m)
+        ppl = m.get("perplexity")
+        rows.append(
+            {
+                "version": v,
+                "method": v.quant_method or v.precision,
+                "size_bytes": m.get("size_bytes", v.size_bytes),
+                "peak_memory_bytes": m.get("peak_memory_bytes"),
+                "tokens_per_s": tps,
+                "speedup": (tps / base_tps) if tps and base_tps else None,
+                "perplexity": ppl,
+                "perplexity_delta": (
+                    m.get("perplexity_delta") if v.parent_id else (0.0 if ppl is not None else None)
+                ),
+                "size_ratio": (
+                    m.get("size_bytes", v.size_bytes) / base.get("size_bytes", root.size_bytes)
+                    if (base.get("size_bytes") or root.size_bytes)
+                    else None
+                ),
+                "current": v.pk == version.pk,
+            }
+        )
+    return rows
+
+
+def _tps(measured: dict[str, Any]) -> float | None:
+    value = measured.get("tokens_per_s")
+    if isinstance(value, dict):
+        value = value.get("1") or next(iter(value.values()), None)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def evaluation_list(version: ModelVersion) -> list[Evaluation]:
+    """Evaluations of the whole family (compared across versions), newest first."""
+    family = model_family(version)
+    return list(
+        Evaluation.objects.filter(model_version__in=family)
+        .select_related("model_version", "created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def perplexity_chart(version: ModelVersion) -> dict[str, list]:
+    """The latest perplexity of each version of the family, for the bar chart."""
+    labels, values = [], []
+    for v in model_family(version):
+        latest = v.evaluations.filter(kind="perplexity").order_by("-created_at", "-id").first()
+        ppl = (latest.result or {}).get("perplexity") if latest else None
+        if ppl is None:
+            ppl = (v.measured or {}).get("perplexity")
+        if ppl is not None:
+            labels.append(str(v))
+            values.append(round(float(ppl), 4))
+    return {"labels": labels, "values": values}
+
+
+class _Sink(io.RawIOBase):
+    """A write-only stream whose written bytes the zip generator hands out in chunks."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self.chunks)
+        self.chunks = []
+        return out
+
+
+def model_zip_stream(version: ModelVersion) -> Iterator[bytes]:
+    """The version's folder as a zip (stored, no compression: safetensors barely
+    compress), with a SHA256SUMS file, streamed without a temporary file. Callers verify
+    the folder against the manifest first."""
+    folder = model_folder(version)
+    sink = _Sink()
+    prefix = f"{version.name}-v{version.number}"
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for entry in version.files:
+            info = zipfile.ZipInfo(f"{prefix}/{entry['path']}")
+            info.compress_type = zipfile.ZIP_STORED
+            info.file_size = entry["bytes"]
+            with (
+                (folder / entry["path"]).open("rb") as src,
+                archive.open(info, "w", force_zip64=True) as dst,
+            ):
+                while block := src.read(1024 * 1024):
+                    dst.write(block)
+                    yield sink.take()
+        archive.writestr(f"{prefix}/{SUMS_FILE}", sums_text(version.files))
+    yield sink.take()

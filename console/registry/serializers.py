@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from console.registry.models import Evaluation, ModelVersion
+from console.registry.specs import EVAL_KINDS, GROUP_SIZES, MAX_PROMPTS, QUANT_METHODS
+
+
+class FileSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id",
+            "model_version",
+            "kind",
+            "params",
+            "result",
+            "job",
+            "created_by",
+            "created_at",
+        ]
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.slug")
+    label = serializers.CharField(source="__str__")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "project",
+            "name",
+            "number",
+            "label",
+            "status",
+            "kind",
+            "precision",
+            "quant_method",
+            "group_size",
+            "run",
+            "step",
+            "parent",
+            "size_bytes",
+            "measured",
+            "job",
+            "created_by",
+            "created_at",
+        ]
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    files = FileSerializer(many=True)
+    evaluations = EvaluationSerializer(many=True)
+    children = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [
+            *ModelVersionSerializer.Meta.fields,
+            "checkpoint",
+            "folder",
+            "files",
+            "lineage",
+            "evaluations",
+            "children",
+        ]
+
+
+class RegisterSerializer(serializers.Serializer):
+    run = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    step = serializers.IntegerField(min_value=0, max_value=2**63 - 1)
+    name = serializers.CharField(max_length=100)
+
+
+class EvaluateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EVAL_KINDS, default="perplexity")
+    corpus = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, allow_null=True
+    )
+    max_sequences = serializers.IntegerField(min_value=1, max_value=100_000, default=256)
+    prompts = serializers.ListField(
+        child=serializers.CharField(max_length=2000), max_length=MAX_PROMPTS, default=list
+    )
+    temperature = serializers.FloatField(min_value=0, max_value=5, default=0.7)
+    top_p = serializers.FloatField(min_value=0.01, max_value=1, default=0.92)
+    repetition_penalty = serializers.FloatField(min_value=1, max_value=5, default=1.2)
+    max_new_tokens = serializers.IntegerField(min_value=1, max_value=2048, default=64)
+    seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, default=0)
+
+
+class QuantizeSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=QUANT_METHODS)
+    group_size = serializers.ChoiceField(choices=GROUP_SIZES, default=128)
+    corpus = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, allow_null=True
+    )
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.CharField(max_length=20)

@@ -1,0 +1,473 @@
+"""Registry writes: register a checkpoint as a model version (a ``model.export`` job),
+evaluate and quantize versions (``model.evaluate``, ``model.quantize`` jobs), change a
+version's status, and the playground's synchronous generation.
+
+A request never makes a version itself. Rules that can be checked before a job is
+queued are checked here (the checkpoint is complete and has exported weights, no pickle
+file, the method runs on this fleet), so the user gets the error at once. The jobs'
+handlers (``console.registry.jobs``) write the folder atomically; the rows are created
+by ``model_job_left_active`` in the transaction that marks the job succeeded: a version
+exists if and only if its job succeeded. A failed or cancelled job's folder is removed.
+
+Status: only ``model_version_set_status`` changes it, and for now it allows only
+draft → archived and archived → draft. In review, approved and production belong to
+the governance issue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from console.accounts.roles import Cap, has_cap
+from console.audit.services import audit_record
+from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.data.artifacts import data_storage
+from console.data.engine.storage import StorageError
+from console.data.models import TokenizedCorpus
+from console.jobs.models import Job, JobState
+from console.jobs.services import job_submit
+from console.projects.models import Project
+from console.registry.artifacts import model_key, model_storage, unsafe_files
+from console.registry.models import (
+    Evaluation,
+    Kind,
+    ModelVersion,
+    Precision,
+    Status,
+)
+from console.registry.specs import (
+    QUANT_METHODS,
+    ModelEvaluateSpec,
+    ModelExportSpec,
+    ModelQuantizeSpec,
+)
+from console.runs.models import Checkpoint, Run
+from gpu_agent.train import checkpoints as ckpt
+
+log = logging.getLogger(__name__)
+
+MODEL_KINDS = frozenset({ModelExportSpec.KIND, ModelEvaluateSpec.KIND, ModelQuantizeSpec.KIND})
+# Draft ↔ archived only; the rest is the governance issue's.
+ALLOWED_TRANSITIONS = frozenset({(Status.DRAFT, Status.ARCHIVED), (Status.ARCHIVED, Status.DRAFT)})
+TOKENIZER_SKIP = frozenset({"forge_tokenizer.json"})
+PRECISION_OF = {"fp16": Precision.FP16, "bf16": Precision.BF16, "int8": Precision.INT8}
+
+
+class FieldErrors(InvalidInput):
+    """Bad input, with messages per field (``errors``) for forms and the API."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        first = next((f"{k}: {v[0]}" for k, v in errors.items() if v), "invalid input")
+        super().__init__(first)
+        self.errors = errors
+
+
+def _require(actor: Any, cap: Cap = Cap.TRAINING_WRITE) -> None:
+    if not has_cap(actor, cap):
+        raise Forbidden(f"This needs the '{cap.value}' permission.")
+
+
+# ------------------------------------------------------------------ sources
+
+
+def checkpoint_weights(*, run: Run, step: int) -> tuple[Checkpoint, Path]:
+    """The run's checkpoint at ``step`` and its exported Hugging Face folder, or
+    FieldErrors saying why it cannot be registered."""
+    checkpoint = Checkpoint.objects.filter(run=run, step=step).first()
+    if checkpoint is None:
+        raise FieldErrors({"step": [f"Run {run.pk} has no complete checkpoint at step {step}."]})
+    tag_dir = Path(checkpoint.dir) / ckpt.tag_for(step)
+    marker = tag_dir / ckpt.COMPLETE
+    if not marker.is_file():
+        raise FieldErrors(
+            {"step": [f"The checkpoint at step {step} is incomplete ({marker} is missing)."]}
+        )
+    try:
+        info = json.loads(marker.read_text("utf-8"))
+    except (OSError, ValueError):
+        raise FieldErrors(
+            {"step": [f"The checkpoint at step {step} has an unreadable marker."]}
+        ) from None
+    folder = tag_dir / ckpt.HF_FOLDER
+    if info.get("hf") != ckpt.HF_FOLDER or not folder.is_dir():
+        raise FieldErrors(
+            {
+                "step": [
+                    f"The checkpoint at step {step} has no exported weights (no {ckpt.HF_FOLDER}/ "
+                    "folder): train with checkpoint.export_weights on."
+                ]
+            }
+        )
+    problems = unsafe_files(folder)
+    if problems:
+        raise FieldErrors({"step": [f"Refused: {'; '.join(problems[:5])}."]})
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        raise FieldErrors(
+            {"step": [f"The checkpoint at step {step} has no config.json or *.safetensors."]}
+        )
+    return checkpoint, folder
+
+
+def tokenizer_folder(corpus: TokenizedCorpus) -> Path:
+    try:
+        folder = data_storage().path(corpus.tokenizer.storage_key)
+    except StorageError as exc:
+        raise FieldErrors({"run": [str(exc)]}) from None
+    if not (folder / "tokenizer.json").is_file():
+        raise FieldErrors({"run": [f"The corpus's tokenizer files are missing ({folder})."]})
+    problems = unsafe_files(folder)
+    if problems:
+        raise FieldErrors({"run": [f"Refused: {'; '.join(problems[:5])}."]})
+    return folder
+
+
+def corpus_folder(corpus: TokenizedCorpus) -> Path:
+    try:
+        return data_storage().path(corpus.storage_key)
+    except StorageError as exc:
+        raise FieldErrors({"corpus": [str(exc)]}) from None
+
+
+def model_folder(version: ModelVersion) -> Path:
+    return model_storage().path(version.folder)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def model_register(*, actor: Any, run: Run, step: int, name: str) -> Job:
+    """Queue a ``model.export`` of the run's checkpoint at ``step`` as the next version
+    of ``name``. ``run`` must be one the actor may see (callers look it up scoped)."""
+    _require(actor)
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise FieldErrors({"name": ["Give the model a name (1 to 100 characters)."]})
+    checkpoint_weights(run=run, step=step)
+    tokenizer_folder(run.corpus)
+    return job_submit(
+        actor=actor,
+        project=run.project,
+        kind=ModelExportSpec.KIND,
+        params={"run_id": run.pk, "step": step, "name": name},
+        name=f"Register {name} from run {run.pk} step {step}"[:200],
+    )
+
+
+def _eval_corpus(version: ModelVersion, corpus: TokenizedCorpus | None) -> TokenizedCorpus:
+    corpus = corpus or (version.run.corpus if version.run_id else None)
+    if corpus is None:
+        raise FieldErrors({"corpus": ["Pick a tokenized corpus (this version has no run)."]})
+    if corpus.project_id != version.project_id:
+        raise FieldErrors({"corpus": ["The corpus belongs to another project."]})
+    return corpus
+
+
+def model_evaluate(
+    *,
+    actor: Any,
+    version: ModelVersion,
+    kind: str = "perplexity",
+    corpus: TokenizedCorpus | None = None,
+    prompts: list[str] | None = None,
+    **params: Any,
+) -> Job:
+    """Queue a ``model.evaluate`` job: perplexity on a corpus's validation split
+    (default: the source run's corpus), or generation on ``prompts``."""
+    _require(actor)
+    spec: dict[str, Any] = {"model_version_id": version.pk, "kind": kind, **params}
+    if kind == "perplexity":
+        spec["corpus_id"] = _eval_corpus(version, corpus).pk
+    else:
+        spec["prompts"] = [p for p in (prompts or []) if p.strip()]
+    return job_submit(
+        actor=actor,
+        project=version.project,
+        kind=ModelEvaluateSpec.KIND,
+        params=spec,
+        name=f"Evaluate {version} ({kind})"[:200],
+    )
+
+
+def supported_methods() -> dict[str, str]:
+    """{method: "" if it runs, else why not} on this machine. Evaluated in the web
+    process: the console's Celery workers (queue pipelines) run on the same kind of
+    machine as the web process (see README, Models)."""
+    try:
+        from gpu_agent.models import supported_methods as engine_methods
+    except ImportError:
+        return {m: "the model engine (gpu_agent.models) is not installed" for m in QUANT_METHODS}
+    found = engine_methods()
+    return {m: found.get(m, "not offered by the model engine") for m in QUANT_METHODS}
+
+
+def model_quantize(
+    *,
+    actor: Any,
+    version: ModelVersion,
+    method: str,
+    group_size: int = 128,
+    corpus: TokenizedCorpus | None = None,
+) -> Job:
+    """Queue a ``model.quantize`` job making a derived version of ``version``. A method
+    this fleet cannot run is refused here, with the engine's reason."""
+    _require(actor)
+    if method not in QUANT_METHODS:
+        raise FieldErrors({"method": [f"Pick one of: {', '.join(QUANT_METHODS)}."]})
+    if version.kind == Kind.QUANTIZED:
+        raise FieldErrors({"method": ["Quantize the full-precision version, not a derived one."]})
+    reason = supported_methods().get(method, "unknown method")
+    if reason:
+        raise FieldErrors({"method": [f"{method} cannot run on this fleet: {reason}."]})
+    spec: dict[str, Any] = {
+        "model_version_id": version.pk,
+        "method": method,
+        "group_size": group_size,
+    }
+    if version.run_id or corpus is not None:
+        spec["corpus_id"] = _eval_corpus(version, corpus).pk
+    return job_submit(
+        actor=actor,
+        project=version.project,
+        kind=ModelQuantizeSpec.KIND,
+        params=spec,
+        name=f"Quantize {version} to {method}"[:200],
+    )
+
+
+@transaction.atomic
+def model_version_set_status(*, actor: Any, version: ModelVersion, status: str) -> ModelVersion:
+    """The one path that changes a version's status. Allowed for now: draft → archived,
+    archived → draft. Review, approval and production are the governance issue's."""
+    _require(actor)
+    locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if status not in Status.values:
+        raise FieldErrors({"status": [f"Unknown status {status!r}."]})
+    if (locked.status, status) not in ALLOWED_TRANSITIONS:
+        raise Conflict(
+            f"A model version cannot go from {locked.get_status_display()} to "
+            f"{Status(status).label} here: only draft → archived and archived → draft are "
+            "allowed; review, approval and production go through governance."
+        )
+    before = locked.status
+    ModelVersion.objects.filter(pk=locked.pk, status=before).update(status=status)
+    locked.status = status
+    audit_record(
+        action="model.status",
+        actor=actor,
+        obj=locked,
+        project_id=locked.project_id,
+        before={"status": before},
+        after={"status": status},
+    )
+    return locked
+
+
+def playground_generate(
+    *,
+    actor: Any,
+    version: ModelVersion,
+    prompt: str,
+    temperature: float = 0.7,
+    top_p: float = 0.92,
+    repetition_penalty: float = 1.2,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Generate from one prompt, synchronously in this process (small models only:
+    FORGE_PLAYGROUND_MAX_BYTES); larger ones go through an evaluation job."""
+    _require(actor, Cap.JOBS_SUBMIT)
+    limit = settings.FORGE_PLAYGROUND_MAX_BYTES
+    if version.size_bytes > limit:
+        raise InvalidInput(
+            f"{version} is {version.size_bytes / 2**30:.1f} GiB, above the playground's limit "
+            f"of {limit / 2**30:.1f} GiB (FORGE_PLAYGROUND_MAX_BYTES): run a generation "
+            "evaluation job instead."
+        )
+    spec = ModelEvaluateSpec(
+        model_version_id=version.pk,
+        kind="generation",
+        prompts=[prompt],
+        temperature=temperature,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+    )
+    errors = spec.check()
+    if errors:
+        raise FieldErrors(errors)
+    try:
+        from gpu_agent.models import ModelFolderError, generate
+    except ImportError:
+        raise InvalidInput("The model engine (gpu_agent.models) is not installed.") from None
+    try:
+        return generate(
+            model_folder(version),
+            [prompt],
+            temperature=temperature,
+            top_p=top_p,
+            repetition_penalty=repetition_penalty,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+        )
+    except ModelFolderError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+# ------------------------------------------------------------------ registration (jobs hook)
+
+
+def model_job_left_active(job_id: int) -> None:
+    """Jobs-core hook, inside the transaction that moves a job out of running: create a
+    succeeded job's row; remove a failed or cancelled export/quantize job's folder."""
+    job = Job.objects.filter(pk=job_id).select_related("requested_by").first()
+    if job is None or job.kind not in MODEL_KINDS:
+        return
+    if job.state == JobState.SUCCEEDED:
+        REGISTER[job.kind](job)
+    elif job.state in (JobState.FAILED, JobState.CANCELLED) and job.kind != ModelEvaluateSpec.KIND:
+        key = model_key(job.pk)
+        transaction.on_commit(lambda: _discard(key))
+
+
+def _discard(key: str) -> None:
+    try:
+        model_storage().delete(key)
+    except (OSError, ValueError):
+        log.exception("could not remove %s", key)
+
+
+def _actor(job: Job) -> Any:
+    return job.requested_by or f"job {job.pk}"
+
+
+def _next_number(project_id: int, name: str) -> int:
+    Project.objects.select_for_update().get(pk=project_id)  # one numbering at a time
+    top = ModelVersion.objects.filter(project_id=project_id, name=name).aggregate(
+        top=Max("number")
+    )["top"]
+    return (top or 0) + 1
+
+
+def version_lineage(run: Run, step: int) -> dict[str, Any]:
+    corpus = run.corpus
+    version = corpus.version
+    return {
+        "run": run.pk,
+        "run_name": run.name,
+        "step": step,
+        "corpus": corpus.pk,
+        "dataset": version.dataset_id,
+        "dataset_versions": [version.pk, *([version.parent_id] if version.parent_id else [])],
+        "tokenizer": corpus.tokenizer_id,
+        "preset": run.preset,
+        "model": (run.spec or {}).get("model") or {},
+        "deepspeed": run.deepspeed or {},
+    }
+
+
+def _register_export(job: Job) -> ModelVersion | None:
+    if ModelVersion.objects.filter(job=job).exists():
+        return None
+    result = job.result or {}
+    run = Run.objects.select_related("corpus__version").get(pk=job.spec["run_id"])
+    step = job.spec["step"]
+    name = job.spec["name"].strip()
+    version = ModelVersion.objects.create(
+        project_id=run.project_id,
+        name=name,
+        number=_next_number(run.project_id, name),
+        kind=Kind.EXPORT,
+        run=run,
+        checkpoint=Checkpoint.objects.filter(run=run, step=step).first(),
+        step=step,
+        precision=result.get("precision") or Precision.FP32,
+        folder=result["folder"],
+        files=result["files"],
+        size_bytes=sum(f["bytes"] for f in result["files"]),
+        lineage=result.get("lineage") or version_lineage(run, step),
+        job=job,
+        created_by=job.requested_by,
+    )
+    audit_record(
+        action="model.register",
+        actor=_actor(job),
+        obj=version,
+        project_id=version.project_id,
+        after={"run": run.pk, "step": step, "size_bytes": version.size_bytes, "job": job.pk},
+    )
+    return version
+
+
+def _register_quantized(job: Job) -> ModelVersion | None:
+    if ModelVersion.objects.filter(job=job).exists():
+        return None
+    result = job.result or {}
+    parent = ModelVersion.objects.get(pk=job.spec["model_version_id"])
+    if result.get("parent_measured") and not parent.measured:
+        ModelVersion.objects.filter(pk=parent.pk).update(measured=result["parent_measured"])
+    method = job.spec["method"]
+    version = ModelVersion.objects.create(
+        project_id=parent.project_id,
+        name=parent.name,
+        number=_next_number(parent.project_id, parent.name),
+        kind=Kind.QUANTIZED,
+        run_id=parent.run_id,
+        checkpoint_id=parent.checkpoint_id,
+        step=parent.step,
+        parent=parent,
+        precision=PRECISION_OF.get(method, Precision.INT4),
+        quant_method=result.get("method") or method,
+        group_size=job.spec["group_size"] if method == "int4" else None,
+        folder=result["folder"],
+        files=result["files"],
+        size_bytes=sum(f["bytes"] for f in result["files"]),
+        lineage={**parent.lineage, "parent": parent.pk, "quantization": result.get("quant") or {}},
+        measured=result.get("measured") or {},
+        job=job,
+        created_by=job.requested_by,
+    )
+    audit_record(
+        action="model.quantize",
+        actor=_actor(job),
+        obj=version,
+        project_id=version.project_id,
+        after={"parent": parent.pk, "method": method, "size_bytes": version.size_bytes},
+    )
+    return version
+
+
+def _register_evaluation(job: Job) -> Evaluation | None:
+    if Evaluation.objects.filter(job=job).exists():
+        return None
+    spec = dict(job.spec)
+    version = ModelVersion.objects.get(pk=spec.pop("model_version_id"))
+    kind = spec.pop("kind")
+    if kind == "perplexity":
+        params = {k: spec[k] for k in ("corpus_id", "max_sequences", "batch_size") if k in spec}
+        params["split"] = "val"
+    else:
+        keep = ("prompts", "temperature", "top_p", "repetition_penalty", "max_new_tokens", "seed")
+        params = {k: spec[k] for k in keep if k in spec}
+    return Evaluation.objects.create(
+        model_version=version,
+        kind=kind,
+        params=params,
+        result=job.result.get("evaluation") if job.result else {},
+        job=job,
+        created_by=job.requested_by,
+    )
+
+
+REGISTER = {
+    ModelExportSpec.KIND: _register_export,
+    ModelQuantizeSpec.KIND: _register_quantized,
+    ModelEvaluateSpec.KIND: _register_evaluation,
+}

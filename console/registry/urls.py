@@ -1,0 +1,17 @@
+from django.urls import path
+
+from console.registry import views
+
+app_name = "registry"
+urlpatterns = [
+    path("", views.model_list, name="list"),
+    path("new/", views.model_new, name="new"),
+    path("jobs/<int:job_id>/output/", views.job_output, name="job-output"),
+    path("<int:version_id>/", views.model_detail, name="detail"),
+    path("<int:version_id>/evaluate/", views.model_evaluate, name="evaluate"),
+    path("<int:version_id>/quantize/", views.model_quantize, name="quantize"),
+    path("<int:version_id>/status/", views.model_status, name="status"),
+    path("<int:version_id>/download.zip", views.model_download, name="download"),
+    path("<int:version_id>/files/<path:path>", views.model_file, name="file"),
+    path("<int:version_id>/playground/", views.model_playground, name="playground"),
+]

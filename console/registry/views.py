@@ -1,0 +1,301 @@
+"""Model pages: the list, registering a checkpoint, a version's page (status, lineage,
+files, evaluations and their chart, the measured comparison of its family, the Evaluate
+and Quantize forms), downloads and the playground."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from console.accounts.roles import Cap, has_cap
+from console.core.auth import forbidden, require_cap
+from console.core.errors import Forbidden, ServiceError
+from console.data.selectors import corpus_get, corpus_list
+from console.jobs.models import Job
+from console.projects.selectors import project_list
+from console.registry import forms, selectors, services
+from console.registry.api import download_response
+from console.registry.artifacts import manifest_problems, sha256_file
+from console.registry.models import ModelVersion, Status
+from console.runs.models import Checkpoint
+from console.runs.selectors import run_get, run_list
+
+
+def _version_or_404(request: HttpRequest, version_id: int) -> ModelVersion:
+    version = selectors.model_version_get(user=request.user, version_id=version_id)
+    if version is None:
+        raise Http404("No such model version.")
+    return version
+
+
+def _errors(exc: ServiceError) -> dict[str, list[str]]:
+    return getattr(exc, "errors", None) or {"__all__": [exc.message]}
+
+
+def _add_errors(form, exc: ServiceError) -> None:
+    for field, errs in _errors(exc).items():
+        for e in errs:
+            form.add_error(field if field in form.fields else None, e)
+
+
+@require_cap(Cap.VIEW)
+def model_list(request: HttpRequest) -> HttpResponse:
+    project = request.GET.get("project", "")
+    return render(
+        request,
+        "registry/list.html",
+        {
+            "versions": selectors.model_version_list(user=request.user, project=project)[:200],
+            "projects": project_list(user=request.user),
+            "project": project,
+        },
+    )
+
+
+@require_cap(Cap.TRAINING_WRITE)
+def model_new(request: HttpRequest) -> HttpResponse:
+    """Register a run's checkpoint (the run page links here with run and step)."""
+    data = request.POST if request.method == "POST" else None
+    initial = {"run": request.GET.get("run"), "step": request.GET.get("step")}
+    form = forms.RegisterForm(data, initial=initial)
+    run_id = (data or request.GET).get("run", "")
+    run = run_get(user=request.user, run_id=int(run_id)) if run_id.isdigit() else None
+    if run is not None and "name" not in form.initial:
+        form.initial["name"] = f"{run.name or 'run'}-{run.pk}"[:100].replace(" ", "-")
+    if request.method == "POST" and form.is_valid():
+        if run is None:
+            raise Http404("No such run.")
+        try:
+            job = services.model_register(
+                actor=request.user,
+                run=run,
+                step=form.cleaned_data["step"],
+                name=form.cleaned_data["name"],
+            )
+        except Forbidden as exc:
+            return forbidden(request, exc.message)
+        except ServiceError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"Registering {form.cleaned_data['name']}: job {job.pk}.")
+            return redirect("jobs:detail", job_id=job.pk)
+    checkpoints = []
+    if run is not None:
+        checkpoints = list(Checkpoint.objects.filter(run=run))
+    return render(
+        request,
+        "registry/new.html",
+        {
+            "form": form,
+            "run": run,
+            "checkpoints": checkpoints,
+            "runs": run_list(user=request.user)[:50] if run is None else [],
+            "step": (data or request.GET).get("step", ""),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _detail_context(request: HttpRequest, version: ModelVersion, **extra: Any) -> dict[str, Any]:
+    corpora = corpus_list(user=request.user).filter(project_id=version.project_id)[:50]
+    lineage = version.lineage or {}
+    chart = selectors.perplexity_chart(version)
+    can_write = has_cap(request.user, Cap.TRAINING_WRITE)
+    return {
+        "version": version,
+        "lineage": lineage,
+        "lineage_model": json.dumps(lineage.get("model") or {}, indent=2),
+        "lineage_deepspeed": json.dumps(lineage.get("deepspeed") or {}, indent=2),
+        "corpus": corpus_get(user=request.user, corpus_id=lineage["corpus"])
+        if lineage.get("corpus")
+        else None,
+        "evaluations": selectors.evaluation_list(version),
+        "comparison": selectors.comparison_rows(version),
+        "chart": chart,
+        "chart_json": json.dumps(chart),
+        "jobs": Job.objects.filter(
+            kind__startswith="model.",
+            project_id=version.project_id,
+            spec__model_version_id=version.pk,
+        ).order_by("-id")[:10],
+        "can_write": can_write,
+        "supported": services.supported_methods() if can_write else {},
+        "evaluate_form": extra.pop("evaluate_form", None) or forms.EvaluateForm(corpora=corpora),
+        "quantize_form": extra.pop("quantize_form", None) or forms.QuantizeForm(),
+        "archive_to": {Status.DRAFT: Status.ARCHIVED, Status.ARCHIVED: Status.DRAFT}.get(
+            version.status
+        ),
+        **extra,
+    }
+
+
+@require_cap(Cap.VIEW)
+def model_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _version_or_404(request, version_id)
+    return render(request, "registry/detail.html", _detail_context(request, version))
+
+
+@require_POST
+@require_cap(Cap.TRAINING_WRITE)
+def model_evaluate(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _version_or_404(request, version_id)
+    corpora = corpus_list(user=request.user).filter(project_id=version.project_id)[:50]
+    form = forms.EvaluateForm(request.POST, corpora=corpora)
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        corpus_id = data.pop("corpus")
+        corpus = corpus_get(user=request.user, corpus_id=corpus_id) if corpus_id else None
+        try:
+            job = services.model_evaluate(
+                actor=request.user, version=version, corpus=corpus, **data
+            )
+        except Forbidden as exc:
+            return forbidden(request, exc.message)
+        except ServiceError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"Evaluation queued: job {job.pk}.")
+            return redirect("jobs:detail", job_id=job.pk)
+    ctx = _detail_context(request, version, evaluate_form=form)
+    return render(request, "registry/detail.html", ctx, status=400)
+
+
+@require_POST
+@require_cap(Cap.TRAINING_WRITE)
+def model_quantize(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _version_or_404(request, version_id)
+    form = forms.QuantizeForm(request.POST)
+    if form.is_valid():
+        try:
+            job = services.model_quantize(
+                actor=request.user,
+                version=version,
+                method=form.cleaned_data["method"],
+                group_size=form.cleaned_data["group_size"],
+            )
+        except Forbidden as exc:
+            return forbidden(request, exc.message)
+        except ServiceError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"Quantization queued: job {job.pk}.")
+            return redirect("jobs:detail", job_id=job.pk)
+    ctx = _detail_context(request, version, quantize_form=form)
+    return render(request, "registry/detail.html", ctx, status=400)
+
+
+@require_POST
+@require_cap(Cap.TRAINING_WRITE)
+def model_status(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _version_or_404(request, version_id)
+    try:
+        services.model_version_set_status(
+            actor=request.user, version=version, status=request.POST.get("status", "")
+        )
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("registry:detail", version_id=version.pk)
+
+
+@require_cap(Cap.VIEW)
+def model_download(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = _version_or_404(request, version_id)
+    try:
+        return download_response(version)
+    except ServiceError as exc:
+        return render(
+            request,
+            "registry/refused.html",
+            {"version": version, "reason": exc.message},
+            status=409,
+        )
+
+
+@require_cap(Cap.VIEW)
+def model_file(request: HttpRequest, version_id: int, path: str) -> HttpResponse:
+    """One file of the version, after checking it against its recorded sha256."""
+    version = _version_or_404(request, version_id)
+    entry = next((f for f in version.files if f["path"] == path), None)
+    if entry is None:
+        raise Http404("No such file in this version.")
+    file_path = services.model_folder(version) / entry["path"]
+    if (
+        not file_path.is_file()
+        or file_path.is_symlink()
+        or sha256_file(file_path) != entry["sha256"]
+    ):
+        reason = f"{path}: sha256 does not match the manifest (tampered or corrupted)."
+        return render(
+            request, "registry/refused.html", {"version": version, "reason": reason}, status=409
+        )
+    response = FileResponse(file_path.open("rb"), as_attachment=True, filename=file_path.name)
+    response["X-Checksum-SHA256"] = entry["sha256"]
+    return response
+
+
+@require_cap(Cap.VIEW)
+def model_playground(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Generation from one prompt, synchronously (small versions only)."""
+    version = _version_or_404(request, version_id)
+    form = forms.PlaygroundForm(request.POST or None)
+    output = None
+    status = 200
+    if request.method == "POST":
+        if not has_cap(request.user, Cap.JOBS_SUBMIT):
+            return forbidden(request, "The playground needs the 'jobs.submit' permission.")
+        if form.is_valid():
+            problems = manifest_problems(services.model_folder(version), version.files)
+            if problems:
+                form.add_error(
+                    None, f"The files do not match the manifest: {'; '.join(problems[:5])}"
+                )
+            else:
+                try:
+                    output = services.playground_generate(
+                        actor=request.user, version=version, **form.cleaned_data
+                    )
+                except ServiceError as exc:
+                    _add_errors(form, exc)
+        if not form.is_valid() or form.errors:
+            status = 400
+    template = "registry/playground.html#output" if request.htmx else "registry/playground.html"
+    return render(
+        request,
+        template,
+        {
+            "version": version,
+            "form": form,
+            "output": output,
+            "too_large": version.size_bytes > _limit(),
+            "limit": _limit(),
+        },
+        status=status,
+    )
+
+
+def _limit() -> int:
+    from django.conf import settings
+
+    return settings.FORGE_PLAYGROUND_MAX_BYTES
+
+
+@require_cap(Cap.VIEW)
+def job_output(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Where a model job's result lives: the version it made, or the one it evaluated."""
+    job = Job.objects.filter(pk=job_id, project__in=project_list(user=request.user)).first()
+    if job is None:
+        raise Http404("No such job.")
+    made = ModelVersion.objects.filter(job=job).first()
+    if made is not None:
+        return redirect("registry:detail", version_id=made.pk)
+    version_id = (job.spec or {}).get("model_version_id")
+    if isinstance(version_id, int):
+        return redirect("registry:detail", version_id=version_id)
+    raise Http404("This job made nothing (yet).")
