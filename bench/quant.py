@@ -126,6 +126,11 @@ def main() -> int:
     parser.add_argument("--prompt-tokens", type=int, default=128)
     parser.add_argument("--seq-len", type=int, default=512, help="random-token corpus rows")
     parser.add_argument("--sequences", type=int, default=64, help="random-token corpus rows")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="CUDA: static KV cache + torch.compile(reduce-overhead) for decode",
+    )
     parser.add_argument("--workdir", type=Path, help="default: a temporary folder, removed")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -167,6 +172,7 @@ def main() -> int:
                 batch_sizes=batches,
                 new_tokens=args.new_tokens,
                 prompt_tokens=args.prompt_tokens,
+                compile=args.compile,
             )
             rows.append({"method": method, **info, **result})
             gc.collect()

@@ -105,8 +105,12 @@ def run_in_process(
     new_tokens: int,
     prompt_tokens: int,
     max_sequences: int = 64,
+    compile: bool = False,
 ) -> dict:
-    """Load, time decoding, read the memory peak, then (optionally) perplexity."""
+    """Load, time decoding, read the memory peak, then (optionally) perplexity.
+    ``compile`` (CUDA): a static KV cache, with which transformers' generate compiles
+    the decoding step (CUDA graphs), the way decode is served; eager decode of a single sequence
+    is bound by kernel launches, not by the weights' memory traffic."""
     from gpu_agent.data import PackedShards
     from gpu_agent.models.evaluate import _perplexity_of, load_model
 
@@ -118,6 +122,10 @@ def run_in_process(
     else:
         base = _rss_baseline()
     model, _ = load_model(folder, device=device)
+    if compile and cuda:
+        # transformers compiles the decoding step itself for a static cache (its own
+        # compile config, CUDA graphs handled between steps).
+        model.generation_config.cache_implementation = "static"
     speeds = {
         str(b): decode_tokens_per_s(
             model, batch=b, new_tokens=new_tokens, prompt_tokens=prompt_tokens
@@ -146,6 +154,7 @@ def measure(
     batch_sizes: tuple[int, ...] = (1,),
     new_tokens: int = 32,
     prompt_tokens: int = 32,
+    compile: bool = False,
 ) -> dict:
     """{"size_bytes", "peak_memory_bytes", "tokens_per_s": {str(batch): float},
     "perplexity": float | None} (plus "runtime": the kernels used)."""
@@ -169,7 +178,7 @@ def measure(
         prompt_tokens=prompt_tokens,
     )
     if device.startswith("cuda"):
-        return run_in_process(folder, **args)
+        return run_in_process(folder, **args, compile=compile)
     request = {
         **args,
         "folder": str(folder),

@@ -487,11 +487,15 @@ def _torchao_quantize(linear: nn.Module, method: str, group_size: int) -> None:
     try:  # torchao >= 0.9
         from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig
 
-        config = (
-            Int8WeightOnlyConfig()
-            if method == "int8"
-            else Int4WeightOnlyConfig(group_size=group_size)
-        )
+        if method == "int8":
+            config = Int8WeightOnlyConfig()
+        else:
+            try:  # tinygemm's kernel (torch's _weight_int4pack_mm): needs no extra package
+                config = Int4WeightOnlyConfig(
+                    group_size=group_size, int4_packing_format="tile_packed_to_4d"
+                )
+            except TypeError:  # torchao before packing formats: tinygemm is its default
+                config = Int4WeightOnlyConfig(group_size=group_size)
     except ImportError:  # older torchao
         from torchao.quantization import int4_weight_only, int8_weight_only
 
