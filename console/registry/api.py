@@ -23,10 +23,10 @@ from console.registry import selectors, services
 from console.registry.artifacts import manifest_problems
 from console.registry.serializers import (
     EvaluateSerializer,
+    ModelRegisterSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
     QuantizeSerializer,
-    RegisterSerializer,
 )
 from console.runs.selectors import run_get
 
@@ -78,10 +78,10 @@ class ModelListApi(_Writes, ListAPIView):
             user=self.request.user, project=params.get("project", ""), name=params.get("name", "")
         )
 
-    @extend_schema(request=RegisterSerializer, responses=JOB_CREATED)
+    @extend_schema(request=ModelRegisterSerializer, responses=JOB_CREATED)
     def post(self, request: Request) -> Response:
         """Register a run's complete checkpoint as the next version of a model."""
-        payload = RegisterSerializer(data=request.data)
+        payload = ModelRegisterSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         run = run_get(user=request.user, run_id=data["run"])

@@ -75,7 +75,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
         ]
 
 
-class RegisterSerializer(serializers.Serializer):
+class ModelRegisterSerializer(serializers.Serializer):
     run = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     step = serializers.IntegerField(min_value=0, max_value=2**63 - 1)
     name = serializers.CharField(max_length=100)

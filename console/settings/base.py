@@ -175,6 +175,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" or "status" field with their own choices: name each.
+    "ENUM_NAME_OVERRIDES": {
+        "AuthFailureKindEnum": "console.accounts.models.AuthFailure.Kind",
+        "AlertRuleKindEnum": "console.alerts.models.RuleKind",
+        "ModelVersionKindEnum": "console.registry.models.Kind",
+        "ModelVersionStatusEnum": "console.registry.models.Status",
+        "EvaluationKindEnum": "console.registry.models.EvalKind",
+        "NodeStatusEnum": "console.fleet.models.Node.Status",
+    },
 }
 
 # ---------------------------------------------------------------- Celery
