@@ -74,9 +74,11 @@ class ModelListApi(_Writes, ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        return selectors.model_version_list(
-            user=self.request.user, project=params.get("project", ""), name=params.get("name", "")
-        )
+        filters = {key: params.get(key, "") for key in ("project", "name")}
+        for key, value in filters.items():
+            if "\x00" in value or len(value) > 200:  # PostgreSQL refuses NUL in text
+                raise serializers.ValidationError({key: ["Not a valid name."]})
+        return selectors.model_version_list(user=self.request.user, **filters)
 
     @extend_schema(request=ModelRegisterSerializer, responses=JOB_CREATED)
     def post(self, request: Request) -> Response:

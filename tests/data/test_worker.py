@@ -104,10 +104,15 @@ def test_cancel_on_a_real_worker_leaves_no_version(personas, api, data_dir, work
     )
     assert response.status_code == 201, response.content
     job_id = response.json()["id"]
+    # Cancel as soon as a worker runs it (a fast machine reads 150 MB in a second or two,
+    # so waiting for its first progress report could see it already finished).
     job = wait_for(
-        lambda: j if ((j := Job.objects.get(pk=job_id)).progress > 0 or j.is_terminal) else None,
+        lambda: (
+            j if ((j := Job.objects.get(pk=job_id)).state == "running" or j.is_terminal) else None
+        ),
         timeout=60,
-        what="the ingest to report progress",
+        interval=0.02,
+        what="the ingest to start",
     )
     assert job.state == "running", (job.state, job.error, worker.log())
     job_cancel(actor=personas.data_engineer, job_id=job_id)

@@ -40,23 +40,26 @@ def test_forge_runs_cli_end_to_end(
     # the agent and the worker use the stack's, on the same database.
     me = {"url": live_server.url, "token": token_for(personas.ml_engineer)}
 
+    # Long enough (40 steps, checkpoints at 20 and 40) and polled often enough that
+    # --wait shows several step lines.
     proc = forge.popen(
-        "runs", "create", "--corpus", str(corpus.pk), "--steps", "12", *TINY, "--wait", **me
-    )
+        "runs", "create", "--corpus", str(corpus.pk), "--steps", "40", *TINY,
+        "--checkpoint-every", "20", "--wait", "--interval", "0.2", **me,
+    )  # fmt: skip
     out, err = proc.communicate(timeout=420)
     assert proc.returncode == 0, (out, err, stack["agent"].log()[-3000:])
     run = Run.objects.get()
     assert f"Launched run {run.pk}" in out
     # --wait prints the progress line, which carries the loss as it falls.
-    losses = [float(x) for x in re.findall(r"step \d+/12 loss ([0-9.]+)", out)]
+    losses = [float(x) for x in re.findall(r"step \d+/40 loss ([0-9.]+)", out)]
     assert losses, out
     assert f"Job {run.job_id} succeeded." in out
-    assert "Latest checkpoint: step 12" in out
+    assert "Latest checkpoint: step 40" in out
 
     shown = forge("runs", "metrics", str(run.pk), **me)
     assert shown.returncode == 0, shown.stderr
     steps = [int(line.split()[0]) for line in shown.stdout.splitlines() if line[:1].isdigit()]
-    assert steps == list(range(1, 13))
+    assert steps[0] == 1 and steps[-1] == 40 and steps == sorted(steps)
 
     target = tmp_path / "tb.zip"
     saved = forge("runs", "tensorboard", str(run.pk), "-o", str(target), **me)
