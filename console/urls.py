@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from console.accounts import api as accounts_api
 from console.alerts import api_urls as alerts_api_urls
 from console.audit import api as audit_api
+from console.cards import api as cards_api
 from console.core.api import api_not_found
 from console.data import api as data_api
 from console.fleet import agent_api
 from console.fleet import api as fleet_api
+from console.governance import api as governance_api
 from console.jobs import api as jobs_api
 from console.metrics import api as metrics_api
 from console.projects import api as projects_api
@@ -83,6 +85,8 @@ api_v1 = [
     path("runs/compare/", runs_api.RunCompareApi.as_view(), name="run-compare"),
     path("runs/<int:run_id>/", runs_api.RunDetailApi.as_view(), name="run-detail"),
     path("runs/<int:run_id>/gpus/", runs_api.RunGpusApi.as_view(), name="run-gpus"),
+    path("runs/<int:run_id>/approve/", runs_api.RunApproveApi.as_view(), name="run-approve"),
+    path("runs/<int:run_id>/reject/", runs_api.RunRejectApi.as_view(), name="run-reject"),
     path(
         "runs/<int:run_id>/tensorboard.zip",
         runs_api.RunTensorboardApi.as_view(),
@@ -106,6 +110,46 @@ api_v1 = [
         registry_api.ModelDownloadApi.as_view(),
         name="model-download",
     ),
+    path("models/<int:version_id>/card/", cards_api.ModelCardApi.as_view(), name="model-card"),
+    path(
+        "models/<int:version_id>/deployment/",
+        cards_api.ModelDeploymentApi.as_view(),
+        name="model-deployment",
+    ),
+    path(
+        "models/<int:version_id>/promote/",
+        governance_api.ModelPromoteApi.as_view(),
+        name="model-promote",
+    ),
+    path("reviews/", governance_api.ReviewListApi.as_view(), name="reviews"),
+    path(
+        "reviews/<int:review_id>/", governance_api.ReviewDetailApi.as_view(), name="review-detail"
+    ),
+    path(
+        "reviews/<int:review_id>/items/<int:item_id>/",
+        governance_api.ReviewItemApi.as_view(),
+        name="review-item",
+    ),
+    path(
+        "reviews/<int:review_id>/submit/",
+        governance_api.ReviewSubmitApi.as_view(),
+        name="review-submit",
+    ),
+    path(
+        "reviews/<int:review_id>/approve/",
+        governance_api.ReviewApproveApi.as_view(),
+        name="review-approve",
+    ),
+    path(
+        "reviews/<int:review_id>/reject/",
+        governance_api.ReviewRejectApi.as_view(),
+        name="review-reject",
+    ),
+    path(
+        "reviews/<int:review_id>/request-changes/",
+        governance_api.ReviewRequestChangesApi.as_view(),
+        name="review-request-changes",
+    ),
     *alerts_api_urls.urlpatterns,
 ]
 
@@ -123,6 +167,8 @@ urlpatterns = [
     path("data/", include("console.data.urls")),
     path("runs/", include("console.runs.urls")),
     path("models/", include("console.registry.urls")),
+    path("models/", include("console.cards.urls")),
+    path("reviews/", include("console.governance.urls")),
     path("alerts/", include("console.alerts.urls")),
     path("audit/", include("console.audit.urls")),
     path("admin/", admin.site.urls),

@@ -15,7 +15,7 @@ NAV: list[tuple[str, str | None, Cap]] = [
     ("Data", "data:list", Cap.VIEW),
     ("Runs", "runs:list", Cap.VIEW),
     ("Models", "registry:list", Cap.VIEW),
-    ("Reviews", None, Cap.VIEW),
+    ("Reviews", "governance:list", Cap.VIEW),
     ("Carbon", None, Cap.VIEW),
     ("Audit", "audit:list", Cap.AUDIT_VIEW),
 ]

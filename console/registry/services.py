@@ -269,6 +269,46 @@ def model_version_set_status(*, actor: Any, version: ModelVersion, status: str) 
     return locked
 
 
+# Governance's transitions (console.governance.services is the only caller).
+GOVERNANCE_TRANSITIONS = frozenset(
+    {
+        (Status.DRAFT, Status.IN_REVIEW),
+        (Status.IN_REVIEW, Status.APPROVED),
+        (Status.IN_REVIEW, Status.DRAFT),
+        (Status.APPROVED, Status.PRODUCTION),
+        (Status.PRODUCTION, Status.ARCHIVED),
+        (Status.APPROVED, Status.ARCHIVED),
+    }
+)
+
+
+@transaction.atomic
+def model_version_status_by_governance(
+    *, version: ModelVersion, status: str, actor: Any
+) -> ModelVersion:
+    """Review, approval, production and retirement of a version, for governance's services
+    only (they check the review and the actor's rights): draft → in review, in review →
+    approved or back to draft, approved → production, production or approved → archived."""
+    locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    before = locked.status
+    if (before, status) not in GOVERNANCE_TRANSITIONS:
+        raise Conflict(
+            f"A model version cannot go from {locked.get_status_display()} to "
+            f"{Status(status).label if status in Status.values else status!r}."
+        )
+    ModelVersion.objects.filter(pk=locked.pk, status=before).update(status=status)
+    locked.status = status
+    audit_record(
+        action="model.status",
+        actor=actor,
+        obj=locked,
+        project_id=locked.project_id,
+        before={"status": before},
+        after={"status": status, "by": "governance"},
+    )
+    return locked
+
+
 def playground_generate(
     *,
     actor: Any,

@@ -238,3 +238,51 @@ class RunGpusApi(APIView):
             name = str(exc).split(":", 1)[0]
             raise serializers.ValidationError({name: [str(exc)]}) from None
         return Response(selectors.run_gpu_series(run=run, after=after, max_points=max_points))
+
+
+# ------------------------------------------------------------------ run approval
+
+
+class RunApprovalDecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class _RunDecisionApi(APIView):
+    """Approve or reject a run the launch policy held: a reviewer who is not the
+    launcher (403 and an audit event otherwise); 409 when it is not awaiting approval."""
+
+    permission_classes = [IsMember]
+
+    def decide(self, request: Request, run_id: int, comment: str):
+        raise NotImplementedError
+
+    def post(self, request: Request, run_id: int) -> Response:
+        if selectors.run_get(user=request.user, run_id=run_id) is None:
+            raise Http404
+        payload = RunApprovalDecisionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        self.decide(request, run_id, payload.validated_data.get("comment", ""))
+        run = selectors.run_get(user=request.user, run_id=run_id)
+        return Response(RunDetailSerializer(run).data)
+
+
+class RunApproveApi(_RunDecisionApi):
+    @extend_schema(request=RunApprovalDecisionSerializer, responses=RunDetailSerializer)
+    def post(self, request: Request, run_id: int) -> Response:
+        return super().post(request, run_id)
+
+    def decide(self, request: Request, run_id: int, comment: str):
+        from console.policies.services import run_approve
+
+        return run_approve(actor=request.user, run_id=run_id, comment=comment)
+
+
+class RunRejectApi(_RunDecisionApi):
+    @extend_schema(request=RunApprovalDecisionSerializer, responses=RunDetailSerializer)
+    def post(self, request: Request, run_id: int) -> Response:
+        return super().post(request, run_id)
+
+    def decide(self, request: Request, run_id: int, comment: str):
+        from console.policies.services import run_reject
+
+        return run_reject(actor=request.user, run_id=run_id, comment=comment)

@@ -26,6 +26,8 @@ from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
 from console.jobs.models import Job
 from console.jobs.services import SpecInvalid, job_submit
+from console.policies.selectors import run_policy_check
+from console.policies.services import run_approval_hold
 from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
@@ -343,6 +345,8 @@ def run_create(
     problems = memory_problems(spec)
     if problems:
         raise FieldErrors({"gpus_per_node": problems})
+    # The project's launch policy (console.policies): a held run's job waits for a reviewer.
+    held, held_estimate = run_policy_check(project=project, preset=preset, spec=spec)
     if not name and preset == CUSTOM:
         m = spec.model
         name = f"custom {m.num_layers}x{m.hidden_size} on corpus {corpus.pk}"
@@ -371,6 +375,8 @@ def run_create(
         run.spec = job.spec
         run.deepspeed = job.spec["deepspeed"]
         run.save(update_fields=["job", "spec", "deepspeed"])
+        if held:  # before commit, so the schedule message finds requires_approval set
+            run_approval_hold(run=run, job=job, reasons=held, estimate=held_estimate)
         audit_record(action="run.create", actor=actor, obj=run, after={"job": job.pk})
     return run
 

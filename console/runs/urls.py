@@ -13,6 +13,8 @@ urlpatterns = [
     path("<int:run_id>/pause/", views.run_pause, name="pause"),
     path("<int:run_id>/resume/", views.run_resume, name="resume"),
     path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
+    path("<int:run_id>/approve/", views.run_approve, name="approve"),
+    path("<int:run_id>/reject/", views.run_reject, name="reject"),
     path("<int:run_id>/tensorboard.zip", views.run_tensorboard, name="tensorboard"),
     path("<int:run_id>/gpus.json", views.run_gpus_data, name="gpus"),
 ]

@@ -294,3 +294,36 @@ def run_gpus_data(request: HttpRequest, run_id: int) -> JsonResponse:
     except ValueError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse(selectors.run_gpu_series(run=run, after=after, max_points=max_points))
+
+
+# ------------------------------------------------------------------ run approval
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def run_approve(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A reviewer (never the launcher) approves a run the launch policy held."""
+    from console.policies.services import run_approve as approve
+
+    comment = request.POST.get("comment", "")[:2000]
+    return _job_action(
+        request,
+        run_id,
+        lambda *, actor, job_id: approve(actor=actor, run_id=run_id, comment=comment),
+        "approved",
+    )
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def run_reject(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A reviewer (never the launcher) rejects a held run: its job is cancelled."""
+    from console.policies.services import run_reject as reject
+
+    comment = request.POST.get("comment", "")[:2000]
+    return _job_action(
+        request,
+        run_id,
+        lambda *, actor, job_id: reject(actor=actor, run_id=run_id, comment=comment),
+        "rejected",
+    )

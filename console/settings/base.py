@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from console.env import Env, parse_database_url, secret_key_from_file, sqlite_database
 
 env = Env()
@@ -24,6 +26,12 @@ FORGE_RUNS_DIR = env.path("FORGE_RUNS_DIR", FORGE_DATA_DIR / "runs")
 # web process only for versions up to FORGE_PLAYGROUND_MAX_BYTES on disk.
 FORGE_MODELS_DIR = env.path("FORGE_MODELS_DIR", FORGE_DATA_DIR / "models")
 FORGE_PLAYGROUND_MAX_BYTES = env.int("FORGE_PLAYGROUND_MAX_BYTES", 2 * 1024**3, min=1)
+# Deployment bundles (console.cards): the serving image, the PersistentVolumeClaim that holds
+# FORGE_MODELS_DIR in the cluster (unset: a read-only hostPath of FORGE_MODELS_DIR), and the
+# memory of one GPU, from which the bundle derives the tensor-parallel GPU count.
+FORGE_DEPLOY_SERVING_IMAGE = env.str("FORGE_DEPLOY_SERVING_IMAGE", "vllm/vllm-openai:v0.8.5")
+FORGE_DEPLOY_MODEL_VOLUME = env.str("FORGE_DEPLOY_MODEL_VOLUME", "")
+FORGE_DEPLOY_GPU_MEMORY_GIB = env.int("FORGE_DEPLOY_GPU_MEMORY_GIB", 80, min=1)
 # Data: server-side paths may be registered as datasets only under this root (unset: none);
 # uploads larger than FORGE_DATA_MAX_UPLOAD_BYTES are refused (413) before they fill a disk.
 FORGE_DATA_IMPORT_ROOT = (
@@ -60,6 +68,8 @@ INSTALLED_APPS = [
     "console.runs",
     "console.alerts",
     "console.registry",
+    "console.policies",
+    "console.governance",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +236,23 @@ CELERY_TASK_ALWAYS_EAGER = False
 FORGE_JOB_HEARTBEAT_TIMEOUT = env.int("FORGE_JOB_HEARTBEAT_TIMEOUT", 90, min=5)
 FORGE_JOB_REENQUEUE_AFTER = env.int("FORGE_JOB_REENQUEUE_AFTER", 60, min=1)
 FORGE_RECONCILE_INTERVAL = env.int("FORGE_RECONCILE_INTERVAL", 10, min=1)
+
+
+def _env_float(name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.str(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a number from {low} to {high}.")
+    return value
+
+
+# Run approval policies (console.policies): a run's estimated cost is its GPU-hours x
+# FORGE_GPU_HOUR_PRICE; its hours assume FORGE_ESTIMATE_MFU of the GPUs' peak FLOP/s.
+FORGE_GPU_HOUR_PRICE = _env_float("FORGE_GPU_HOUR_PRICE", 2.5, low=0.0, high=1e6)
+FORGE_ESTIMATE_MFU = _env_float("FORGE_ESTIMATE_MFU", 0.4, low=0.01, high=1.0)
 
 # Fleet: agents heartbeat every FORGE_NODE_HEARTBEAT_SECONDS; a node is offline
 # after FORGE_NODE_OFFLINE_AFTER seconds of silence, and its jobs are lost (and

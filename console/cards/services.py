@@ -1,0 +1,47 @@
+"""The one write of this app: exporting a deployment bundle, which is allowed only for an
+approved or production version and audit-logged either way ("deploy.bundle" or
+"deploy.refused")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.audit.services import audit_record
+from console.cards import deploy, render
+from console.cards.selectors import card_data
+from console.core.errors import Conflict
+from console.registry.models import ModelVersion, Status
+
+DEPLOYABLE = frozenset({Status.APPROVED, Status.PRODUCTION})
+
+
+def deployment_refusal(version: ModelVersion) -> str:
+    """Why the version may not be deployed ("" when it may)."""
+    if version.status in DEPLOYABLE:
+        return ""
+    return (
+        f"{version} is {version.get_status_display().lower()}: only an approved or production "
+        "version gets a deployment bundle."
+    )
+
+
+def deployment_bundle_export(*, actor: Any, version: ModelVersion) -> tuple[str, bytes]:
+    """(file name, zip bytes) of the version's bundle; Conflict (409) when not approved."""
+    version.refresh_from_db(fields=["status"])
+    reason = deployment_refusal(version)
+    if reason:
+        audit_record(
+            action="deploy.refused",
+            actor=actor,
+            obj=version,
+            after={"status": version.status, "reason": reason},
+        )
+        raise Conflict(reason)
+    data = deploy.bundle_zip(version, card_markdown=render.card_markdown(card_data(version)))
+    audit_record(
+        action="deploy.bundle",
+        actor=actor,
+        obj=version,
+        after={"status": version.status, "bytes": len(data)},
+    )
+    return f"{deploy.k8s_name(version)}-deployment.zip", data

@@ -1,0 +1,214 @@
+"""Review pages: /reviews/ (what waits for me as a reviewer, what I submitted) and a
+review's page (the checklist with evidence forms for the submitter, the decisions, and
+the Approve / Request changes / Reject buttons for reviewers). Every POST calls one
+service; a refused self-approval is a 403 page and an audit event."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from console.accounts.roles import Cap, has_cap
+from console.core.auth import forbidden, require_cap
+from console.core.errors import Forbidden, ServiceError
+from console.governance import selectors, services
+from console.governance.models import Review
+from console.registry.selectors import model_version_get
+
+
+def _review_or_404(request: HttpRequest, review_id: int) -> Review:
+    review = selectors.review_get(user=request.user, review_id=review_id)
+    if review is None:
+        raise Http404("No such review.")
+    return review
+
+
+def _context(request: HttpRequest, review: Review) -> dict:
+    user = request.user
+    mine = review.submitted_by_id == user.pk
+    creator = review.version.created_by_id == user.pk
+    decided = review.decisions.filter(round=review.round, reviewer=user).exists()
+    return {
+        "review": review,
+        "items": review.items.all(),
+        "decisions": review.decisions.select_related("reviewer"),
+        "approvals": review.decisions.filter(round=review.round, decision="approve").count(),
+        "can_edit": mine and review.editable,
+        "can_decide": has_cap(user, Cap.REVIEW) and review.decidable and not decided,
+        "can_check": has_cap(user, Cap.REVIEW) and review.decidable and not (mine or creator),
+        "own": mine or creator,
+    }
+
+
+@require_cap(Cap.VIEW)
+def review_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "governance/list.html",
+        {
+            "pending": selectors.reviews_pending_for(user=request.user)[:200]
+            if has_cap(request.user, Cap.REVIEW)
+            else [],
+            "mine": selectors.reviews_submitted_by(user=request.user)[:200],
+            "recent": selectors.review_list(user=request.user)[:50],
+            "can_review": has_cap(request.user, Cap.REVIEW),
+        },
+    )
+
+
+@require_cap(Cap.VIEW)
+def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = _review_or_404(request, review_id)
+    template = "governance/detail.html#panel" if request.htmx else "governance/detail.html"
+    return render(request, template, _context(request, review))
+
+
+@require_POST
+@require_cap(Cap.TRAINING_WRITE)
+def review_open(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = model_version_get(user=request.user, version_id=version_id)
+    if version is None:
+        raise Http404("No such model version.")
+    templates = selectors.template_list()
+    template_id = request.POST.get("template", "")
+    template = (
+        templates.filter(pk=int(template_id)).first()
+        if template_id.isdigit()
+        else templates.filter(name="Model release").first() or templates.first()
+    )
+    if template is None:
+        messages.error(request, "No active checklist template: ask an administrator.")
+        return redirect("registry:detail", version_id=version.pk)
+    try:
+        review = services.review_open(actor=request.user, version=version, template=template)
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("registry:detail", version_id=version.pk)
+    messages.success(request, f"Review {review.pk} opened: add the evidence, then submit.")
+    return redirect("governance:detail", review_id=review.pk)
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def review_item(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+    item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
+    if item is None:
+        raise Http404("No such checklist item.")
+    try:
+        services.review_item_update(
+            actor=request.user,
+            item=item,
+            text=request.POST.get("evidence_text"),
+            link=request.POST.get("evidence_link"),
+            file=request.FILES.get("evidence_file"),
+            clear_file=request.POST.get("clear_file") == "on",
+        )
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, f"{item.title}: {exc.message}")
+    else:
+        messages.success(request, f"Evidence saved: {item.title}.")
+    return redirect("governance:detail", review_id=review_id)
+
+
+def _act(request: HttpRequest, review_id: int, action: str) -> HttpResponse:
+    review = _review_or_404(request, review_id)
+    comment = request.POST.get("comment", "")
+    calls = {
+        "submit": lambda: services.review_submit(actor=request.user, review=review),
+        "start": lambda: services.review_start(actor=request.user, review=review),
+        "approve": lambda: services.review_approve(
+            actor=request.user, review=review, comment=comment
+        ),
+        "reject": lambda: services.review_reject(
+            actor=request.user, review=review, comment=comment
+        ),
+        "request-changes": lambda: services.review_request_changes(
+            actor=request.user, review=review, comment=comment
+        ),
+    }
+    if action not in calls:
+        raise Http404("No such action.")
+    try:
+        review = calls[action]()
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Review {review.pk}: {review.get_state_display()}.")
+    if request.htmx:
+        review.refresh_from_db()
+        return render(request, "governance/detail.html#panel", _context(request, review))
+    return redirect("governance:detail", review_id=review_id)
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def review_action(request: HttpRequest, review_id: int, action: str) -> HttpResponse:
+    return _act(request, review_id, action)
+
+
+@require_POST
+@require_cap(Cap.TRAINING_WRITE)
+def model_promote(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = model_version_get(user=request.user, version_id=version_id)
+    if version is None:
+        raise Http404("No such model version.")
+    try:
+        services.model_promote(actor=request.user, version=version)
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{version} is in production.")
+    return redirect("registry:detail", version_id=version.pk)
+
+
+@require_cap(Cap.VIEW)
+def review_item_file(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+    """An item's evidence file, as an attachment (never rendered inline)."""
+    item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
+    if item is None or not item.evidence_file:
+        raise Http404("No such evidence file.")
+    try:
+        handle = item.evidence_file.open("rb")
+    except OSError:
+        raise Http404("The evidence file is missing.") from None
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=item.evidence_file.name.rsplit("/", 1)[-1],
+        content_type="application/octet-stream",
+    )
+
+
+@require_POST
+@require_cap(Cap.REVIEW)
+def review_item_check(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+    """A reviewer records a manual check result (automated checks will fill it later)."""
+    item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
+    if item is None:
+        raise Http404("No such checklist item.")
+    passed = request.POST.get("passed", "")
+    if passed not in ("yes", "no"):
+        messages.error(request, "Say whether the check passed.")
+        return redirect("governance:detail", review_id=review_id)
+    note = request.POST.get("note", "").strip()[:2000]
+    try:
+        services.review_item_record_check(
+            actor=request.user, item=item, passed=passed == "yes", result={"note": note}
+        )
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Check recorded: {item.title}.")
+    return redirect("governance:detail", review_id=review_id)
