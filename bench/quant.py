@@ -80,24 +80,12 @@ def random_corpus(folder: Path, *, vocab: int, seq_len: int, sequences: int, see
 
 def random_model(name: str, folder: Path, device: str) -> Path:
     """A random-init preset saved as a bf16 safetensors folder."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
+    from gpu_agent.train.loop import llama_config
     from gpu_agent.train.presets import preset
 
-    m = preset(name, vocab_size=PRESET_VOCAB)
-    config = LlamaConfig(
-        vocab_size=m.vocab_size,
-        hidden_size=m.hidden_size,
-        num_hidden_layers=m.num_layers,
-        num_attention_heads=m.num_heads,
-        num_key_value_heads=m.num_heads,
-        intermediate_size=m.intermediate_size,
-        max_position_embeddings=m.max_positions,
-        initializer_range=m.initializer_range,
-        rms_norm_eps=m.norm_eps,
-        rope_theta=m.rope_theta,
-        tie_word_embeddings=m.tie_embeddings,
-    )
+    config = llama_config(preset(name, vocab_size=PRESET_VOCAB))
     torch.manual_seed(0)
     with torch.device(device):
         model = LlamaForCausalLM(config).to(torch.bfloat16)

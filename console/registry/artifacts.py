@@ -9,7 +9,6 @@ appears whole or not at all.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ from django.conf import settings
 
 from console.data.engine.storage import LocalStorage
 
-# Never opened, never copied (RELIABILITY.md S10): safetensors only.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+# The model engine (gpu_agent.models) is imported inside the functions: importing it
+# loads torch, which the web processes need not hold. Its PICKLE_SUFFIXES are the files
+# never opened, never copied (RELIABILITY.md S10): safetensors only.
 LINEAGE_FILE = "forge_model.json"
 SUMS_FILE = "SHA256SUMS"
 
@@ -32,7 +32,15 @@ def model_key(job_id: int) -> str:
 
 
 def is_pickle(path: Path) -> bool:
+    from gpu_agent.models.folder import PICKLE_SUFFIXES
+
     return path.name.lower().endswith(PICKLE_SUFFIXES)
+
+
+def sha256_file(path: Path) -> str:
+    from gpu_agent.models.folder import sha256_file
+
+    return sha256_file(path)
 
 
 def unsafe_files(folder: Path) -> list[str]:
@@ -50,30 +58,10 @@ def unsafe_files(folder: Path) -> list[str]:
     return problems
 
 
-def sha256_file(path: Path, chunk: int = 4 * 1024 * 1024) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def manifest_of(folder: Path) -> list[dict[str, Any]]:
-    """[{"path", "bytes", "sha256"}] of every file in ``folder`` (the engine's
-    ``file_manifest`` when it is installed, the same thing here otherwise)."""
-    try:
-        from gpu_agent.models import file_manifest
-    except ImportError:
-        folder = Path(folder)
-        return [
-            {
-                "path": p.relative_to(folder).as_posix(),
-                "bytes": p.stat().st_size,
-                "sha256": sha256_file(p),
-            }
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.is_symlink()
-        ]
+    """[{"path", "bytes", "sha256"}] of every file in ``folder`` (the engine's)."""
+    from gpu_agent.models.folder import file_manifest
+
     return file_manifest(folder)
 
 
@@ -82,25 +70,9 @@ def manifest_problems(folder: Path, manifest: list[dict[str, Any]]) -> list[str]
     folder = Path(folder)
     if not folder.is_dir():
         return [f"the model folder {folder} is missing"]
-    try:
-        from gpu_agent.models import verify_manifest
-    except ImportError:
-        problems = []
-        recorded = {f["path"] for f in manifest}
-        for entry in manifest:
-            path = folder / entry["path"]
-            if not path.is_file() or path.is_symlink():
-                problems.append(f"{entry['path']}: missing")
-            elif path.stat().st_size != entry["bytes"]:
-                problems.append(f"{entry['path']}: size differs from the manifest")
-            elif sha256_file(path) != entry["sha256"]:
-                problems.append(f"{entry['path']}: sha256 mismatch (tampered or corrupted)")
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(folder).as_posix()
-            if (path.is_file() or path.is_symlink()) and rel not in recorded:
-                problems.append(f"{rel}: not in the manifest")
-        return problems
-    return list(verify_manifest(folder, manifest))
+    from gpu_agent.models.folder import verify_manifest
+
+    return verify_manifest(folder, manifest)
 
 
 def sums_text(manifest: list[dict[str, Any]]) -> str:

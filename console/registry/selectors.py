@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
 
+from console.core.errors import Conflict, NotFound
 from console.projects.selectors import project_list
-from console.registry.artifacts import SUMS_FILE, sums_text
+from console.registry.artifacts import SUMS_FILE, sha256_file, sums_text
 from console.registry.models import Evaluation, ModelVersion
 from console.registry.services import model_folder
 
@@ -144,3 +146,20 @@ def model_zip_stream(version: ModelVersion) -> Iterator[bytes]:
                     yield sink.take()
         archive.writestr(f"{prefix}/{SUMS_FILE}", sums_text(version.files))
     yield sink.take()
+
+
+def model_file_checked(version: ModelVersion, path: str) -> tuple[Path, dict[str, Any]]:
+    """One file of the version and its manifest entry, after checking it against its
+    recorded sha256: NotFound when the manifest has no such file, Conflict when the
+    file on disk no longer matches it."""
+    entry = next((f for f in version.files if f["path"] == path), None)
+    if entry is None:
+        raise NotFound("No such file in this version.")
+    file_path = model_folder(version) / entry["path"]
+    if (
+        not file_path.is_file()
+        or file_path.is_symlink()
+        or sha256_file(file_path) != entry["sha256"]
+    ):
+        raise Conflict(f"{path}: sha256 does not match the manifest (tampered or corrupted).")
+    return file_path, entry

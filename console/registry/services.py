@@ -34,7 +34,7 @@ from console.data.models import TokenizedCorpus
 from console.jobs.models import Job, JobState
 from console.jobs.services import job_submit
 from console.projects.models import Project
-from console.registry.artifacts import model_key, model_storage, unsafe_files
+from console.registry.artifacts import manifest_problems, model_key, model_storage, unsafe_files
 from console.registry.models import (
     Evaluation,
     Kind,
@@ -199,10 +199,8 @@ def supported_methods() -> dict[str, str]:
     """{method: "" if it runs, else why not} on this machine. Evaluated in the web
     process: the console's Celery workers (queue pipelines) run on the same kind of
     machine as the web process (see README, Models)."""
-    try:
-        from gpu_agent.models import supported_methods as engine_methods
-    except ImportError:
-        return {m: "the model engine (gpu_agent.models) is not installed" for m in QUANT_METHODS}
+    from gpu_agent.models import supported_methods as engine_methods
+
     found = engine_methods()
     return {m: found.get(m, "not offered by the model engine") for m in QUANT_METHODS}
 
@@ -343,10 +341,11 @@ def playground_generate(
     errors = spec.check()
     if errors:
         raise FieldErrors(errors)
-    try:
-        from gpu_agent.models import ModelFolderError, generate
-    except ImportError:
-        raise InvalidInput("The model engine (gpu_agent.models) is not installed.") from None
+    problems = manifest_problems(model_folder(version), version.files)
+    if problems:
+        raise Conflict(f"The files do not match the manifest: {'; '.join(problems[:5])}")
+    from gpu_agent.models import ModelFolderError, generate
+
     try:
         return generate(
             model_folder(version),

@@ -14,13 +14,12 @@ from django.views.decorators.http import require_POST
 
 from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
-from console.core.errors import Forbidden, ServiceError
+from console.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from console.data.selectors import corpus_get, corpus_list
 from console.jobs.models import Job
 from console.projects.selectors import project_list
 from console.registry import forms, selectors, services
 from console.registry.api import download_response
-from console.registry.artifacts import manifest_problems, sha256_file
 from console.registry.models import ModelVersion, Status
 from console.runs.models import Checkpoint
 from console.runs.selectors import run_get, run_list
@@ -222,18 +221,16 @@ def model_download(request: HttpRequest, version_id: int) -> HttpResponse:
 def model_file(request: HttpRequest, version_id: int, path: str) -> HttpResponse:
     """One file of the version, after checking it against its recorded sha256."""
     version = _version_or_404(request, version_id)
-    entry = next((f for f in version.files if f["path"] == path), None)
-    if entry is None:
-        raise Http404("No such file in this version.")
-    file_path = services.model_folder(version) / entry["path"]
-    if (
-        not file_path.is_file()
-        or file_path.is_symlink()
-        or sha256_file(file_path) != entry["sha256"]
-    ):
-        reason = f"{path}: sha256 does not match the manifest (tampered or corrupted)."
+    try:
+        file_path, entry = selectors.model_file_checked(version, path)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+    except Conflict as exc:
         return render(
-            request, "registry/refused.html", {"version": version, "reason": reason}, status=409
+            request,
+            "registry/refused.html",
+            {"version": version, "reason": exc.message},
+            status=409,
         )
     response = FileResponse(file_path.open("rb"), as_attachment=True, filename=file_path.name)
     response["X-Checksum-SHA256"] = entry["sha256"]
@@ -251,18 +248,12 @@ def model_playground(request: HttpRequest, version_id: int) -> HttpResponse:
         if not has_cap(request.user, Cap.JOBS_SUBMIT):
             return forbidden(request, "The playground needs the 'jobs.submit' permission.")
         if form.is_valid():
-            problems = manifest_problems(services.model_folder(version), version.files)
-            if problems:
-                form.add_error(
-                    None, f"The files do not match the manifest: {'; '.join(problems[:5])}"
+            try:
+                output = services.playground_generate(
+                    actor=request.user, version=version, **form.cleaned_data
                 )
-            else:
-                try:
-                    output = services.playground_generate(
-                        actor=request.user, version=version, **form.cleaned_data
-                    )
-                except ServiceError as exc:
-                    _add_errors(form, exc)
+            except ServiceError as exc:
+                _add_errors(form, exc)
         if not form.is_valid() or form.errors:
             status = 400
     template = "registry/playground.html#output" if request.htmx else "registry/playground.html"

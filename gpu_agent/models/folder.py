@@ -49,7 +49,7 @@ def _walk(folder: Path) -> list[Path]:
     return files
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -64,7 +64,7 @@ def file_manifest(folder: Path) -> list[dict]:
         {
             "path": path.relative_to(folder).as_posix(),
             "bytes": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": sha256_file(path),
         }
         for path in _walk(folder)
     ]

@@ -93,14 +93,12 @@ def peak_flops(torch) -> float | None:
     return None
 
 
-def build_model(spec: TrainSpec, torch, tokens: dict[str, int | None] | None = None):
-    """The model of the spec; ``tokens`` (bos/eos/pad ids of the corpus's tokenizer) go
-    into its config, so the exported folder generates and stops like its tokenizer."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+def llama_config(m, tokens: dict[str, int | None] | None = None, **extra: Any):
+    """The transformers LlamaConfig of a ModelSpec (bos/eos ids from ``tokens``)."""
+    from transformers import LlamaConfig
 
-    m = spec.model
     tokens = tokens or {}
-    config = LlamaConfig(
+    return LlamaConfig(
         bos_token_id=tokens.get("bos_token_id"),
         eos_token_id=tokens.get("eos_token_id"),
         vocab_size=m.vocab_size,
@@ -114,9 +112,17 @@ def build_model(spec: TrainSpec, torch, tokens: dict[str, int | None] | None = N
         rms_norm_eps=m.norm_eps,
         rope_theta=m.rope_theta,
         tie_word_embeddings=m.tie_embeddings,
-        attn_implementation="sdpa",
-        use_cache=False,
+        **extra,
     )
+
+
+def build_model(spec: TrainSpec, torch, tokens: dict[str, int | None] | None = None):
+    """The model of the spec; ``tokens`` (bos/eos/pad ids of the corpus's tokenizer) go
+    into its config, so the exported folder generates and stops like its tokenizer."""
+    from transformers import LlamaForCausalLM
+
+    tokens = tokens or {}
+    config = llama_config(spec.model, tokens, attn_implementation="sdpa", use_cache=False)
     model = LlamaForCausalLM(config)
     # The pad id is set after construction: given to the constructor it becomes the
     # embedding's padding_idx, whose row init zeroes (impossible on a ZeRO-3 partition).
@@ -293,9 +299,12 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
             )
             if lead:
                 folder = root / checkpoints.tag_for(at) / checkpoints.HF_FOLDER
+                # Training runs without a KV cache; whoever loads the export generates with one.
+                engine.module.config.use_cache = True
                 engine.module.save_pretrained(
                     folder, state_dict=state, safe_serialization=True, max_shard_size="5GB"
                 )
+                engine.module.config.use_cache = False
                 info["hf"] = checkpoints.HF_FOLDER
             del state
         dist.barrier()
