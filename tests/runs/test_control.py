@@ -136,8 +136,10 @@ def test_pause_saves_a_checkpoint_and_resume_continues_from_it(personas, tmp_pat
     assert before_steps == list(range(1, paused_at + 1))
     # The loss curve continues where it was, not from an untrained model.
     # (An untrained model starts near ln(512) = 6.24 again.)
-    # Within noise of where it stopped (0.1: a step's batch-to-batch spread here).
-    assert after[0] < min(before) + 0.1 and after[0] < before[0] - 0.2, (paused_at, before, after)
+    # Within the spread of the last steps before the pause (batch-to-batch noise is
+    # about 0.1 here), and far below an untrained model's first loss.
+    assert after[0] < max(before[-5:]) + 0.05, (paused_at, before, after)
+    assert after[0] < before[0] - 0.2, (paused_at, before, after)
     assert after[-1] < after[0], after
     assert sorted(Checkpoint.objects.filter(run=run).values_list("step", flat=True))[-1] == 30
 
