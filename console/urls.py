@@ -1,13 +1,17 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from console.accounts import api as accounts_api
 from console.alerts import api_urls as alerts_api_urls
 from console.audit import api as audit_api
+from console.carbon import api as carbon_api
 from console.cards import api as cards_api
 from console.core.api import api_not_found
 from console.data import api as data_api
+from console.energy import api_urls as energy_api_urls
 from console.fleet import agent_api
 from console.fleet import api as fleet_api
 from console.governance import api as governance_api
@@ -35,6 +39,8 @@ api_v1 = [
     path("jobs/<int:job_id>/", jobs_api.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/cancel/", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
     path("jobs/<int:job_id>/pause/", jobs_api.JobPauseApi.as_view(), name="job-pause"),
+    path("jobs/<int:job_id>/run-now/", jobs_api.JobRunNowApi.as_view(), name="job-run-now"),
+    path("carbon/forecast/", carbon_api.ForecastApi.as_view(), name="carbon-forecast"),
     path("jobs/<int:job_id>/resume/", jobs_api.JobResumeApi.as_view(), name="job-resume"),
     path("jobs/<int:job_id>/approve/", jobs_api.JobApproveApi.as_view(), name="job-approve"),
     path("jobs/<int:job_id>/reject/", jobs_api.JobRejectApi.as_view(), name="job-reject"),
@@ -131,6 +137,11 @@ api_v1 = [
         name="review-item",
     ),
     path(
+        "reviews/<int:review_id>/items/<int:item_id>/run-check/",
+        governance_api.ReviewItemCheckApi.as_view(),
+        name="review-item-run-check",
+    ),
+    path(
         "reviews/<int:review_id>/submit/",
         governance_api.ReviewSubmitApi.as_view(),
         name="review-submit",
@@ -151,6 +162,7 @@ api_v1 = [
         name="review-request-changes",
     ),
     *alerts_api_urls.urlpatterns,
+    *energy_api_urls.urlpatterns,
 ]
 
 agent_v1 = [
@@ -160,6 +172,8 @@ agent_v1 = [
 ]
 
 urlpatterns = [
+    # Pages without the icon link (the admin panel) still get one, not a 404.
+    path("favicon.ico", lambda request: redirect(static("img/forge.svg"), permanent=True)),
     path("", include("console.core.urls")),
     path("", include("console.accounts.urls")),
     path("jobs/", include("console.jobs.urls")),
@@ -168,9 +182,11 @@ urlpatterns = [
     path("runs/", include("console.runs.urls")),
     path("models/", include("console.registry.urls")),
     path("models/", include("console.cards.urls")),
+    path("carbon/", include("console.carbon.urls")),
     path("reviews/", include("console.governance.urls")),
     path("alerts/", include("console.alerts.urls")),
     path("audit/", include("console.audit.urls")),
+    path("energy/", include("console.energy.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/agent/v1/", include((agent_v1, "agent"))),

@@ -27,6 +27,7 @@ from gpu_agent import __version__
 from gpu_agent.console import ConsoleClient, ConsoleError, ConsoleUnavailable
 from gpu_agent.consumer import LaunchHandler, QueueConsumer
 from gpu_agent.hardware import HostLoad, NodeInventory, address_towards, node_inventory
+from gpu_agent.power import PowerCap, PowerPolicy
 from gpu_agent.spec import RegisterReply
 from gpu_agent.spool import Spool
 from gpu_agent.supervisor import INTERRUPTED_PREFIX, Supervisor
@@ -55,7 +56,8 @@ class AgentConfig:
 
 
 class Heartbeat:
-    """Every ``interval`` s: POST heartbeat with the running jobs; stop what the reply lists."""
+    """Every ``interval`` s: POST heartbeat with the running jobs; stop what the reply lists;
+    apply the power policy it carries (its report goes with the next heartbeat)."""
 
     def __init__(
         self,
@@ -63,10 +65,12 @@ class Heartbeat:
         supervisor: Supervisor,
         uploader: Uploader,
         interval: float,
+        power: PowerCap | None = None,
     ) -> None:
         self.client = client
         self.supervisor = supervisor
         self.uploader = uploader
+        self.power = power
         self.interval = max(0.2, interval)
         self.status = ""
         self.last_error = ""
@@ -91,6 +95,7 @@ class Heartbeat:
                 running=self.supervisor.running(),
                 spool=self.uploader.status(),
                 host=self.host_load.sample(),
+                power=self.power.report() if self.power is not None else None,
                 timeout=max(5.0, self.interval * 3),
             )
         except (ConsoleUnavailable, ConsoleError, ValueError) as exc:
@@ -113,6 +118,12 @@ class Heartbeat:
                 log.warning("heartbeat reply: bad stop entry %r", item)
                 continue
             self.supervisor.stop(job, attempt, "stopped by console")
+        policy = PowerPolicy.from_wire(getattr(reply, "power", None))
+        if self.power is not None and policy is not None:
+            try:
+                self.power.apply(policy)
+            except Exception:
+                log.exception("power policy failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -167,9 +178,16 @@ def register(
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, *, gpu_source: GpuSource | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        gpu_source: GpuSource | None = None,
+        power: PowerCap | None = None,
+    ) -> None:
         self.config = config
         self.gpu_source = gpu_source
+        self.power = power
         self.stop_event = threading.Event()
 
     def run(self) -> int:
@@ -230,11 +248,14 @@ class Agent:
         ).start()
         heartbeat: Heartbeat | None = None
         telemetry: Telemetry | None = None
+        power = self.power or PowerCap(state_path=cfg.work_dir / "power_cap.json")
         try:
             reply = register(client, cfg.name, inventory, self.stop_event)
             if reply is None:
                 return 0
-            heartbeat = Heartbeat(client, supervisor, uploader, reply.heartbeat_seconds).start()
+            heartbeat = Heartbeat(
+                client, supervisor, uploader, reply.heartbeat_seconds, power=power
+            ).start()
             telemetry = Telemetry(spool, self.gpu_source, interval=cfg.telemetry_interval).start()
             handler = LaunchHandler(spool, supervisor, node=reply.node or cfg.name)
             QueueConsumer(
@@ -253,6 +274,7 @@ class Agent:
                 heartbeat.stop()
             if telemetry is not None:
                 telemetry.stop()
+            power.close()
             supervisor.shutdown()
             flushed = uploader.stop(flush_timeout=cfg.flush_timeout)
             left = spool.counts()

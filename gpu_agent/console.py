@@ -1,7 +1,8 @@
 """HTTP client of the console's agent API (urllib only; JSON; the node token).
 
     POST {console}/api/agent/v1/register   {name, agent_version, inventory}  -> RegisterReply
-    POST {console}/api/agent/v1/heartbeat  {running: [{job, attempt}], spool} -> HeartbeatReply
+    POST {console}/api/agent/v1/heartbeat  {running: [{job, attempt}], spool, power}
+                                                            -> HeartbeatReply (+ power policy)
     POST {console}/api/agent/v1/ingest     {records: [Record, ...]}           -> IngestResult
 
 Every request carries ``Authorization: Node <token>``. Connection errors, timeouts
@@ -21,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from gpu_agent.power import PowerHeartbeatReply
 from gpu_agent.spec import HeartbeatReply, RegisterReply, spec_from_dict
 
 log = logging.getLogger("gpu_agent.console")
@@ -124,14 +126,18 @@ class ConsoleClient:
         running: list[dict[str, int]],
         spool: dict[str, Any] | None = None,
         host: dict[str, Any] | None = None,
+        power: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> HeartbeatReply:
+        """The reply is a PowerHeartbeatReply: ``power`` is the node's power policy."""
         payload: dict[str, Any] = {"running": running}
         if host:
             payload["host"] = host
         if spool is not None:
             payload["spool"] = spool
-        return reply_from_dict(HeartbeatReply, self.post_json("heartbeat", payload, timeout))
+        if power is not None:
+            payload["power"] = power  # the report of the last power policy applied
+        return reply_from_dict(PowerHeartbeatReply, self.post_json("heartbeat", payload, timeout))
 
     def ingest(self, body: bytes, timeout: float | None = None) -> IngestResult:
         """POST an already-serialised batch; any HTTP reply below 500 comes back as is."""

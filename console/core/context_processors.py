@@ -16,7 +16,8 @@ NAV: list[tuple[str, str | None, Cap]] = [
     ("Runs", "runs:list", Cap.VIEW),
     ("Models", "registry:list", Cap.VIEW),
     ("Reviews", "governance:list", Cap.VIEW),
-    ("Carbon", None, Cap.VIEW),
+    ("Carbon", "carbon:home", Cap.VIEW),
+    ("Energy", "energy:home", Cap.VIEW),
     ("Audit", "audit:list", Cap.AUDIT_VIEW),
 ]
 

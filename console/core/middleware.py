@@ -43,3 +43,35 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", self.POLICY)
         return response
+
+
+class UserTimeZoneMiddleware:
+    """Times are stored in UTC and shown in the user's zone: the browser names its zone
+    in the ``forge_tz`` cookie (static/js/forge.js); an unknown or missing zone is UTC.
+    Forms then read entered times in that zone too."""
+
+    COOKIE = "forge_tz"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from django.utils import timezone
+
+        name = request.COOKIES.get(self.COOKIE, "")
+        zone = None
+        if name and len(name) <= 64 and all(c.isalnum() or c in "/_+-" for c in name):
+            try:
+                zone = ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                zone = None
+        if zone is not None:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -78,6 +78,9 @@ class HeartbeatSerializer(serializers.Serializer):
     running = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     host = serializers.DictField(required=False, default=dict)
     spool = serializers.DictField(required=False, default=dict)
+    power = serializers.DictField(
+        required=False, help_text="The agent's report of the power policy it last applied."
+    )
 
     def validate_running(self, value):
         if any(
@@ -94,7 +97,11 @@ class HeartbeatApi(AgentApi):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         reply = services.node_heartbeat(
-            node=request.user.node, running=data["running"], host=data["host"], spool=data["spool"]
+            node=request.user.node,
+            running=data["running"],
+            host=data["host"],
+            spool=data["spool"],
+            power=data.get("power"),
         )
         return Response(spec_to_dict(reply))
 

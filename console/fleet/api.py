@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from console.accounts.permissions import require
 from console.accounts.roles import Cap
 from console.fleet import selectors, services
-from console.fleet.models import Gpu, Node
+from console.fleet.models import POWER_CAP_MAX_WATTS, POWER_CAP_MIN_WATTS, Gpu, Node
 
 
 class GpuSerializer(serializers.ModelSerializer):
@@ -38,6 +38,24 @@ class NodeSerializer(serializers.ModelSerializer):
     gpus = GpuSerializer(many=True, read_only=True)
     running = serializers.IntegerField(read_only=True, default=0)
     queue = serializers.CharField(read_only=True)
+    power_model_watts = serializers.SerializerMethodField(
+        help_text="Watts assumed while a job runs where NVML gives no power (CPU-only nodes)."
+    )
+    hourly_price = serializers.SerializerMethodField(
+        help_text="Price per GPU-hour (per node-hour without GPUs) at the node's price tier."
+    )
+    power_cap_summary = serializers.SerializerMethodField(
+        help_text="The agent's last power report in words."
+    )
+
+    def get_power_model_watts(self, node: Node) -> float:
+        return selectors.node_power_model_watts(node)
+
+    def get_hourly_price(self, node: Node) -> str:
+        return str(selectors.node_hourly_price(node, 1))
+
+    def get_power_cap_summary(self, node: Node) -> list[str]:
+        return selectors.node_power_report_lines(node)
 
     class Meta:
         model = Node
@@ -57,8 +75,46 @@ class NodeSerializer(serializers.ModelSerializer):
             "created_at",
             "registered_at",
             "last_heartbeat_at",
+            "cpu_power_watts",
+            "power_model_watts",
+            "price_tier",
+            "price_on_demand",
+            "price_spot",
+            "price_reserved",
+            "hourly_price",
+            "power_cap_mode",
+            "power_cap_watts",
+            "power_cap_report",
+            "power_cap_reported_at",
+            "power_cap_summary",
         ]
         read_only_fields = fields
+
+
+class NodeSettingsSerializer(serializers.Serializer):
+    """What an admin may change on a node (PATCH): any subset of these."""
+
+    power_cap_mode = serializers.ChoiceField(choices=Node.PowerCapMode.choices, required=False)
+    power_cap_watts = serializers.IntegerField(
+        allow_null=True,
+        required=False,
+        min_value=POWER_CAP_MIN_WATTS,
+        max_value=POWER_CAP_MAX_WATTS,
+        help_text="Per GPU.",
+    )
+    cpu_power_watts = serializers.FloatField(
+        allow_null=True, required=False, min_value=0, max_value=100_000
+    )
+    price_tier = serializers.ChoiceField(choices=Node.PriceTier.choices, required=False)
+    price_on_demand = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True, required=False, min_value=0
+    )
+    price_spot = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True, required=False, min_value=0
+    )
+    price_reserved = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True, required=False, min_value=0
+    )
 
 
 class NodeCreateSerializer(serializers.Serializer):
@@ -101,6 +157,15 @@ class NodeDetailApi(APIView):
     @extend_schema(responses=NodeSerializer)
     def get(self, request: Request, name: str) -> Response:
         return Response(NodeSerializer(_node(name)).data)
+
+    @extend_schema(request=NodeSettingsSerializer, responses={200: NodeSerializer, 403: dict})
+    def patch(self, request: Request, name: str) -> Response:
+        """Power policy, power model and prices; admins only (403 otherwise)."""
+        node = _node(name)
+        payload = NodeSettingsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.node_settings_update(actor=request.user, node=node, **payload.validated_data)
+        return Response(NodeSerializer(selectors.node_get(name=node.name)).data)
 
 
 class _NodeManageApi(APIView):

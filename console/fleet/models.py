@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+POWER_CAP_MIN_WATTS = 50
+POWER_CAP_MAX_WATTS = 2000
 
 
 class Node(models.Model):
@@ -12,6 +16,16 @@ class Node(models.Model):
         NEW = "new"  # created, agent never registered
         ONLINE = "online"
         OFFLINE = "offline"  # missed heartbeats
+
+    class PriceTier(models.TextChoices):
+        ON_DEMAND = "on_demand", "on demand"
+        SPOT = "spot", "spot"
+        RESERVED = "reserved", "reserved"
+
+    class PowerCapMode(models.TextChoices):
+        OFF = "off", "off"
+        DRY_RUN = "dry_run", "dry run"
+        ENFORCE = "enforce", "enforce"
 
     name = models.SlugField(max_length=64, unique=True)
     status = models.CharField(
@@ -39,6 +53,63 @@ class Node(models.Model):
     mem_used_mib = models.PositiveBigIntegerField(null=True, blank=True)
     spool_pending = models.PositiveIntegerField(default=0, help_text="Records the agent holds.")
     spool_quarantined = models.PositiveIntegerField(default=0)
+    # Power model and prices, for energy and cost accounting (read via the fleet selectors).
+    cpu_power_watts = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100_000.0)],
+        help_text="Watts the node draws while a job runs on it, where NVML gives no GPU power "
+        "(CPU-only nodes). Empty: the FORGE_CPU_NODE_WATTS setting.",
+    )
+    price_tier = models.CharField(
+        max_length=16, choices=PriceTier.choices, default=PriceTier.ON_DEMAND
+    )
+    price_on_demand = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Per GPU-hour (per node-hour on a CPU-only node). Empty: FORGE_GPU_HOUR_PRICE.",
+    )
+    price_spot = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Per GPU-hour (per node-hour on a CPU-only node). Empty: FORGE_GPU_HOUR_PRICE.",
+    )
+    price_reserved = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Per GPU-hour (per node-hour on a CPU-only node). Empty: FORGE_GPU_HOUR_PRICE.",
+    )
+    # Power policy: a per-GPU power limit the agent sets through NVML, only when enabled.
+    power_cap_mode = models.CharField(
+        max_length=16,
+        choices=PowerCapMode.choices,
+        default=PowerCapMode.OFF,
+        help_text="off: the agent leaves power limits alone (and restores the default once "
+        "after enforce); dry run: it reports what it would set; enforce: it sets the cap.",
+    )
+    power_cap_watts = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(POWER_CAP_MIN_WATTS),
+            MaxValueValidator(POWER_CAP_MAX_WATTS),
+        ],
+        help_text=f"Power limit per GPU, {POWER_CAP_MIN_WATTS}-{POWER_CAP_MAX_WATTS} W "
+        "(clamped by the agent to what each GPU allows).",
+    )
+    power_cap_report = models.JSONField(
+        default=dict, blank=True, help_text="What the agent last reported applying."
+    )
+    power_cap_reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

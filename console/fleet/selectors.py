@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -60,3 +63,83 @@ def gpu_history(*, gpu: Gpu, hours: int = 24) -> QuerySet[GpuSample]:
 
 def node_allocations(*, node: Node, limit: int = 50) -> QuerySet[Allocation]:
     return node.allocations.select_related("job", "job__project")[:limit]
+
+
+# ------------------------------------------------------------------ power model and prices
+
+
+def node_price_tier(node: Node) -> str:
+    """The node's price tier: "on_demand", "spot" or "reserved"."""
+    return str(node.price_tier)
+
+
+def node_hourly_price(node: Node, gpus: int) -> Decimal:
+    """What an hour on this node costs: per GPU-hour times ``gpus``, or, with ``gpus`` 0
+    (a CPU-only job or node), the same price per node-hour. The price of the node's
+    tier; where that is empty, the FORGE_GPU_HOUR_PRICE setting."""
+    price = {
+        Node.PriceTier.ON_DEMAND: node.price_on_demand,
+        Node.PriceTier.SPOT: node.price_spot,
+        Node.PriceTier.RESERVED: node.price_reserved,
+    }.get(node.price_tier)
+    if price is None:
+        price = Decimal(str(getattr(settings, "FORGE_GPU_HOUR_PRICE", 2.5)))
+    return Decimal(price) * max(1, int(gpus))
+
+
+def node_power_model_watts(node: Node) -> float:
+    """Watts drawn while a job runs on the node where NVML gives no power reading
+    (CPU-only nodes): the node's own figure, else FORGE_CPU_NODE_WATTS (200 W)."""
+    if node.cpu_power_watts is not None:
+        return float(node.cpu_power_watts)
+    return float(getattr(settings, "FORGE_CPU_NODE_WATTS", 200.0))
+
+
+def node_power_policy(node: Node) -> dict[str, Any]:
+    """The power policy the node's agent receives with each heartbeat reply."""
+    mode = str(node.power_cap_mode)
+    watts = node.power_cap_watts
+    if mode != Node.PowerCapMode.OFF and watts is None:
+        mode = Node.PowerCapMode.OFF  # cannot be saved so, but never send a cap-less enforce
+    return {"mode": mode, "watts": watts}
+
+
+_ACTION_TEXT = {
+    "would_set": "would set",
+    "set": "set",
+    "restored": "restored",
+}
+
+
+def _w(value: Any) -> str:
+    return "?" if value is None else f"{float(value):g} W"
+
+
+def node_power_report_lines(node: Node) -> list[str]:
+    """The agent's last power report in words, one line per GPU:
+    "dry run: would set GPU 0 from 700 W to 500 W"."""
+    report = node.power_cap_report if isinstance(node.power_cap_report, dict) else {}
+    if not report:
+        return []
+    mode = str(report.get("mode", ""))
+    label = {"dry_run": "dry run", "enforce": "enforce", "off": "off"}.get(mode, mode or "?")
+    lines = []
+    if report.get("error"):
+        lines.append(f"{label}: {report['error']}")
+    gpus = report.get("gpus") if isinstance(report.get("gpus"), dict) else {}
+    for index in sorted(gpus, key=lambda k: int(k) if str(k).isdigit() else 0):
+        g = gpus[index] if isinstance(gpus[index], dict) else {}
+        action = g.get("action")
+        if action == "error":
+            lines.append(f"{label}: GPU {index}: {g.get('error') or 'error'}")
+        elif action in _ACTION_TEXT:
+            before = g.get("previous_limit_w", g.get("current_limit_w"))
+            lines.append(
+                f"{label}: {_ACTION_TEXT[action]} GPU {index} "
+                f"from {_w(before)} to {_w(g.get('target_w'))}"
+            )
+        else:
+            lines.append(f"{label}: GPU {index} stays at {_w(g.get('current_limit_w'))}")
+    if not lines and mode == "off":
+        lines.append("off: power limits left alone")
+    return lines

@@ -66,6 +66,10 @@ def node_detail(request: HttpRequest, name: str) -> HttpResponse:
         "series": json.dumps(selectors.gpu_recent_samples(nodes=[node], minutes=30)),
         "history": audit_event_list(object_type="fleet.node", object_id=str(node.pk))[:30],
         "can_manage": has_cap(request.user, Cap.FLEET_MANAGE),
+        "can_edit_power": services.node_settings_allowed(request.user),
+        "power_lines": selectors.node_power_report_lines(node),
+        "power_model_watts": selectors.node_power_model_watts(node),
+        "hourly_price": selectors.node_hourly_price(node, 1),
     }
     template = "fleet/node.html#status" if request.htmx else "fleet/node.html"
     return render(request, template, context)

@@ -45,6 +45,28 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
     inlines = [ChecklistItemInline]
 
 
+def check_summary(item: ReviewItem) -> str:
+    """One line for the sign-off panel: what ran, its value against the threshold."""
+    result = item.check_result or {}
+    job = item.check_job
+    if job is not None and not job.is_terminal:
+        return f"running (job {job.pk}, {job.progress}%)"
+    if "value" not in result:
+        if result.get("manual"):
+            verdict = "passed" if item.passed else "failed"
+            return f"reviewer's result: {verdict}. {result.get('note', '')}".strip()
+        if job is not None and job.state == "failed":
+            return f"the check job {job.pk} failed: {job.error[:200]}"
+        return "—"
+    bound = "≤" if result.get("direction") == "max" else "≥"
+    verdict = "passed" if result.get("passed") else "FAILED"
+    return (
+        f"{verdict}: {result.get('metric')} {result['value']:.4f} (needs {bound} "
+        f"{result.get('threshold')}), {result.get('generations')} generations, "
+        f"job {result.get('job')} by {result.get('run_by') or '?'}"
+    )
+
+
 def _reviewer(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_staff and has_cap(user, Cap.REVIEW))
@@ -62,10 +84,15 @@ class ReviewItemInline(admin.TabularInline):
         "evidence_file",
         "check_kind",
         "threshold",
+        "check_summary",
         "check_result",
         "passed",
     ]
     readonly_fields = fields
+
+    @admin.display(description="check")
+    def check_summary(self, obj: ReviewItem) -> str:
+        return check_summary(obj)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -122,9 +149,9 @@ class ReviewAdmin(admin.ModelAdmin):
             (
                 i.title,
                 "yes" if i.has_evidence else "missing",
-                "—" if i.passed is None else ("passed" if i.passed else "failed"),
+                check_summary(i),
             )
-            for i in obj.items.all()
+            for i in obj.items.select_related("check_job")
         ]
         return format_html(
             "<table>{}</table>",
@@ -210,6 +237,13 @@ class ReviewAdmin(admin.ModelAdmin):
             "title": f"{title}: confirm",
             "action": request.POST.get("action", ""),
             "reviews": queryset,
+            "checks": [
+                (
+                    review,
+                    [(i.title, check_summary(i)) for i in review.items.select_related("check_job")],
+                )
+                for review in queryset
+            ],
             "comment_required": comment_required,
             "error": error,
             "opts": self.model._meta,

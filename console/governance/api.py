@@ -17,9 +17,10 @@ from rest_framework.views import APIView
 from console.accounts.permissions import IsMember, require
 from console.accounts.roles import Cap
 from console.core.errors import Forbidden
-from console.governance import selectors, services
+from console.governance import checks_input, selectors, services
 from console.governance.models import Review
 from console.governance.serializers import (
+    ReviewCheckRunSerializer,
     ReviewCommentSerializer,
     ReviewDetailSerializer,
     ReviewEvidenceSerializer,
@@ -28,6 +29,8 @@ from console.governance.serializers import (
     ReviewSerializer,
     ReviewStatePatchSerializer,
 )
+from console.jobs.serializers import JobDetailSerializer
+from console.jobs.services import SpecInvalid
 from console.registry.selectors import model_version_get
 from console.registry.serializers import ModelVersionSerializer
 
@@ -142,6 +145,34 @@ class ReviewItemApi(APIView):
             clear_file=data.get("clear_file", False),
         )
         return Response(ReviewItemSerializer(item).data)
+
+
+class ReviewItemCheckApi(APIView):
+    """Start the item's automated check: 201 with the job; its result lands on the
+    item (``check_result``, ``passed``) when the job succeeds."""
+
+    permission_classes = [IsMember]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=ReviewCheckRunSerializer,
+        responses={201: OpenApiResponse(JobDetailSerializer), **REFUSED},
+    )
+    def post(self, request: Request, review_id: int, item_id: int) -> Response:
+        item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
+        if item is None:
+            raise Http404
+        payload = ReviewCheckRunSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        params = dict(payload.validated_data)
+        upload = params.pop("qa_file", None)
+        if upload is not None:
+            params["qa"] = checks_input.qa_from_upload(upload)
+        try:
+            job = services.review_check_start(actor=request.user, item=item, params=params)
+        except SpecInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
 class ReviewSubmitApi(APIView):

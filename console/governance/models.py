@@ -191,6 +191,14 @@ class ReviewItem(models.Model):
         storage=evidence_storage, upload_to=_evidence_path, max_length=255, blank=True
     )
     check_result = models.JSONField(null=True, blank=True)
+    check_job = models.ForeignKey(
+        "jobs.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The last automated check job started on this item.",
+    )
     passed = models.BooleanField(null=True, blank=True)
     checked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -26,6 +26,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             "check_kind",
             "threshold",
             "check_result",
+            "check_job",
             "passed",
             "updated_at",
         ]
@@ -101,3 +102,28 @@ class ReviewStatePatchSerializer(serializers.Serializer):
 
     state = serializers.CharField(required=False)
     required_approvers = serializers.IntegerField(required=False)
+
+
+class ReviewCheckRunSerializer(serializers.Serializer):
+    """Parameters of an automated check; the fact check needs ``qa`` (JSON) or
+    ``qa_file`` (multipart: CSV with question,answer columns, or JSON lines)."""
+
+    samples = serializers.IntegerField(required=False, min_value=1, max_value=16)
+    max_new_tokens = serializers.IntegerField(required=False, min_value=1, max_value=2048)
+    temperature = serializers.FloatField(required=False, min_value=0, max_value=5)
+    top_p = serializers.FloatField(required=False, min_value=0.0001, max_value=1)
+    repetition_penalty = serializers.FloatField(required=False, min_value=1, max_value=5)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)
+    attributes = serializers.ListField(
+        child=serializers.ChoiceField(choices=["gender", "age", "religion", "origin"]),
+        required=False,
+        max_length=4,
+    )
+    qa = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField(max_length=1000)),
+        required=False,
+        max_length=1000,
+    )
+    qa_file = serializers.FileField(required=False)
+    match = serializers.ChoiceField(choices=["normalised", "exact"], required=False)
+    answer_tokens = serializers.IntegerField(required=False, min_value=1, max_value=128)

@@ -25,6 +25,7 @@ from console.audit.services import audit_record
 from console.core.errors import Conflict, Forbidden, InvalidInput
 from console.governance.models import (
     OPEN_STATES,
+    CheckKind,
     ChecklistTemplate,
     Decision,
     DecisionKind,
@@ -32,6 +33,9 @@ from console.governance.models import (
     ReviewItem,
     ReviewState,
 )
+from console.governance.specs import ReviewCheckSpec
+from console.jobs.models import TERMINAL_STATES, Job, JobState
+from console.jobs.services import job_submit
 from console.registry.models import ModelVersion, Status
 from console.registry.services import model_version_status_by_governance
 
@@ -284,6 +288,8 @@ def _decide(*, actor: Any, review: Review, decision: str, comment: str) -> Revie
             )
         if Decision.objects.filter(review=review, round=review.round, reviewer=actor).exists():
             raise Conflict("You already decided on this review.")
+        if decision == DecisionKind.APPROVE:
+            _check_items_allow_approval(review)
         if review.state == ReviewState.SUBMITTED:
             _to_in_review(review)
         Decision.objects.create(
@@ -319,6 +325,21 @@ def _decide(*, actor: Any, review: Review, decision: str, comment: str) -> Revie
     return review
 
 
+def _check_items_allow_approval(review: Review) -> None:
+    """No approval while an automated check runs, or with a required item's check failed
+    (request changes, or a reviewer records a result with a note)."""
+    items = list(review.items.select_related("check_job"))
+    running = [i.title for i in items if i.check_job and i.check_job.state not in TERMINAL_STATES]
+    if running:
+        raise Conflict("Checks are still running: " + "; ".join(running) + ".")
+    failed = [i.title for i in items if i.required and i.passed is False]
+    if failed:
+        raise InvalidInput(
+            "Failed checks: " + "; ".join(failed) + ". Request changes, or record a "
+            "reviewer's check result with the reason."
+        )
+
+
 def review_approve(*, actor: Any, review: Review, comment: str = "") -> Review:
     return _decide(actor=actor, review=review, decision=DecisionKind.APPROVE, comment=comment)
 
@@ -351,6 +372,90 @@ def review_item_record_check(
         item.refresh_from_db()
         _audit("review.check", actor, review, item=item.key, passed=passed)
     return item
+
+
+# ------------------------------------------------------------------ automated checks
+
+
+def review_check_start(
+    *, actor: Any, item: ReviewItem, params: dict[str, Any] | None = None
+) -> Job:
+    """Queue an item's automated check (a ``review.check`` job on the version's folder).
+
+    The submitter runs checks as evidence while the review is editable; a reviewer (not
+    the submitter or the version's creator) runs them while it is under review. One
+    check at a time per item; the result lands on the item when the job succeeds."""
+    params = dict(params or {})
+    if item.check_kind == CheckKind.NONE or "check" not in (item.evidence_kinds or []):
+        raise InvalidInput(f"{item.title}: this item has no automated check.")
+    review = Review.objects.select_related("version").get(pk=item.review_id)
+    me = _user_id(actor)
+    as_submitter = me is not None and me == review.submitted_by_id
+    if not as_submitter:
+        _check_reviewer(actor, review, "Running a check")
+    if item.check_kind == CheckKind.FACTCHECK and not params.get("qa"):
+        raise InvalidInput("The fact check needs a question/answer reference set (CSV or JSONL).")
+    if item.check_kind != CheckKind.FACTCHECK:
+        params.pop("qa", None)
+    with transaction.atomic():
+        review = _locked(review)
+        if as_submitter and not review.editable:
+            raise Conflict(
+                f"Review {review.pk} is {review.get_state_display()}; the submitter runs "
+                "checks before submitting."
+            )
+        if not as_submitter and not review.decidable:
+            raise Conflict(f"Review {review.pk} is {review.get_state_display()}.")
+        item = ReviewItem.objects.select_for_update().select_related("check_job").get(pk=item.pk)
+        if item.check_job and item.check_job.state not in TERMINAL_STATES:
+            raise Conflict(f"{item.title}: a check is already running (job {item.check_job_id}).")
+        job = job_submit(
+            actor=actor,
+            project=review.project,
+            kind=ReviewCheckSpec.KIND,
+            params={**params, "review_item_id": item.pk},
+            name=f"Review {review.pk}: {item.get_check_kind_display()} check"[:200],
+        )
+        ReviewItem.objects.filter(pk=item.pk).update(check_job=job, updated_at=timezone.now())
+        _audit("review.check_start", actor, review, item=item.key, job=job.pk)
+    return job
+
+
+def review_check_left_active(job_id: int) -> None:
+    """Jobs-core hook, inside the transaction that moves a job out of running: a
+    succeeded ``review.check`` job's result goes onto its item (only the item's latest
+    check job, and only while the review still takes evidence or decisions)."""
+    job = Job.objects.filter(pk=job_id, kind=ReviewCheckSpec.KIND).first()
+    if job is None or job.state != JobState.SUCCEEDED:
+        return
+    item = ReviewItem.objects.select_for_update().filter(check_job_id=job.pk).first()
+    if item is None:
+        return
+    review = Review.objects.select_for_update().get(pk=item.review_id)
+    result = (job.result or {}).get("check")
+    if not isinstance(result, dict) or not (review.editable or review.decidable):
+        return
+    requester = job.requested_by
+    item.check_result = {
+        **result,
+        "job": job.pk,
+        "round": review.round,
+        "run_by": getattr(requester, "username", ""),
+        "at": timezone.now().isoformat(),
+    }
+    item.passed = bool(result.get("passed"))
+    item.checked_by = requester
+    item.save(update_fields=["check_result", "passed", "checked_by", "updated_at"])
+    _audit(
+        "review.check_result",
+        requester,
+        review,
+        item=item.key,
+        job=job.pk,
+        value=result.get("value"),
+        threshold=result.get("threshold"),
+        passed=item.passed,
+    )
 
 
 def review_tamper_refused(*, actor: Any, review: Review, via: str, fields: list[str]) -> None:

@@ -13,8 +13,9 @@ from django.views.decorators.http import require_POST
 from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
-from console.governance import selectors, services
+from console.governance import checks_input, selectors, services
 from console.governance.models import Review
+from console.jobs.services import SpecInvalid
 from console.registry.selectors import model_version_get
 
 
@@ -30,9 +31,13 @@ def _context(request: HttpRequest, review: Review) -> dict:
     mine = review.submitted_by_id == user.pk
     creator = review.version.created_by_id == user.pk
     decided = review.decisions.filter(round=review.round, reviewer=user).exists()
+    items = list(review.items.select_related("check_job"))
+    reviewer = has_cap(user, Cap.REVIEW) and review.decidable and not (mine or creator)
     return {
         "review": review,
-        "items": review.items.all(),
+        "items": items,
+        "checks_running": any(i.check_job and not i.check_job.is_terminal for i in items),
+        "can_run_check": (mine and review.editable) or reviewer,
         "decisions": review.decisions.select_related("reviewer"),
         "approvals": review.decisions.filter(round=review.round, decision="approve").count(),
         "can_edit": mine and review.editable,
@@ -187,6 +192,38 @@ def review_item_file(request: HttpRequest, review_id: int, item_id: int) -> Http
         filename=item.evidence_file.name.rsplit("/", 1)[-1],
         content_type="application/octet-stream",
     )
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return -1  # the spec's check names the field
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def review_item_run_check(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+    """Start an item's automated check (the fact check takes an uploaded Q/A set)."""
+    item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
+    if item is None:
+        raise Http404("No such checklist item.")
+    params: dict = {"samples": _int(request.POST.get("samples"), 2)}
+    upload = request.FILES.get("qa_file")
+    try:
+        if upload is not None:
+            params["qa"] = checks_input.qa_from_upload(upload)
+            params["match"] = request.POST.get("match", "normalised")
+        job = services.review_check_start(actor=request.user, item=item, params=params)
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except SpecInvalid as exc:
+        messages.error(request, f"{item.title}: " + checks_input.spec_errors(exc.errors))
+    except ServiceError as exc:
+        messages.error(request, f"{item.title}: {exc.message}")
+    else:
+        messages.success(request, f"{item.title}: check started (job {job.pk}).")
+    return redirect("governance:detail", review_id=review_id)
 
 
 @require_POST

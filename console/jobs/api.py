@@ -61,6 +61,9 @@ class JobListApi(ListAPIView):
                 name=data.get("name", ""),
                 not_before=data.get("not_before"),
                 deadline=data.get("deadline"),
+                carbon_aware=data.get("carbon_aware", False),
+                interruptible=data.get("interruptible", False),
+                expected_seconds=data.get("expected_seconds"),
             )
         except services.SpecInvalid as exc:
             raise serializers.ValidationError({"params": exc.errors}) from None
@@ -96,6 +99,15 @@ class _JobActionApi(APIView):
 class JobCancelApi(_JobActionApi):
     def perform(self, request, job_id):
         return services.job_cancel(actor=request.user, job_id=job_id)
+
+
+class JobRunNowApi(_JobActionApi):
+    """Override a carbon-aware job's plan: start as soon as capacity allows."""
+
+    def perform(self, request, job_id):
+        from console.carbon.services import job_run_now
+
+        return job_run_now(actor=request.user, job=_visible_job(request, job_id))
 
 
 class JobPauseApi(_JobActionApi):

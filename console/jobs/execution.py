@@ -9,7 +9,9 @@ stopped with ``JobInterrupted`` at a clean point, after its last checkpoint.
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
@@ -71,6 +73,42 @@ class JobContext:
             raise JobInterrupted(f"job is now {state}")
         if shutdown.requested():
             raise JobInterrupted("worker shutting down")
+
+
+THREAD_REPORT_EVERY_S = 1.0
+
+
+def in_thread(ctx: JobContext, message: str | Callable[[], tuple[int, str]], work) -> Any:
+    """Run ``work`` in a thread while this one reports progress (the heartbeat and the
+    cancel check): the engine's calls (loading, a forward pass over the split) can run
+    longer than the heartbeat timeout. ``message`` is a fixed line (at 50%) or a
+    callable returning (percent, line), read at each report. A cancel lets the work
+    finish its call, then the JobInterrupted goes on (the caller's atomic_dir removes a
+    partial folder)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:  # handed to the job's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"job-{ctx.job_id}", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            percent, line = message() if callable(message) else (50, message)
+            ctx.progress(percent, line)
+            thread.join(THREAD_REPORT_EVERY_S)
+    except BaseException:
+        thread.join()
+        raise
+    if "error" in outcome:
+        exc = outcome["error"]
+        if isinstance(exc, ValueError):  # ModelFolderError and bad parameters: no retry
+            raise JobFailed(str(exc)) from None
+        raise exc
+    return outcome["result"]
 
 
 def job_claim(*, job_id: int, attempt: int) -> Job | None:

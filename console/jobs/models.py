@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -54,6 +56,14 @@ class Job(models.Model):
     )
     deadline = models.DateTimeField(null=True, blank=True, help_text="Should finish by this time.")
 
+    # Carbon-aware scheduling (console.carbon): the scheduler picks the start (and, when
+    # interruptible, the windows) with the lowest forecast emissions before the deadline.
+    carbon_aware = models.BooleanField(default=False)
+    carbon_interruptible = models.BooleanField(default=False)
+    expected_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Expected running time (estimated when not given)."
+    )
+    carbon_plan = models.JSONField(null=True, blank=True, help_text="The scheduler's decision.")
     attempt = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
 
@@ -83,6 +93,32 @@ class Job(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    # -- the carbon plan, read for pages (console.carbon writes it)
+
+    @property
+    def carbon_windows(self) -> list[tuple[datetime, datetime]]:
+        return [
+            (datetime.fromisoformat(a), datetime.fromisoformat(b))
+            for a, b in (self.carbon_plan or {}).get("windows") or []
+        ]
+
+    @property
+    def carbon_start(self) -> datetime | None:
+        start = (self.carbon_plan or {}).get("start")
+        return datetime.fromisoformat(start) if start else None
+
+    @property
+    def carbon_expected_kg(self) -> float:
+        return float((self.carbon_plan or {}).get("expected_g") or 0) / 1000
+
+    @property
+    def carbon_now_kg(self) -> float:
+        return float((self.carbon_plan or {}).get("now_g") or 0) / 1000
+
+    @property
+    def carbon_hours(self) -> float:
+        return float((self.carbon_plan or {}).get("expected_seconds") or 0) / 3600
 
     @property
     def duration_seconds(self) -> float | None:

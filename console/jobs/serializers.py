@@ -33,6 +33,10 @@ class JobSerializer(serializers.ModelSerializer):
             "approved_at",
             "not_before",
             "deadline",
+            "carbon_aware",
+            "carbon_interruptible",
+            "expected_seconds",
+            "carbon_plan",
             "attempt",
             "max_attempts",
             "progress",
@@ -64,6 +68,15 @@ class JobSubmitSerializer(serializers.Serializer):
     )
     not_before = serializers.DateTimeField(required=False, allow_null=True)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
+    carbon_aware = serializers.BooleanField(
+        default=False, help_text="Start in the lowest-carbon time before the deadline."
+    )
+    interruptible = serializers.BooleanField(
+        default=False, help_text="Carbon-aware and pausable: run over low-carbon windows."
+    )
+    expected_seconds = serializers.IntegerField(
+        required=False, allow_null=True, min_value=60, max_value=90 * 24 * 3600
+    )
 
     def validate_kind(self, value: str) -> str:
         if kinds.get(value) is None:

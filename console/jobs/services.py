@@ -126,19 +126,31 @@ def job_submit(
     name: str = "",
     not_before: datetime | None = None,
     deadline: datetime | None = None,
+    carbon_aware: bool = False,
+    interruptible: bool = False,
+    expected_seconds: int | None = None,
 ) -> Job:
-    """Validate the spec against its kind, store the job queued, schedule it on commit."""
+    """Validate the spec against its kind, store the job queued, schedule it on commit.
+
+    ``carbon_aware``: the scheduler picks the start with the lowest forecast emissions
+    before ``deadline`` (console.carbon); ``interruptible`` lets it split the job over
+    low-carbon windows (the kind must support pausing)."""
     job_kind = kinds.get(kind)
     if job_kind is None:
         raise InvalidInput(f"Unknown job kind {kind!r}.")
     if not has_cap(actor, job_kind.submit_cap):
         raise Forbidden(f"Submitting {kind} needs the '{job_kind.submit_cap.value}' permission.")
+    check_timing(
+        not_before=not_before,
+        deadline=deadline,
+        expected_seconds=expected_seconds,
+        interruptible=interruptible and carbon_aware,
+        kind=job_kind,
+    )
     try:
         spec = spec_from_dict(job_kind.spec, params or {})
     except SpecError as exc:
         raise SpecInvalid(exc.errors) from None
-    if not_before and deadline and deadline <= not_before:
-        raise InvalidInput("deadline must be after not_before.")
     with transaction.atomic():
         job = Job.objects.create(
             project=project,
@@ -151,12 +163,47 @@ def job_submit(
             max_attempts=job_kind.max_attempts,
             not_before=not_before,
             deadline=deadline,
+            carbon_aware=carbon_aware,
+            carbon_interruptible=interruptible and carbon_aware,
+            expected_seconds=expected_seconds,
         )
         audit_record(
             action="job.submit", actor=actor, obj=job, after={"kind": kind, "spec": job.spec}
         )
         _enqueue_on_commit(job.pk, "jobs.schedule", [job.pk], "scheduler")
     return job
+
+
+def check_timing(
+    *,
+    not_before: datetime | None,
+    deadline: datetime | None,
+    expected_seconds: int | None,
+    interruptible: bool = False,
+    kind: kinds.JobKind | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Times that cannot work are refused with a clear error (all compared in UTC)."""
+    now = now or timezone.now()
+    for name, value in (("not_before", not_before), ("deadline", deadline)):
+        if value is not None and timezone.is_naive(value):
+            raise InvalidInput(f"{name} needs a time zone (e.g. 2026-12-01T02:00:00Z).")
+    if expected_seconds is not None and not 60 <= expected_seconds <= 90 * 24 * 3600:
+        raise InvalidInput("The expected duration must be between 1 minute and 90 days.")
+    if not_before and deadline and not_before >= deadline:
+        raise InvalidInput("not_before is after the deadline.")
+    if deadline is not None:
+        if deadline <= now:
+            raise InvalidInput("The deadline has passed.")
+        earliest = max(now, not_before) if not_before else now
+        if expected_seconds and earliest + timedelta(seconds=expected_seconds) > deadline:
+            hours = expected_seconds / 3600
+            raise InvalidInput(
+                f"The deadline is too near: the job is expected to take {hours:.1f} h and "
+                f"cannot finish between {earliest:%Y-%m-%d %H:%M} UTC and the deadline."
+            )
+    if interruptible and kind is not None and not kind.interruptible:
+        raise InvalidInput(f"{kind.name} jobs cannot be paused, so they are not interruptible.")
 
 
 class SpecInvalid(InvalidInput):
@@ -179,7 +226,17 @@ def job_schedule(*, job_id: int) -> Job | None:
         return None
     if job.requires_approval and job.approved_at is None:
         return job_transition(job_id=job_id, to=S.AWAITING_APPROVAL, expect=[S.QUEUED])
-    scheduled = job_transition(job_id=job_id, to=S.SCHEDULED, expect=[S.QUEUED])
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job_id, state=S.QUEUED).first()
+        if locked is None:
+            return None
+        for hook in hooks.before_schedule:  # e.g. a carbon-aware job's plan sets not_before
+            try:
+                with transaction.atomic():
+                    hook(locked)
+            except Exception:  # a planner's failure never keeps a job from running
+                log.exception("before_schedule hook %r failed for job %s", hook, job_id)
+        scheduled = job_transition(job_id=job_id, to=S.SCHEDULED, expect=[S.QUEUED])
     if scheduled is not None:
         job_dispatch_if_due(job_id=job_id)
     return scheduled

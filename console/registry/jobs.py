@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from django.urls import reverse
 from console.accounts.roles import Cap
 from console.data.models import TokenizedCorpus
 from console.jobs import kinds
-from console.jobs.execution import JobContext, JobFailed, JobInterrupted
+from console.jobs.execution import JobContext, JobFailed, JobInterrupted, in_thread
 from console.jobs.models import TERMINAL_STATES, Job
 from console.registry import services
 from console.registry.artifacts import (
@@ -43,42 +42,11 @@ from console.registry.specs import ModelEvaluateSpec, ModelExportSpec, ModelQuan
 from console.runs.models import Run
 from workers.queues import Queue
 
-REPORT_EVERY_S = 1.0
 WEIGHT_FILES = ("*.safetensors", "*.safetensors.index.json")
 
 
 def _job(ctx: JobContext) -> Job:
     return Job.objects.get(pk=ctx.job_id)
-
-
-def _in_thread(ctx: JobContext, message: str, work) -> Any:
-    """Run ``work`` in a thread while this one reports progress (the heartbeat and the
-    cancel check): the engine's calls (loading, a forward pass over the split) can run
-    longer than the heartbeat timeout. A cancel lets the work finish its call, then the
-    JobInterrupted goes on (the caller's atomic_dir removes a partial folder)."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["result"] = work()
-        except BaseException as exc:  # handed to the job's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"job-{ctx.job_id}", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            ctx.progress(50, message)
-            thread.join(REPORT_EVERY_S)
-    except BaseException:
-        thread.join()
-        raise
-    if "error" in outcome:
-        exc = outcome["error"]
-        if isinstance(exc, ValueError):  # ModelFolderError and bad parameters: no retry
-            raise JobFailed(str(exc)) from None
-        raise exc
-    return outcome["result"]
 
 
 def _version(ctx: JobContext, version_id: int) -> ModelVersion:
@@ -206,7 +174,7 @@ def run_evaluate(ctx: JobContext, spec: ModelEvaluateSpec) -> dict:
         if corpus is None:
             raise JobFailed("no corpus to evaluate perplexity on")
         ctx.log(f"perplexity on the validation split of {corpus} (at most {spec.max_sequences})")
-        result = _in_thread(
+        result = in_thread(
             ctx,
             "computing perplexity",
             lambda: perplexity(
@@ -220,7 +188,7 @@ def run_evaluate(ctx: JobContext, spec: ModelEvaluateSpec) -> dict:
         ctx.log(f"perplexity {result['perplexity']:.3f} over {result['tokens']:,} tokens")
     else:
         ctx.log(f"generating from {len(spec.prompts)} prompts")
-        result = _in_thread(
+        result = in_thread(
             ctx,
             "generating",
             lambda: generate(
@@ -246,7 +214,7 @@ def run_evaluate(ctx: JobContext, spec: ModelEvaluateSpec) -> dict:
 def _measure(ctx: JobContext, folder: Path, corpus: Path | None, what: str) -> dict[str, Any]:
     from gpu_agent.models import measure
 
-    return _in_thread(ctx, f"measuring {what}", lambda: measure(folder, corpus_dir=corpus))
+    return in_thread(ctx, f"measuring {what}", lambda: measure(folder, corpus_dir=corpus))
 
 
 def run_quantize(ctx: JobContext, spec: ModelQuantizeSpec) -> dict:
@@ -261,7 +229,7 @@ def run_quantize(ctx: JobContext, spec: ModelQuantizeSpec) -> dict:
     if not storage.exists(key):
         ctx.log(f"quantizing {parent} to {spec.method}")
         with storage.atomic_dir(key) as tmp:
-            quant = _in_thread(
+            quant = in_thread(
                 ctx,
                 f"quantizing to {spec.method}",
                 lambda: quantize(src, tmp / "out", method=spec.method, group_size=spec.group_size),

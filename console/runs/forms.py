@@ -75,6 +75,32 @@ class RunForm(forms.Form):
         initial=2,
         help_text="Restarts from the latest checkpoint after a crash or a lost node.",
     )
+    carbon_aware = forms.BooleanField(
+        required=False,
+        label="Carbon-aware: start in the lowest-carbon time before the deadline",
+    )
+    interruptible = forms.BooleanField(
+        required=False,
+        label="Interruptible: may pause (checkpoint, stop) between low-carbon windows",
+    )
+    not_before = forms.DateTimeField(
+        required=False,
+        label="Not before",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="In your time zone.",
+    )
+    deadline = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Finish by (your time zone). Needed for carbon-aware runs to wait.",
+    )
+    expected_hours = forms.FloatField(
+        required=False,
+        min_value=1 / 60,
+        max_value=2160,
+        label="Expected duration (hours)",
+        help_text="Leave empty to estimate from the tokens and measured tokens/s.",
+    )
     deepspeed_json = forms.CharField(
         required=False,
         label="DeepSpeed JSON",

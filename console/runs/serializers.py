@@ -39,12 +39,24 @@ class RunDetailSerializer(RunSerializer):
     checkpoints = CheckpointSerializer(many=True, read_only=True)
     progress = serializers.IntegerField(source="job.progress", read_only=True, default=0)
     error = serializers.CharField(source="job.error", read_only=True, default="")
+    carbon_plan = serializers.JSONField(
+        source="job.carbon_plan",
+        read_only=True,
+        default=None,
+        help_text="The carbon-aware scheduler's decision: start, windows (UTC), expected "
+        "gCO2e against starting now, savings_pct, reason, forecast source and warning.",
+    )
+    not_before = serializers.DateTimeField(source="job.not_before", read_only=True, default=None)
+    deadline = serializers.DateTimeField(source="job.deadline", read_only=True, default=None)
 
     class Meta(RunSerializer.Meta):
         fields = [
             *RunSerializer.Meta.fields,
             "progress",
             "error",
+            "carbon_plan",
+            "not_before",
+            "deadline",
             "spec",
             "deepspeed",
             "checkpoints",
@@ -103,6 +115,23 @@ class RunCreateSerializer(serializers.Serializer):
         allow_null=True,
         default=None,
         help_text="The DeepSpeed config to launch with (default: made from the fields).",
+    )
+    carbon_aware = serializers.BooleanField(
+        default=False,
+        help_text="Start in the lowest-carbon time before the deadline (console.carbon).",
+    )
+    interruptible = serializers.BooleanField(
+        default=False, help_text="May pause and resume between low-carbon windows."
+    )
+    not_before = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    deadline = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expected_hours = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1 / 60,
+        max_value=2160,
+        help_text="Expected duration; default: estimated from tokens and measured tokens/s.",
     )
 
 

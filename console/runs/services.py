@@ -12,6 +12,7 @@ what cannot run with errors per field, and submits one ``train.run`` job.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
 from console.jobs.models import Job
-from console.jobs.services import SpecInvalid, job_submit
+from console.jobs.services import SpecInvalid, check_timing, job_submit
 from console.policies.selectors import run_policy_check
 from console.policies.services import run_approval_hold
 from console.projects.models import Project
@@ -305,6 +306,11 @@ def run_create(
     max_restarts: int = 2,
     model: dict[str, Any] | None = None,
     base_preset: str | None = None,
+    carbon_aware: bool = False,
+    interruptible: bool = False,
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+    expected_hours: float | None = None,
 ) -> Run:
     """Check everything, then store the run and submit its ``train.run`` job.
 
@@ -312,7 +318,11 @@ def run_create(
     ``max_restarts`` times; then the run fails with the last reason.
 
     ``preset="custom"`` trains ``model`` (see ``model_for``); the run stores preset
-    "custom", the exact model dict in its spec and its exact parameter count."""
+    "custom", the exact model dict in its spec and its exact parameter count.
+
+    ``carbon_aware``: the scheduler starts the run in the lowest-carbon time before
+    ``deadline`` (``interruptible``: over several windows, paused and resumed at their
+    edges); ``expected_hours`` defaults to an estimate (console.carbon)."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden("Launching a run needs the 'training.write' permission.")
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int):
@@ -345,6 +355,18 @@ def run_create(
     problems = memory_problems(spec)
     if problems:
         raise FieldErrors({"gpus_per_node": problems})
+    expected_seconds = _expected_seconds(expected_hours)
+    try:
+        check_timing(
+            not_before=not_before,
+            deadline=deadline,
+            expected_seconds=expected_seconds or _estimated_seconds(spec),
+            interruptible=interruptible and carbon_aware,
+        )
+    except InvalidInput as exc:
+        field = "not_before" if "not_before" in exc.message else "deadline"
+        raise FieldErrors({field if "expected" not in exc.message else "expected_hours": [
+            exc.message]}) from None  # fmt: skip
     # The project's launch policy (console.policies): a held run's job waits for a reviewer.
     held, held_estimate = run_policy_check(project=project, preset=preset, spec=spec)
     if not name and preset == CUSTOM:
@@ -365,7 +387,16 @@ def run_create(
         params = spec_to_dict(spec)
         try:
             job = job_submit(
-                actor=actor, project=project, kind=TrainSpec.KIND, params=params, name=name
+                actor=actor,
+                project=project,
+                kind=TrainSpec.KIND,
+                params=params,
+                name=name,
+                not_before=not_before,
+                deadline=deadline,
+                carbon_aware=carbon_aware,
+                interruptible=interruptible,
+                expected_seconds=expected_seconds,
             )
         except SpecInvalid as exc:
             raise FieldErrors(exc.errors) from None
@@ -379,6 +410,22 @@ def run_create(
             run_approval_hold(run=run, job=job, reasons=held, estimate=held_estimate)
         audit_record(action="run.create", actor=actor, obj=run, after={"job": job.pk})
     return run
+
+
+def _expected_seconds(hours: float | None) -> int | None:
+    if hours is None:
+        return None
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 1 / 60 <= hours <= 2160:
+        raise FieldErrors({"expected_hours": ["must be between 1 minute (0.017) and 2160 hours"]})
+    return int(hours * 3600)
+
+
+def _estimated_seconds(spec: TrainSpec) -> int | None:
+    """The fleet estimate of a run's duration (None for a CPU run: no estimate)."""
+    from console.policies.selectors import fleet_run_estimate
+
+    hours = fleet_run_estimate(spec).hours
+    return int(max(60, hours * 3600)) if hours else None
 
 
 # ------------------------------------------------------------------ checkpoints

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:run_id>/pause/", views.run_pause, name="pause"),
     path("<int:run_id>/resume/", views.run_resume, name="resume"),
     path("<int:run_id>/cancel/", views.run_cancel, name="cancel"),
+    path("<int:run_id>/run-now/", views.run_run_now, name="run-now"),
     path("<int:run_id>/approve/", views.run_approve, name="approve"),
     path("<int:run_id>/reject/", views.run_reject, name="reject"),
     path("<int:run_id>/tensorboard.zip", views.run_tensorboard, name="tensorboard"),

@@ -25,6 +25,7 @@ from console.core.errors import Conflict, Forbidden, ServiceError
 from console.data.selectors import corpus_list
 from console.jobs import kinds
 from console.jobs import services as job_services
+from console.jobs.models import Job
 from console.runs import selectors, services
 from console.runs.forms import RunForm, parse_run_ids
 from console.runs.models import Run
@@ -94,6 +95,11 @@ def _detail_context(request: HttpRequest, run: Run, **extra: Any) -> dict[str, A
         and bool(kind and kind.interruptible),
         "can_resume": manage and job is not None and job.state == "paused",
         "can_cancel": active and (manage or job.requested_by_id == request.user.pk),
+        "can_run_now": job is not None
+        and job.carbon_aware
+        and not (job.carbon_plan or {}).get("overridden")
+        and job.state in ("queued", "scheduled", "paused", "awaiting_approval")
+        and (manage or job.requested_by_id == request.user.pk),
         **extra,
     }
 
@@ -154,6 +160,18 @@ def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_cap(Cap.VIEW)
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     return _job_action(request, run_id, job_services.job_cancel, "cancelled")
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def run_run_now(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Override the carbon-aware plan: start as soon as capacity allows."""
+    from console.carbon.services import job_run_now
+
+    def action(*, actor, job_id: int):
+        return job_run_now(actor=actor, job=Job.objects.get(pk=job_id))
+
+    return _job_action(request, run_id, action, "starting now (carbon plan overridden)")
 
 
 def _compare_ids(request: HttpRequest) -> list[int]:

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "console.registry",
     "console.policies",
     "console.governance",
+    "console.carbon",
+    "console.energy",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "console.core.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -253,6 +256,13 @@ def _env_float(name: str, default: float, *, low: float, high: float) -> float:
 # FORGE_GPU_HOUR_PRICE; its hours assume FORGE_ESTIMATE_MFU of the GPUs' peak FLOP/s.
 FORGE_GPU_HOUR_PRICE = _env_float("FORGE_GPU_HOUR_PRICE", 2.5, low=0.0, high=1e6)
 FORGE_ESTIMATE_MFU = _env_float("FORGE_ESTIMATE_MFU", 0.4, low=0.01, high=1.0)
+# Energy of jobs on nodes without NVML power readings (CPU-only nodes): this many watts
+# while a job runs, unless the node sets its own (Node.cpu_power_watts).
+FORGE_CPU_NODE_WATTS = _env_float("FORGE_CPU_NODE_WATTS", 200.0, low=1.0, high=100000.0)
+
+# Governance: the toxicity check's lexicon is extended by this file's
+# "term<TAB>weight" lines (Forge ships no slur list; see console/governance/checks).
+FORGE_TOXICITY_LEXICON = env.str("FORGE_TOXICITY_LEXICON", "")
 
 # Fleet: agents heartbeat every FORGE_NODE_HEARTBEAT_SECONDS; a node is offline
 # after FORGE_NODE_OFFLINE_AFTER seconds of silence, and its jobs are lost (and
@@ -281,8 +291,36 @@ FORGE_ALERT_EVALUATE_SECONDS = env.int("FORGE_ALERT_EVALUATE_SECONDS", 30, min=5
 FORGE_ALERT_RULE_CACHE_SECONDS = env.int("FORGE_ALERT_RULE_CACHE_SECONDS", 10, min=0)
 FORGE_WEBHOOK_ALLOWED_HOSTS = env.list("FORGE_WEBHOOK_ALLOWED_HOSTS", [])
 FORGE_WEBHOOK_TIMEOUT = env.int("FORGE_WEBHOOK_TIMEOUT", 10, min=1)
+# Carbon-aware scheduling (console.carbon): where the grid's carbon intensity comes from.
+# FORGE_CARBON_PROVIDER: "trace" (a CSV of Time,Carbon Intensity replayed by weekday and
+# time of day; default the sample trace shipped with Forge), "http" (a Carbon Aware SDK
+# or Electricity Maps compatible endpoint) or "constant". Whatever the provider, the
+# console never waits on it: the last good forecast, else the constant, is used, with a
+# warning on the Carbon page and in every plan made from it.
+FORGE_CARBON_PROVIDER = env.str("FORGE_CARBON_PROVIDER", "trace")
+FORGE_CARBON_TRACE = env.str("FORGE_CARBON_TRACE", "")
+FORGE_CARBON_HTTP_URL = env.str("FORGE_CARBON_HTTP_URL", "")
+FORGE_CARBON_HTTP_API = env.str("FORGE_CARBON_HTTP_API", "carbon-aware-sdk")
+FORGE_CARBON_LOCATION = env.str("FORGE_CARBON_LOCATION", "")
+FORGE_CARBON_TOKEN = env.str("FORGE_CARBON_TOKEN", "")
+FORGE_CARBON_HTTP_TIMEOUT = _env_float("FORGE_CARBON_HTTP_TIMEOUT", 5.0, low=0.1, high=60.0)
+FORGE_CARBON_CONSTANT = _env_float("FORGE_CARBON_CONSTANT", 300.0, low=0.0, high=5000.0)
+FORGE_CARBON_HORIZON_HOURS = env.int("FORGE_CARBON_HORIZON_HOURS", 72, min=1, max=24 * 14)
+FORGE_CARBON_REFRESH_SECONDS = env.int("FORGE_CARBON_REFRESH_SECONDS", 900, min=30)
+FORGE_CARBON_MAX_AGE_HOURS = env.int("FORGE_CARBON_MAX_AGE_HOURS", 24, min=1)
+
 # Added to the schedule workers/celery.py builds (console.alerts.apps merges it in).
 CELERY_BEAT_SCHEDULE = {
+    "carbon-refresh": {
+        "task": "carbon.refresh",
+        "schedule": float(FORGE_CARBON_REFRESH_SECONDS),
+        "options": {"queue": "default", "expires": float(FORGE_CARBON_REFRESH_SECONDS)},
+    },
+    "carbon-windows": {
+        "task": "carbon.windows",
+        "schedule": 30.0,
+        "options": {"queue": "default", "expires": 30.0},
+    },
     "alerts-evaluate": {
         "task": "alerts.evaluate",
         "schedule": float(FORGE_ALERT_EVALUATE_SECONDS),

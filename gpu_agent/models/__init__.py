@@ -4,7 +4,7 @@ Importable without Django. Weights are safetensors only; pickle files are refuse
 unopened (RELIABILITY S10).
 """
 
-from gpu_agent.models.evaluate import generate, load_model, perplexity
+from gpu_agent.models.evaluate import generate, generate_with, load_model, perplexity
 from gpu_agent.models.folder import ModelFolderError, check_folder, file_manifest, verify_manifest
 from gpu_agent.models.measure import measure
 from gpu_agent.models.quantize import quantize, runtime_notes, supported_methods
@@ -14,6 +14,7 @@ __all__ = [
     "check_folder",
     "file_manifest",
     "generate",
+    "generate_with",
     "load_model",
     "measure",
     "perplexity",

@@ -186,10 +186,10 @@ def generate(
     model, tokenizer = load_model(folder, device=device)
     if tokenizer is None:
         raise ModelFolderError(f"{folder}: no tokenizer files; cannot generate text")
-    return _generate_with(model, tokenizer, prompts, params)
+    return generate_with(model, tokenizer, prompts, params)
 
 
-def _generate_with(model, tokenizer, prompts: list[str], params: dict) -> dict:
+def generate_with(model, tokenizer, prompts: list[str], params: dict) -> dict:
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id

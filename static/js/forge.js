@@ -1,5 +1,12 @@
 // Small progressive enhancements for every page. The console works without them.
 (() => {
+  // Times are shown in the reader's zone: the server reads it from this cookie.
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && !document.cookie.split("; ").includes(`forge_tz=${zone}`)) {
+      document.cookie = `forge_tz=${zone}; path=/; max-age=31536000; SameSite=Lax`;
+    }
+  } catch (e) { /* no Intl: UTC */ }
   // <form data-confirm="..."> asks before submitting (irreversible actions).
   document.addEventListener("submit", (event) => {
     const form = event.target.closest("form[data-confirm]");

@@ -149,7 +149,7 @@ def test_round_two_is_pending_again_for_the_reviewer_who_asked_for_changes(perso
 def test_reviewer_records_a_manual_check_on_the_page(personas, submitted):
     item = submitted.items.get(key="toxicity")
     url = f"/reviews/{submitted.pk}/items/{item.pk}/check/"
-    assert "Check note for Toxicity filtering" in (
+    assert "Reviewer's result for Toxicity filtering" in (
         browser(personas.reviewer).get(f"/reviews/{submitted.pk}/").content.decode()
     )
     r = browser(personas.reviewer).post(url, {"passed": "yes", "note": "0.2% toxic"})

@@ -1,0 +1,47 @@
+"""Energy pages: a job's usage panel (the run and model pages load it with htmx; a plain
+browser gets it as a page of its own) and "Energy and cost", the totals per project and
+per month, the most energy-hungry jobs and a chart of monthly emissions."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from console.accounts.roles import Cap
+from console.core.auth import require_cap
+from console.energy import selectors
+from console.energy.services import currency
+from console.jobs.selectors import job_get
+
+TOP_JOBS = 10
+
+
+@require_cap(Cap.VIEW)
+def job_panel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = job_get(user=request.user, job_id=job_id)
+    if job is None:
+        raise Http404("No such job.")
+    context = {
+        "job": job,
+        "usage": selectors.job_usage(job),
+        "not_metered": selectors.job_metering(job),
+        "live": not job.is_terminal,
+    }
+    template = "energy/usage_panel.html#panel" if request.htmx else "energy/usage_panel.html"
+    return render(request, template, context)
+
+
+@require_cap(Cap.VIEW)
+def energy_home(request: HttpRequest) -> HttpResponse:
+    by_month = selectors.usage_totals(request.user, group="month")
+    return render(
+        request,
+        "energy/home.html",
+        {
+            "by_project": selectors.usage_totals(request.user, group="project"),
+            "by_month": by_month,
+            "top_jobs": list(selectors.usage_top_jobs(user=request.user, limit=TOP_JOBS)),
+            "series": selectors.monthly_emissions_series(by_month),
+            "currency": currency(),
+        },
+    )
