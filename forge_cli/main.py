@@ -487,6 +487,12 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
         "checkpoint_every": args.checkpoint_every,
         "max_restarts": args.max_restarts,
     }
+    if args.carbon_aware:
+        payload["carbon_aware"] = True
+        payload["interruptible"] = bool(args.interruptible)
+    for key in ("deadline", "not_before", "expected_hours"):
+        if getattr(args, key) is not None:
+            payload[key] = getattr(args, key)
     if args.project:
         payload["project"] = args.project
     if args.name:
@@ -728,6 +734,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="restarts from the latest checkpoint after a crash (default 2)",
     )
+    p.add_argument(
+        "--carbon-aware",
+        action="store_true",
+        help="start in the lowest-carbon time before --deadline",
+    )
+    p.add_argument(
+        "--interruptible",
+        action="store_true",
+        help="with --carbon-aware: may pause and resume between low-carbon windows",
+    )
+    p.add_argument("--deadline", help="finish by this ISO 8601 time, with its zone")
+    p.add_argument("--not-before", dest="not_before", help="ISO 8601 time, with its zone")
+    p.add_argument("--expected-hours", type=float, help="expected duration (default: estimated)")
     p.add_argument("--wait", action="store_true", help="wait for the run to finish")
     p.add_argument("--timeout", type=parse_seconds, help="with --wait: give up after N seconds")
     p.add_argument("--interval", type=parse_seconds, default=2.0, help=argparse.SUPPRESS)

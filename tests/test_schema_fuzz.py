@@ -110,6 +110,10 @@ NEEDS: dict[tuple[str, str], Cap] = {
     ("/api/v1/nodes/{name}/revoke/", "POST"): Cap.FLEET_MANAGE,
     ("/api/v1/nodes/{name}/enable/", "POST"): Cap.FLEET_MANAGE,
     ("/api/v1/nodes/{name}/disable/", "POST"): Cap.FLEET_MANAGE,
+    ("/api/v1/reviews/{review_id}/approve/", "POST"): Cap.REVIEW,
+    ("/api/v1/reviews/{review_id}/reject/", "POST"): Cap.REVIEW,
+    ("/api/v1/reviews/{review_id}/request-changes/", "POST"): Cap.REVIEW,
+    ("/api/v1/reviews/{review_id}/submit/", "POST"): Cap.TRAINING_WRITE,
 }
 # Of those, the ones a permission check guards before anything else: exactly 403.
 GUARDED = {op for op in NEEDS if not op[0].startswith("/api/v1/jobs/")}
