@@ -79,8 +79,9 @@ def test_run_page_shows_the_plan_and_run_now(client, personas, corpus, trace):  
     deadline = timezone.localtime(timezone.now() + timedelta(hours=30))
     response = client.post(
         "/runs/new/",
-        {**_body(corpus), **CPU_RUN, "checkpoint_every": 500, "max_restarts": 2, "carbon_aware": "on",
-         "deadline": deadline.strftime("%Y-%m-%dT%H:%M"), "expected_hours": "1"},
+        {**_body(corpus), **CPU_RUN, "checkpoint_every": 500, "max_restarts": 2,
+         "carbon_aware": "on", "deadline": deadline.strftime("%Y-%m-%dT%H:%M"),
+         "expected_hours": "1"},
     )  # fmt: skip
     assert response.status_code == 302, response.content.decode()[-2000:]
     run = Run.objects.latest("pk")
