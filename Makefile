@@ -73,7 +73,7 @@ wheelhouse: install
 	  "Django>=5.2,<5.3" "djangorestframework>=3.15,<4" "drf-spectacular>=0.28" \
 	  "drf-spectacular-sidecar>=2024.11.1" "django-htmx>=1.19" "django-template-partials>=24.4" \
 	  "celery[redis]>=5.5,<6" "kombu>=5.5,<6" "psycopg[binary]>=3.2,<4" "whitenoise>=6.7" \
-	  "gunicorn>=23" "httpx>=0.27,<1" "fairlearn>=0.13,<0.16"
+	  "gunicorn>=23" "httpx>=0.27,<1"
 	@ls -1 .whl
 
 clean:

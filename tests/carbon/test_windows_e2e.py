@@ -96,3 +96,14 @@ def test_scheduler_pauses_and_resumes_an_interruptible_run(
     second = (attempt_dir(tmp_path, run, 2) / "stdout.log").read_text()
     assert f"resumed from checkpoint step {paused_at}" in second
     assert max(Checkpoint.objects.filter(run=run).values_list("step", flat=True)) == 30
+
+    # Its energy, emissions and cost: both attempts on the CPU node (no NVML: the power
+    # model), with the trace's intensity over each attempt.
+    from console.energy.models import JobUsage
+    from console.energy.services import job_usage_refresh
+
+    job_usage_refresh(job_id=job.pk)
+    usage = JobUsage.objects.get(job=job)
+    assert usage.method == "power model" and usage.energy_kwh > 0 and usage.gco2e > 0
+    assert sorted(part["attempt"] for part in usage.breakdown) == [1, 2]
+    assert usage.intensity_source == "trace:sample.csv"
