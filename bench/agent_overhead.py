@@ -12,6 +12,12 @@ The run is created through ``console.runs.services.run_create`` exactly as the A
 does; the by-hand launch takes that run's stored spec (only the checkpoint folder
 changed). Tokens/s is the median over the steps after the first two, as reported by
 the loop on both sides (the agent's from the console's database). Prints a table.
+
+``--energy`` also checks Forge's energy accounting of each agent-launched run: the
+kWh the console integrates from the agent's NVML power samples over the run's
+allocation (``console.energy``), against the GPUs' own energy counters
+(``nvmlDeviceGetTotalEnergyConsumption``) read by this script every 0.25 s over the
+same window: the anchor. ``--telemetry`` sets the agent's sampling interval.
 """
 
 from __future__ import annotations
@@ -35,6 +41,46 @@ sys.path.insert(0, str(ROOT / "bench"))
 from train import launch, parse_run, synthetic_corpus  # noqa: E402
 
 PORT = 8011
+
+
+class EnergyCounters:
+    """The GPUs' cumulative energy counters (mJ), read every 0.25 s in a thread, so the
+    energy of any wall-clock window can be read back by interpolation."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import pynvml
+
+        pynvml.nvmlInit()
+        self.nvml = pynvml
+        count = pynvml.nvmlDeviceGetCount()
+        self.handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        self.rows: list[tuple[float, list[int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            mj = [self.nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self.handles]
+            self.rows.append((time.time(), mj))
+            self._stop.wait(0.25)
+
+    def kwh(self, start: float, end: float, gpus: list[int]) -> float:
+        def at(t: float, i: int) -> float:
+            before = [r for r in self.rows if r[0] <= t]
+            after = [r for r in self.rows if r[0] >= t]
+            if not before or not after:
+                raise ValueError("the window is outside the counters' readings")
+            (t0, a), (t1, b) = before[-1], after[0]
+            return a[i] if t1 == t0 else a[i] + (b[i] - a[i]) * (t - t0) / (t1 - t0)
+
+        return sum(at(end, i) - at(start, i) for i in gpus) / 3.6e9
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def manage(*args: str, env: dict[str, str], log: Path) -> None:
@@ -63,6 +109,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
+    parser.add_argument("--energy", action="store_true", help="check energy accounting")
+    parser.add_argument("--telemetry", type=float, default=None, help="agent sample interval")
+    parser.add_argument("--no-hand", action="store_true", help="agent-launched runs only")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     run_args = parse_run(args.run)
@@ -76,6 +125,8 @@ def main() -> int:
         "FORGE_WORKER_CONCURRENCY": "1",
         "WEB_CONCURRENCY": "1",
     }
+    if args.telemetry:
+        env["FORGE_AGENT_TELEMETRY_INTERVAL"] = str(args.telemetry)
     setup_log = args.out / "overhead-setup.log"
     manage("migrate", "--noinput", env=env, log=setup_log)
     manage("forge_setup", env=env, log=setup_log)
@@ -150,6 +201,8 @@ def main() -> int:
     if cpu:
         os.environ["DS_ACCELERATOR"] = "cpu"  # for the by-hand launch (the agent sets its own)
     rows = []
+    energy_rows = []
+    counters = EnergyCounters() if args.energy else None
     try:
         wait(
             "the local agent",
@@ -203,6 +256,11 @@ def main() -> int:
             )
             print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(Path(run.spec["checkpoint"]["dir"]), ignore_errors=True)
+            if counters is not None:
+                energy_rows.append(energy_check(job, counters))
+                print(json.dumps(energy_rows[-1]), flush=True)
+            if args.no_hand:
+                continue
 
             print(f"[{time.strftime('%H:%M:%S')}] round {round_ + 1}: by hand", flush=True)
             spec = json.loads(json.dumps(run.spec))
@@ -233,6 +291,8 @@ def main() -> int:
             print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(tmp / f"hand-{round_}", ignore_errors=True)
     finally:
+        if counters is not None:
+            counters.stop()
         os.killpg(stack.pid, signal.SIGTERM)
         try:
             stack.wait(timeout=40)
@@ -249,8 +309,42 @@ def main() -> int:
         ratio = statistics.median(agent) / statistics.median(hand)
         a, h = statistics.median(agent), statistics.median(hand)
         print(f"median | {a:,.0f} | {h:,.0f} | {ratio:.2%}")
-    (args.out / "overhead.json").write_text(json.dumps(rows, indent=1))
+    if energy_rows:
+        print("\nround | Forge (NVML samples) kWh | GPU energy counters kWh | Forge / counters")
+        for r, e in enumerate(energy_rows, 1):
+            print(f"{r} | {e['forge_kwh']:.5f} | {e['counter_kwh']:.5f} | {e['ratio']:.2%}")
+    (args.out / "overhead.json").write_text(json.dumps(rows + energy_rows, indent=1))
     return 0
+
+
+def energy_check(job, counters: EnergyCounters) -> dict:
+    """Forge's energy of ``job`` against the counters over its allocations' windows,
+    once the agent's last telemetry is in (it uploads every few seconds)."""
+    from console.energy.models import JobUsage
+    from console.energy.services import job_usage_refresh
+    from console.fleet.models import Allocation
+
+    time.sleep(20)
+    job_usage_refresh(job_id=job.pk)
+    usage = JobUsage.objects.get(job=job)
+    counter = 0.0
+    for allocation in Allocation.objects.filter(job=job):
+        end = allocation.released_at or allocation.created_at
+        counter += counters.kwh(
+            allocation.created_at.timestamp(), end.timestamp(), list(allocation.gpu_indices)
+        )
+    return {
+        "how": "energy",
+        "job": job.pk,
+        "forge_kwh": usage.energy_kwh,
+        "counter_kwh": counter,
+        "ratio": usage.energy_kwh / counter if counter else 0.0,
+        "method": usage.method,
+        "samples": sum(p.get("samples", 0) for p in usage.breakdown),
+        "seconds": sum(p.get("seconds", 0) for p in usage.breakdown),
+        "gco2e": usage.gco2e,
+        "cost": str(usage.cost),
+    }
 
 
 if __name__ == "__main__":

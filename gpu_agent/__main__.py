@@ -53,7 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Seconds between SIGTERM and SIGKILL when a job is stopped.",
     )
     parser.add_argument(
-        "--telemetry-interval", type=float, default=10.0, help="Seconds between GPU samples."
+        "--telemetry-interval",
+        type=float,
+        default=float(os.environ.get("FORGE_AGENT_TELEMETRY_INTERVAL", "10")),
+        help="Seconds between GPU samples (FORGE_AGENT_TELEMETRY_INTERVAL, default 10).",
     )
     parser.add_argument(
         "--stop-jobs-on-exit",
