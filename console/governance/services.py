@@ -406,7 +406,11 @@ def review_check_start(
             )
         if not as_submitter and not review.decidable:
             raise Conflict(f"Review {review.pk} is {review.get_state_display()}.")
-        item = ReviewItem.objects.select_for_update().select_related("check_job").get(pk=item.pk)
+        item = (
+            ReviewItem.objects.select_for_update(of=("self",))
+            .select_related("check_job")
+            .get(pk=item.pk)
+        )
         if item.check_job and item.check_job.state not in TERMINAL_STATES:
             raise Conflict(f"{item.title}: a check is already running (job {item.check_job_id}).")
         job = job_submit(
