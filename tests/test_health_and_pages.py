@@ -97,3 +97,11 @@ def test_html_404_page(personas):
     client.force_login(personas.viewer)
     response = client.get("/no/such/page/")
     assert response.status_code == 404 and b"Not found" in response.content
+
+
+@pytest.mark.django_db
+def test_nul_in_a_query_string_is_a_400_not_a_database_error(client, api, personas):
+    response = api(personas.ml_engineer).get("/api/v1/dataset-versions/", {"project": "a\x00b"})
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    client.force_login(personas.viewer)
+    assert client.get("/jobs/", {"state": "\x00"}).status_code == 400
