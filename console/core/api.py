@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.utils import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from console.audit.services import audit_record
 from console.core.errors import ServiceError
@@ -23,6 +25,13 @@ def exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, ServiceError):
         response = Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+    elif isinstance(exc, DataError) and "NUL" in str(exc):
+        # PostgreSQL text cannot hold NUL: a parameter with one is bad input, not a 500.
+        set_rollback()
+        response = Response(
+            {"detail": "Parameters must not contain NUL (0x00) bytes."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     elif isinstance(exc, Http404):
         response = Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     else:

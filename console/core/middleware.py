@@ -28,23 +28,21 @@ class RequestContextMiddleware:
 
 
 class NulQueryMiddleware:
-    """A query string with a NUL byte is refused with 400 before any view runs:
+    """A page's query string with a NUL byte is refused with 400 before its view runs:
     PostgreSQL text cannot hold NUL, so a filter with one would otherwise fail as a
-    database error (500) in whichever list it reached."""
+    database error (500) in whichever list it reached. The API answers the same 400 from
+    its exception handler, after authentication and permissions (401/403 come first)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return self.get_response(request)
         if any("\x00" in k or any("\x00" in v for v in vs) for k, vs in request.GET.lists()):
-            message = "Query parameters must not contain NUL bytes."
-            if request.path.startswith("/api/"):
-                from django.http import JsonResponse
-
-                return JsonResponse({"detail": message}, status=400)
             from django.http import HttpResponseBadRequest
 
-            return HttpResponseBadRequest(message)
+            return HttpResponseBadRequest("Query parameters must not contain NUL bytes.")
         return self.get_response(request)
 
 
