@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.accounts.permissions import IsMember
-from console.carbon.views import forecast_chart
+from console.carbon.selectors import forecast_series
 
 
 class ForecastPointSerializer(serializers.Serializer):
@@ -29,7 +29,7 @@ class ForecastApi(APIView):
 
     @extend_schema(responses=ForecastSerializer)
     def get(self, request: Request) -> Response:
-        chart, source, warning = forecast_chart()
+        chart, source, warning = forecast_series()
         points = [
             {"start": t, "g_per_kwh": v}
             for t, v in zip(chart["times"], chart["values"], strict=True)

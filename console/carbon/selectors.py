@@ -145,3 +145,19 @@ def carbon_jobs(*, user):
         .select_related("run")
         .order_by("-created_at", "-id")
     )
+
+
+def forecast_series(now: datetime | None = None) -> tuple[dict, str, str]:
+    """(chart data: UTC times and g/kWh, the source, the warning)."""
+    now = now or _now()
+    forecast, warning = forecast_current(now)
+    points = [p for p in forecast.points if p.start + timedelta(minutes=p.minutes) > now]
+    return (
+        {
+            "times": [p.start.isoformat() for p in points],
+            "values": [round(p.g_per_kwh, 2) for p in points],
+            "now": now.isoformat(),
+        },
+        forecast.source,
+        warning,
+    )

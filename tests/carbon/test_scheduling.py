@@ -245,8 +245,9 @@ def test_training_duration_is_estimated_when_not_given(personas, trace, corpus, 
 
 def test_run_now_overrides_the_plan(personas, trace):
     now = timezone.now()
+    # not_before keeps the job waiting whatever the time of day (now may be a low hour)
     job = submit(personas, carbon_aware=True, deadline=now + timedelta(hours=30),
-                 expected_seconds=3600)  # fmt: skip
+                 not_before=now + timedelta(hours=1), expected_seconds=3600)  # fmt: skip
     jobs.job_schedule(job_id=job.pk)
     with pytest.raises(Forbidden):
         services.job_run_now(actor=personas.viewer, job=job)
