@@ -416,30 +416,34 @@ def run_tokenize(ctx: JobContext, spec: DataTokenizeSpec) -> dict:
 
 # ------------------------------------------------------------------ the kinds
 
-for _spec, _title, _description, _handler in [
+for _spec, _title, _description, _handler, _endpoint in [
     (
         DataIngestSpec,
         "Data: ingest",
         "Read an upload, a server path or the sample corpus into a new dataset version.",
         run_ingest,
+        "POST /api/v1/datasets/<dataset>/upload/ or /import/",
     ),
     (
         DataCleanSpec,
         "Data: clean",
         "Run cleaning, PII-masking and dedup rules over a version into a new version.",
         run_clean,
+        "POST /api/v1/dataset-versions/<version>/clean/",
     ),
     (
         DataTokenizerTrainSpec,
         "Data: train tokenizer",
         "Train a byte-level BPE tokenizer (Hugging Face format) on a dataset version.",
         run_tokenizer_train,
+        "POST /api/v1/tokenizers/",
     ),
     (
         DataTokenizeSpec,
         "Data: tokenize",
         "Tokenize a version into packed train/validation shards for training.",
         run_tokenize,
+        "POST /api/v1/corpora/",
     ),
 ]:
     kinds.register(
@@ -451,6 +455,6 @@ for _spec, _title, _description, _handler in [
             queue=Queue.PIPELINES.value,
             submit_cap=Cap.DATA_WRITE,
             handler=_handler,
-            generic_form=False,
+            service_endpoint=_endpoint,
         )
     )

@@ -48,7 +48,7 @@ from console.data.engine.versions import read_manifest
 from console.data.models import Dataset, DatasetVersion, Origin, TokenizedCorpus, Tokenizer
 from console.data.uploads import StagedUpload
 from console.jobs.models import ACTIVE_STATES, Job, JobState
-from console.jobs.services import job_submit
+from console.jobs.services import job_create
 from console.projects.models import Project
 from gpu_agent.spec import (
     DataCleanSpec,
@@ -181,7 +181,7 @@ def dataset_upload(
         os.replace(upload.path, target)
         moved = target
         with transaction.atomic():
-            job = job_submit(
+            job = job_create(
                 actor=actor,
                 project=dataset.project,
                 kind=DataIngestSpec.KIND,
@@ -232,7 +232,7 @@ def dataset_import(
     except InputError as exc:
         raise FieldErrors({"path": [str(exc)]}) from None
     relative = resolved.relative_to(Path(root).resolve()).as_posix()
-    job = job_submit(
+    job = job_create(
         actor=actor,
         project=dataset.project,
         kind=DataIngestSpec.KIND,
@@ -260,7 +260,7 @@ def dataset_sample_load(*, actor: Any, project: Project) -> Dataset | None:
         description="About a thousand fictional documents in English and Simplified Chinese "
         "(CC0), with planted duplicates, PII and noise for the cleaning rules to find.",
     )
-    job_submit(
+    job_create(
         actor=actor,
         project=project,
         kind=DataIngestSpec.KIND,
@@ -280,7 +280,7 @@ def version_clean(*, actor: Any, version: DatasetVersion, steps: Any, workers: i
     except PipelineError as exc:
         raise PipelineInvalid(exc.errors) from None
     rules = f"{len(steps)} rule{'s' if len(steps) != 1 else ''}"
-    return job_submit(
+    return job_create(
         actor=actor,
         project=version.dataset.project,
         kind=DataCleanSpec.KIND,
@@ -300,7 +300,7 @@ def tokenizer_train(
 ) -> Job:
     _require_write(actor)
     name = (name or "").strip() or f"{version} BPE {vocab_size:,}"
-    return job_submit(
+    return job_create(
         actor=actor,
         project=version.dataset.project,
         kind=DataTokenizerTrainSpec.KIND,
@@ -328,7 +328,7 @@ def corpus_tokenize(
     _require_write(actor)
     if tokenizer.project_id != version.dataset.project_id:
         raise FieldErrors({"tokenizer": ["The tokenizer belongs to another project."]})
-    return job_submit(
+    return job_create(
         actor=actor,
         project=version.dataset.project,
         kind=DataTokenizeSpec.KIND,

@@ -18,5 +18,6 @@ kinds.register(
         interruptible=True,
         runs_on="node",
         gpus=lambda spec: spec.gpus,
+        service_endpoint=None,
     )
 )

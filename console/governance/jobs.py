@@ -80,7 +80,7 @@ kinds.register(
         queue=Queue.PIPELINES.value,
         submit_cap=Cap.VIEW,
         handler=run_review_check,
-        generic_form=False,
+        service_endpoint="POST /api/v1/reviews/<review>/items/<item>/run-check/",
         max_attempts=2,
     )
 )

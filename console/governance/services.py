@@ -35,7 +35,7 @@ from console.governance.models import (
 )
 from console.governance.specs import ReviewCheckSpec
 from console.jobs.models import TERMINAL_STATES, Job, JobState
-from console.jobs.services import job_submit
+from console.jobs.services import job_create
 from console.registry.models import ModelVersion, Status
 from console.registry.services import model_version_status_by_governance
 
@@ -413,7 +413,7 @@ def review_check_start(
         )
         if item.check_job and item.check_job.state not in TERMINAL_STATES:
             raise Conflict(f"{item.title}: a check is already running (job {item.check_job_id}).")
-        job = job_submit(
+        job = job_create(
             actor=actor,
             project=review.project,
             kind=ReviewCheckSpec.KIND,

@@ -65,6 +65,8 @@ class JobListApi(ListAPIView):
                 interruptible=data.get("interruptible", False),
                 expected_seconds=data.get("expected_seconds"),
             )
+        except services.KindNeedsService as exc:
+            raise serializers.ValidationError({"kind": [exc.message]}) from None
         except services.SpecInvalid as exc:
             raise serializers.ValidationError({"params": exc.errors}) from None
         return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)

@@ -45,5 +45,6 @@ kinds.register(
         submit_cap=Cap.JOBS_SUBMIT,
         handler=run_demo_count,
         interruptible=True,
+        service_endpoint=None,
     )
 )

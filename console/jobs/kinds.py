@@ -38,10 +38,17 @@ class JobKind:
     # Processes per node of a multi-node attempt on nodes without GPUs (with GPUs: one
     # per allocated GPU).
     cpu_procs_per_node: Callable[[Any], int] | None = None
-    # Whether the generic job form (/jobs/new/) offers the kind. Kinds whose inputs are
-    # picked on pages of their own (an upload, a dataset version) say False; the API
-    # still accepts them, and their handlers check what they are given.
-    generic_form: bool = True
+    # Where jobs of this kind are created; every kind must say (no default, so a new
+    # kind cannot forget). None: a generic kind, created from its spec by the jobs API
+    # (POST /api/v1/jobs/) and the job form (/jobs/new/). Otherwise the kind has a
+    # service of its own that builds the spec from ids it checked against the
+    # requester's project (paths, the approval policy, the corpus's owner); the generic
+    # paths refuse it with a 400 naming this endpoint (RELIABILITY.md S14).
+    service_endpoint: str | None
+
+    @property
+    def generic(self) -> bool:
+        return self.service_endpoint is None
 
 
 _REGISTRY: dict[str, JobKind] = {}

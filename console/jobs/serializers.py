@@ -97,4 +97,9 @@ class JobKindSerializer(serializers.Serializer):
     submit_permission = serializers.CharField(source="submit_cap.value")
     interruptible = serializers.BooleanField()
     requires_approval = serializers.BooleanField()
+    service_endpoint = serializers.CharField(
+        allow_null=True,
+        help_text="Null for a generic kind (submit it to /api/v1/jobs/); otherwise the "
+        "endpoint of the service that creates jobs of this kind.",
+    )
     fields = serializers.ListField(child=serializers.DictField())

@@ -130,7 +130,52 @@ def job_submit(
     interruptible: bool = False,
     expected_seconds: int | None = None,
 ) -> Job:
+    """A job of a generic kind from a member's hand-written spec (the jobs API and the
+    job form). A kind with a service of its own is refused, naming its endpoint: only
+    that service builds its spec, from ids checked against the project (S14)."""
+    job_kind = kinds.get(kind)
+    if job_kind is None:
+        raise InvalidInput(f"Unknown job kind {kind!r}.")
+    if not job_kind.generic:
+        audit_record(
+            action="job.submit_refused",
+            actor=actor,
+            obj=project,
+            after={"kind": kind, "reason": "kind has its own service"},
+        )
+        raise KindNeedsService(kind=kind, endpoint=job_kind.service_endpoint or "")
+    return job_create(
+        actor=actor,
+        project=project,
+        kind=kind,
+        params=params,
+        name=name,
+        not_before=not_before,
+        deadline=deadline,
+        carbon_aware=carbon_aware,
+        interruptible=interruptible,
+        expected_seconds=expected_seconds,
+    )
+
+
+def job_create(
+    *,
+    actor: Any,
+    project: Project,
+    kind: str,
+    params: dict[str, Any] | None,
+    name: str = "",
+    not_before: datetime | None = None,
+    deadline: datetime | None = None,
+    carbon_aware: bool = False,
+    interruptible: bool = False,
+    expected_seconds: int | None = None,
+) -> Job:
     """Validate the spec against its kind, store the job queued, schedule it on commit.
+
+    Called by ``job_submit`` for generic kinds, and by the service that owns a kind
+    with a service of its own, once it has built the spec from checked ids. Never
+    from an interface with a member's spec.
 
     ``carbon_aware``: the scheduler picks the start with the lowest forecast emissions
     before ``deadline`` (console.carbon); ``interruptible`` lets it split the job over
@@ -204,6 +249,16 @@ def check_timing(
             )
     if interruptible and kind is not None and not kind.interruptible:
         raise InvalidInput(f"{kind.name} jobs cannot be paused, so they are not interruptible.")
+
+
+class KindNeedsService(InvalidInput):
+    def __init__(self, *, kind: str, endpoint: str) -> None:
+        super().__init__(
+            f"{kind} jobs are created only through their own service: use {endpoint}. "
+            "The generic jobs endpoint takes generic kinds only (see /api/v1/job-kinds/)."
+        )
+        self.kind = kind
+        self.endpoint = endpoint
 
 
 class SpecInvalid(InvalidInput):

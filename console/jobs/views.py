@@ -64,16 +64,15 @@ def _parse_field(raw: str, type_name: str) -> Any:
 @require_http_methods(["GET", "POST"])
 @require_cap(Cap.JOBS_SUBMIT)
 def job_new(request: HttpRequest) -> HttpResponse:
-    available = [
-        k for k in kinds.all_kinds() if k.generic_form and has_cap(request.user, k.submit_cap)
-    ]
+    available = [k for k in kinds.all_kinds() if k.generic and has_cap(request.user, k.submit_cap)]
     kind = kinds.get(request.POST.get("kind") or request.GET.get("kind") or "") or (
         available[0] if available else None
     )
     projects = project_list(user=request.user)
     errors: dict[str, list[str]] = {}
     values: dict[str, str] = {}
-    fields = spec_fields(kind.spec) if kind else []
+    # A kind with a service of its own gets no fields here: job_submit refuses it.
+    fields = spec_fields(kind.spec) if kind and kind.generic else []
     if request.method == "POST" and kind is not None:
         params: dict[str, Any] = {}
         for f in fields:
@@ -98,6 +97,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     params=params,
                     name=request.POST.get("name", "")[:200],
                 )
+            except services.KindNeedsService as exc:
+                errors["non_field"] = [exc.message]
             except services.SpecInvalid as exc:
                 errors = exc.errors
             except Forbidden as exc:

@@ -271,24 +271,27 @@ def run_quantize(ctx: JobContext, spec: ModelQuantizeSpec) -> dict:
 
 # ------------------------------------------------------------------ the kinds
 
-for _spec, _title, _description, _handler in [
+for _spec, _title, _description, _handler, _endpoint in [
     (
         ModelExportSpec,
         "Model: register",
         "Export a run's complete checkpoint (safetensors, config, tokenizer) as a model version.",
         run_export,
+        "POST /api/v1/models/",
     ),
     (
         ModelEvaluateSpec,
         "Model: evaluate",
         "Perplexity on a corpus's validation split, or generation on a prompt set.",
         run_evaluate,
+        "POST /api/v1/models/<version>/evaluate/",
     ),
     (
         ModelQuantizeSpec,
         "Model: quantize",
         "Make a derived fp16 / bf16 / int8 / int4 version and measure it against its parent.",
         run_quantize,
+        "POST /api/v1/models/<version>/quantize/",
     ),
 ]:
     kinds.register(
@@ -300,7 +303,7 @@ for _spec, _title, _description, _handler in [
             queue=Queue.PIPELINES.value,
             submit_cap=Cap.TRAINING_WRITE,
             handler=_handler,
-            generic_form=False,
+            service_endpoint=_endpoint,
             max_attempts=2,
         )
     )

@@ -32,7 +32,7 @@ from console.data.artifacts import data_storage
 from console.data.engine.storage import StorageError
 from console.data.models import TokenizedCorpus
 from console.jobs.models import Job, JobState
-from console.jobs.services import job_submit
+from console.jobs.services import job_create
 from console.projects.models import Project
 from console.registry.artifacts import manifest_problems, model_key, model_storage, unsafe_files
 from console.registry.models import (
@@ -151,7 +151,7 @@ def model_register(*, actor: Any, run: Run, step: int, name: str) -> Job:
         raise FieldErrors({"name": ["Give the model a name (1 to 100 characters)."]})
     checkpoint_weights(run=run, step=step)
     tokenizer_folder(run.corpus)
-    return job_submit(
+    return job_create(
         actor=actor,
         project=run.project,
         kind=ModelExportSpec.KIND,
@@ -186,7 +186,7 @@ def model_evaluate(
         spec["corpus_id"] = _eval_corpus(version, corpus).pk
     else:
         spec["prompts"] = [p for p in (prompts or []) if p.strip()]
-    return job_submit(
+    return job_create(
         actor=actor,
         project=version.project,
         kind=ModelEvaluateSpec.KIND,
@@ -230,7 +230,7 @@ def model_quantize(
     }
     if version.run_id or corpus is not None:
         spec["corpus_id"] = _eval_corpus(version, corpus).pk
-    return job_submit(
+    return job_create(
         actor=actor,
         project=version.project,
         kind=ModelQuantizeSpec.KIND,

@@ -19,6 +19,8 @@ TRAIN_KIND = kinds.register(
         gpus=lambda spec: spec.gpus_per_node,
         nodes=lambda spec: spec.nodes,
         cpu_procs_per_node=lambda spec: spec.cpu_procs_per_node,
-        generic_form=False,  # launched from /runs/new/, which validates more
+        # The runs service builds the corpus and checkpoint paths from checked ids and
+        # applies the project's launch policy.
+        service_endpoint="POST /api/v1/runs/ (or the page /runs/new/)",
     )
 )

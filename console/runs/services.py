@@ -26,7 +26,7 @@ from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
 from console.jobs.models import Job
-from console.jobs.services import SpecInvalid, check_timing, job_submit
+from console.jobs.services import SpecInvalid, check_timing, job_create
 from console.policies.selectors import run_policy_check
 from console.policies.services import run_approval_hold
 from console.projects.models import Project
@@ -386,7 +386,7 @@ def run_create(
         spec.deepspeed = ds
         params = spec_to_dict(spec)
         try:
-            job = job_submit(
+            job = job_create(
                 actor=actor,
                 project=project,
                 kind=TrainSpec.KIND,

@@ -204,7 +204,7 @@ def test_naive_times_and_non_pausable_interruptible_are_refused(personas, trace)
     with pytest.raises(InvalidInput, match="time zone"):
         submit(personas, deadline=datetime(2030, 1, 1))
     with pytest.raises(InvalidInput, match="cannot be paused"):
-        jobs.job_submit(
+        jobs.job_create(
             actor=personas.ml_engineer,
             project=personas.project,
             kind="data.clean",

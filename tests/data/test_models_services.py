@@ -228,9 +228,9 @@ def test_rerun_after_a_lost_worker_registers_the_first_attempts_output_once(
 
 
 def test_ingest_refuses_a_dataset_of_another_project(personas, data_dir):
-    """The generic jobs API accepts data kinds too: the handler checks the project."""
+    """The generic jobs API refuses data kinds; the handler checks the project anyway."""
     theirs = DatasetFactory(project=personas.other_project)
-    job = job_services.job_submit(
+    job = job_services.job_create(
         actor=personas.data_engineer,
         project=personas.project,
         kind="data.ingest",

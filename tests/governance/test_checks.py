@@ -225,8 +225,10 @@ def test_creator_cannot_run_a_check_as_reviewer(personas, lead, run):  # noqa: F
 
 
 def test_a_check_job_not_started_from_its_review_fails(personas, review):
+    """The generic paths refuse review.check (tests/test_service_kinds.py); a job of the
+    kind that some other code created anyway still records nothing."""
     item = _item(review, "toxicity")
-    forged = job_services.job_submit(
+    forged = job_services.job_create(
         actor=personas.ml_engineer,
         project=personas.project,
         kind="review.check",
