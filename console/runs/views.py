@@ -51,7 +51,8 @@ def run_new(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             data = dict(form.cleaned_data)
-            corpus = next(c for c in corpora if c.pk == data.pop("corpus"))
+            chosen = data.pop("corpus")  # one of ``corpora``: the form's choices are theirs
+            corpus = next(c for c in corpora if c.pk == chosen)
             try:
                 run = services.run_create(
                     actor=request.user, project=corpus.project, corpus=corpus, **data
