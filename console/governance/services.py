@@ -357,20 +357,49 @@ def review_request_changes(*, actor: Any, review: Review, comment: str) -> Revie
 def review_item_record_check(
     *, actor: Any, item: ReviewItem, passed: bool, result: dict[str, Any] | None = None
 ) -> ReviewItem:
-    """A reviewer records a manual check result (automated checks fill it later)."""
+    """A reviewer records a check result by hand, with the reason (``result["note"]``).
+
+    The automated result it replaces stays inside it (``overrides``) with who recorded
+    it and when, so the review page and the model card show a waived failure as such."""
     _check_reviewer(actor, item.review, "Recording a check result")
+    result = dict(result or {})
+    note = str(result.get("note") or "").strip()
+    if not note:
+        raise InvalidInput(
+            f"{item.title}: give the reason for the result recorded by hand "
+            "(it is shown on the review and the model card)."
+        )
     with transaction.atomic():
         review = _locked(item.review)
         if not review.decidable:
             raise Conflict(f"Review {review.pk} is {review.get_state_display()}.")
+        item = ReviewItem.objects.select_for_update(of=("self",)).get(pk=item.pk)
+        previous = item.check_result if isinstance(item.check_result, dict) else {}
+        overrides = previous.get("overrides") if previous.get("manual") else previous
+        now = timezone.now()
         ReviewItem.objects.filter(pk=item.pk).update(
             passed=passed,
-            check_result={"manual": True, **(result or {})},
+            check_result={
+                **result,
+                "manual": True,
+                "note": note,
+                "by": getattr(actor, "username", ""),
+                "at": now.isoformat(),
+                **({"overrides": overrides} if overrides else {}),
+            },
             checked_by=actor,
-            updated_at=timezone.now(),
+            updated_at=now,
         )
         item.refresh_from_db()
-        _audit("review.check", actor, review, item=item.key, passed=passed)
+        _audit(
+            "review.check",
+            actor,
+            review,
+            item=item.key,
+            passed=passed,
+            note=note[:500],
+            **({"overrides_passed": overrides.get("passed")} if overrides else {}),
+        )
     return item
 
 

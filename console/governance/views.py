@@ -31,7 +31,7 @@ def _context(request: HttpRequest, review: Review) -> dict:
     mine = review.submitted_by_id == user.pk
     creator = review.version.created_by_id == user.pk
     decided = review.decisions.filter(round=review.round, reviewer=user).exists()
-    items = list(review.items.select_related("check_job"))
+    items = list(review.items.select_related("check_job", "checked_by"))
     reviewer = has_cap(user, Cap.REVIEW) and review.decidable and not (mine or creator)
     return {
         "review": review,

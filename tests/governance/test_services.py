@@ -183,9 +183,15 @@ def test_bad_evidence_is_refused(
 
 def test_reviewer_records_a_manual_check(personas, submitted):
     item = submitted.items.get(key="toxicity")
+    with pytest.raises(InvalidInput, match="give the reason"):
+        services.review_item_record_check(
+            actor=personas.reviewer, item=item, passed=True, result={"score": 0.002}
+        )
     item = services.review_item_record_check(
-        actor=personas.reviewer, item=item, passed=True, result={"score": 0.002}
+        actor=personas.reviewer, item=item, passed=True, result={"score": 0.002, "note": "0.2%"}
     )
-    assert item.passed is True and item.check_result == {"manual": True, "score": 0.002}
+    assert item.passed is True and item.checked_by == personas.reviewer
+    assert item.check_result["manual"] is True and item.check_result["score"] == 0.002
+    assert item.check_result["note"] == "0.2%" and item.check_result["by"] == "rita_reviewer"
     with pytest.raises(Forbidden):
         services.review_item_record_check(actor=personas.ml_engineer, item=item, passed=False)
