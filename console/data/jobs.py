@@ -369,7 +369,12 @@ def run_tokenizer_train(ctx: JobContext, spec: DataTokenizerTrainSpec) -> dict:
 
 
 def run_tokenize(ctx: JobContext, spec: DataTokenizeSpec) -> dict:
-    from console.data.engine.shards import INDEX_FILE, ShardError, tokenize_to_shards
+    from console.data.engine.shards import (
+        INDEX_FILE,
+        ShardError,
+        index_warnings,
+        tokenize_to_shards,
+    )
 
     version = _version(ctx, spec.version_id)
     tokenizer = Tokenizer.objects.filter(
@@ -411,6 +416,11 @@ def run_tokenize(ctx: JobContext, spec: DataTokenizeSpec) -> dict:
         f"{totals['val_tokens']:,} validation, in {totals['sequences']:,} sequences"
     )
     result = {k: totals[k] for k in ("tokens", "train_tokens", "val_tokens", "sequences")}
+    result["train_sequences"] = index["splits"]["train"]["sequences"]
+    result["val_sequences"] = index["splits"]["val"]["sequences"]
+    result["warnings"] = index_warnings(index)
+    for warning in result["warnings"]:
+        ctx.log(f"warning: {warning}")
     return _finish(ctx, storage, key, result)
 
 

@@ -20,6 +20,7 @@ from console.data import forms, selectors, services
 from console.data.api import too_large_message
 from console.data.artifacts import data_storage
 from console.data.engine.report import chart_series
+from console.data.engine.shards import index_warnings
 from console.data.models import Dataset, DatasetVersion, Tokenizer
 from console.data.uploads import ENVELOPE, DataUploadHandler
 from console.jobs.models import TERMINAL_STATES
@@ -470,7 +471,7 @@ def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
         "corpus": corpus,
         "splits": splits,
         "shards": shards,
-        "warnings": corpus.index.get("warnings", []),
+        "warnings": index_warnings(corpus.index),
         "path": data_storage().root / corpus.storage_key,
     }
     return render(request, "data/corpus.html", context)

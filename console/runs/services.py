@@ -97,6 +97,51 @@ def deepspeed_parse(raw: str | dict[str, Any] | None, spec: TrainSpec) -> dict[s
     return raw
 
 
+# ------------------------------------------------------------------ corpus size
+
+
+def corpus_sequences(corpus: TokenizedCorpus) -> tuple[int, int]:
+    """(train, validation) sequences of a corpus: its index.json's counts, or, for a row
+    without them, its tokens over its sequence length (the last row is padded)."""
+    splits = (corpus.index or {}).get("splits") or {}
+
+    def count(split: str, tokens: int) -> int:
+        n = (splits.get(split) or {}).get("sequences")
+        if isinstance(n, int) and not isinstance(n, bool):
+            return n
+        return -(-tokens // corpus.seq_len) if corpus.seq_len else 0
+
+    return count("train", corpus.train_tokens), count("val", corpus.val_tokens)
+
+
+def corpus_problems(corpus: TokenizedCorpus, spec: TrainSpec) -> list[str]:
+    """Why the corpus cannot feed this run: fewer training sequences than one optimizer
+    step reads (micro-batch x accumulation x processes), or too few validation sequences
+    for one evaluation micro-batch per process (the training loop skips evaluation
+    then). Empty when it can."""
+    train, val = corpus_sequences(corpus)
+    world = spec.world_size
+    procs = f"{world} process{'es' if world != 1 else ''}"
+    step = spec.micro_batch * spec.grad_accum * world
+    problems = []
+    if train < step:
+        problems.append(
+            f"corpus {corpus.pk} has {train:,} training sequence{'s' if train != 1 else ''} at "
+            f"length {corpus.seq_len}; one optimizer step of this run needs {step:,} "
+            f"(micro-batch {spec.micro_batch} × accumulation {spec.grad_accum} × {procs}). "  # noqa: RUF001
+            "Tokenize at a shorter length or lower the batch."
+        )
+    evaluation = spec.micro_batch * world
+    if val < evaluation:
+        problems.append(
+            f"corpus {corpus.pk} has {val:,} validation sequence{'s' if val != 1 else ''} at "
+            f"length {corpus.seq_len}; evaluating this run needs {evaluation:,} "
+            f"(micro-batch {spec.micro_batch} × {procs}). Tokenize with a larger validation "  # noqa: RUF001
+            "share or at a shorter length, or lower the micro-batch."
+        )
+    return problems
+
+
 # ------------------------------------------------------------------ memory
 
 
@@ -351,6 +396,9 @@ def run_create(
         model=model,
         base_preset=base_preset,
     )
+    problems = corpus_problems(corpus, spec)
+    if problems:
+        raise FieldErrors({"corpus": problems})
     ds = deepspeed_parse(deepspeed_json, spec)
     problems = memory_problems(spec)
     if problems:

@@ -31,7 +31,17 @@ def data_dir(settings, tmp_path) -> Path:
     return root
 
 
-def make_corpus(project, *, vocab: int = 480, seq_len: int = 64, key: str = "corpora/job-3"):
+def make_corpus(
+    project,
+    *,
+    vocab: int = 480,
+    seq_len: int = 64,
+    key: str = "corpora/job-3",
+    train_sequences: int = 4096,
+    val_sequences: int = 64,
+):
+    """A corpus row (no files: ``key`` may name real shards, e.g. tiny_corpus's) with
+    enough sequences in each split for the runs the tests launch, unless told fewer."""
     dataset = DatasetFactory(project=project)
     version = DatasetVersion.objects.create(
         dataset=dataset,
@@ -58,12 +68,20 @@ def make_corpus(project, *, vocab: int = 480, seq_len: int = 64, key: str = "cor
         seq_len=seq_len,
         dtype="uint16",
         val_fraction=0.1,
-        total_tokens=100,
-        train_tokens=90,
-        val_tokens=10,
-        sequences=2,
+        total_tokens=(train_sequences + val_sequences) * seq_len,
+        train_tokens=train_sequences * seq_len,
+        val_tokens=val_sequences * seq_len,
+        sequences=train_sequences + val_sequences,
         shards=2,
         storage_key=key,
+        index={
+            "seq_len": seq_len,
+            "split": {"val_fraction": 0.1, "seed": 0},
+            "splits": {
+                "train": {"documents": 2, "sequences": train_sequences},
+                "val": {"documents": 1 if val_sequences else 0, "sequences": val_sequences},
+            },
+        },
     )
 
 

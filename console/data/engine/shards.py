@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from console.data.engine.tokenizer import EOS, PAD, documents_path, iter_documents
+from gpu_agent.train.spec import TrainSpec
 
 FORMAT = "forge.packed-shards"
 FORMAT_VERSION = 1
@@ -63,6 +64,12 @@ BATCH_DOCUMENTS = 512
 BATCH_BYTES = 8 * 2**20
 
 Progress = Callable[[float, str], None]
+
+# A default run (the launch form's and TrainSpec's micro-batch and accumulation, one
+# process) reads this many sequences per optimizer step; a corpus should hold at least
+# USEFUL_STEPS such steps of training sequences, or a run repeats it over and over.
+DEFAULT_STEP_SEQUENCES = TrainSpec().micro_batch * TrainSpec().grad_accum
+USEFUL_STEPS = 10
 
 
 class ShardError(ValueError):
@@ -379,12 +386,7 @@ def tokenize_to_shards(
         raise
 
     seconds = time.monotonic() - started
-    warnings = []
-    if val_fraction > 0 and splits["val"]["documents"] == 0:
-        warnings.append(
-            f"the validation split is empty: no document was drawn at val_fraction="
-            f"{val_fraction} from {counts['documents']:,} documents"
-        )
+    warnings = index_warnings(index)
     report(1.0, f"done: {index['totals']['tokens']:,} tokens")
     return {
         **index,
@@ -396,6 +398,44 @@ def tokenize_to_shards(
         "tokens_per_second": round(index["totals"]["tokens"] / seconds) if seconds else None,
         "warnings": warnings,
     }
+
+
+def index_warnings(index: dict) -> list[str]:
+    """What makes a corpus (its ``index.json``) a poor or impossible training set, with
+    the numbers: too few training sequences for a default run's optimizer steps, an
+    empty validation split. Empty when it is fine. Launching checks the run's own batch
+    (console.runs.services); this is the warning at tokenize time and on its page."""
+    warnings = []
+    splits = index.get("splits") or {}
+    seq_len = index.get("seq_len", 0)
+    train = (splits.get("train") or {}).get("sequences", 0)
+    val = splits.get("val") or {}
+    step = DEFAULT_STEP_SEQUENCES
+    useful = USEFUL_STEPS * step
+    if train < useful:
+        s = "" if train == 1 else "s"
+        need = (
+            f"fewer than one optimizer step of a default run needs ({step}: micro-batch "
+            f"{TrainSpec().micro_batch} × accumulation {TrainSpec().grad_accum} × 1 process), "  # noqa: RUF001
+            "so a launch with the default batch is refused"
+            if train < step
+            else f"fewer than {useful:,} ({USEFUL_STEPS} optimizer steps of a default run at "
+            f"{step} sequences a step), so a run would read them over and over"
+        )
+        warnings.append(
+            f"only {train:,} training sequence{s} at length {seq_len}: {need}. Tokenize at "
+            "a shorter length or add documents."
+        )
+    fraction = (index.get("split") or {}).get("val_fraction", 0)
+    if fraction > 0 and val.get("documents", 0) == 0:
+        documents = (index.get("totals") or {}).get("documents", 0)
+        warnings.append(
+            f"the validation split is empty: no document was drawn at val_fraction="
+            f"{fraction} from {documents:,} documents, so a run cannot evaluate"
+        )
+    elif fraction <= 0:
+        warnings.append("there is no validation split (val_fraction 0), so a run cannot evaluate")
+    return warnings
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
