@@ -70,6 +70,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Address the other nodes of a multi-node run reach this one on (default: "
         "$FORGE_AGENT_ADDRESS, else this host's address on its route to the console).",
     )
+    parser.add_argument(
+        "--root",
+        dest="roots",
+        action="append",
+        type=Path,
+        default=[Path(p) for p in os.environ.get("FORGE_AGENT_ROOTS", "").split(os.pathsep) if p],
+        help="A folder jobs may read and write besides the work dir (repeat for several; "
+        "default: $FORGE_AGENT_ROOTS, colon-separated, else the storage folders the console "
+        "names at registration). A job whose spec names a path elsewhere is refused.",
+    )
+    parser.add_argument(
+        "--extensions-dir",
+        type=Path,
+        default=None,
+        help="TORCH_EXTENSIONS_DIR of jobs: where DeepSpeed's compiled ops are built "
+        "(default: $FORGE_TORCH_EXTENSIONS_DIR, else <venv>/torch_extensions, else "
+        "<work-dir>/torch_extensions).",
+    )
+    parser.add_argument(
+        "--no-prebuild",
+        dest="prebuild",
+        action="store_false",
+        help="Do not build DeepSpeed's CPU op at start when it is missing.",
+    )
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=float(os.environ.get("FORGE_JOB_STARTUP_TIMEOUT", "900")),
+        help="Seconds a job may take to its first metric or progress record before it "
+        "fails as stuck, with its stacks (FORGE_JOB_STARTUP_TIMEOUT, default 900; 0: none).",
+    )
     parser.add_argument("--log-level", default=os.environ.get("FORGE_AGENT_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -103,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             telemetry_interval=args.telemetry_interval,
             stop_jobs_on_exit=args.stop_jobs_on_exit,
             address=args.address,
+            extensions_dir=args.extensions_dir,
+            prebuild=args.prebuild,
+            startup_timeout=args.startup_timeout,
+            roots=tuple(args.roots),
         )
     )
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpu_agent import __version__
+from gpu_agent import __version__, extensions
 from gpu_agent.console import ConsoleClient, ConsoleError, ConsoleUnavailable
 from gpu_agent.consumer import LaunchHandler, QueueConsumer
 from gpu_agent.hardware import HostLoad, NodeInventory, address_towards, node_inventory
@@ -53,6 +53,15 @@ class AgentConfig:
     # Where the other nodes of a multi-node run reach this one; default: this host's
     # address on its route to the console.
     address: str = ""
+    # This install's torch extensions folder (None: gpu_agent.extensions.default_dir).
+    extensions_dir: Path | None = None
+    # Build DeepSpeed's CPU op there at start when it is missing (in the background).
+    prebuild: bool = True
+    # Seconds a job may take to its first metric or progress record; 0: no limit.
+    startup_timeout: float = 900.0
+    # The folders jobs' specs may name besides the work dir (gpu_agent.roots); empty:
+    # the storage folders the console names when the agent registers.
+    roots: tuple[Path, ...] = ()
 
 
 class Heartbeat:
@@ -177,6 +186,38 @@ def register(
     return None
 
 
+def job_roots(cfg: AgentConfig, reply: RegisterReply) -> tuple[Path, ...]:
+    """The work dir and the configured roots, else the console's storage folders."""
+    extra = cfg.roots or tuple(Path(p) for p in reply.storage_roots)
+    return (cfg.work_dir, *extra)
+
+
+def prepare_extensions(cfg: AgentConfig) -> Path:
+    """This install's torch extensions folder: stale build locks cleared now, and
+    DeepSpeed's CPU op built in the background when it is missing (a job that needs it
+    meanwhile waits on the build's lock, held by a live process)."""
+    root = cfg.extensions_dir or extensions.default_dir(cfg.work_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    log.info("compiled ops (TORCH_EXTENSIONS_DIR of jobs): %s", root)
+
+    def work() -> None:
+        try:
+            extensions.clear_stale_locks(root)
+            if not cfg.prebuild or extensions.built(root, "deepspeed_shm_comm"):
+                return
+            log.info("building DeepSpeed's CPU op in %s (in the background)", root)
+            ok, last = extensions.prebuild(root)
+            if ok:
+                log.info("DeepSpeed's CPU op is built: %s", last)
+            else:
+                log.warning("DeepSpeed's CPU op could not be built ahead: %s", last)
+        except Exception:
+            log.exception("preparing compiled ops in %s failed", root)
+
+    threading.Thread(target=work, name="extensions", daemon=True).start()
+    return root
+
+
 class Agent:
     def __init__(
         self,
@@ -240,8 +281,14 @@ class Agent:
         if released:
             log.warning("retrying %d records the console refused before the restart", released)
         client = ConsoleClient(cfg.console_url, cfg.token)
+        ext_dir = prepare_extensions(cfg)
         supervisor = Supervisor(
-            spool, cfg.work_dir, grace=cfg.grace, poll_interval=cfg.poll_interval
+            spool,
+            cfg.work_dir,
+            grace=cfg.grace,
+            poll_interval=cfg.poll_interval,
+            extensions_dir=ext_dir,
+            startup_timeout=cfg.startup_timeout,
         ).start()
         uploader = Uploader(
             spool, client, on_stop=lambda j, a: supervisor.stop(j, a, "stopped by console")
@@ -253,6 +300,8 @@ class Agent:
             reply = register(client, cfg.name, inventory, self.stop_event)
             if reply is None:
                 return 0
+            supervisor.roots = job_roots(cfg, reply)
+            log.info("jobs may use paths under %s", ", ".join(map(str, supervisor.roots)))
             heartbeat = Heartbeat(
                 client, supervisor, uploader, reply.heartbeat_seconds, power=power
             ).start()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gpu_agent.roots import path_fields
 from gpu_agent.spec import DemoNodeSpec, LaunchSpec, spec_from_dict
 from gpu_agent.train.spec import TrainSpec
 
@@ -30,6 +31,9 @@ class Kind:
     # Whether a failed exit (its code; negative: a signal) is worth a new attempt: the
     # agent reports it "interrupted" and the console requeues it, up to max attempts.
     retry: Callable[[int], bool] | None = None
+    # The (name, path) pairs of a spec that name places on disk; the supervisor refuses
+    # a launch whose paths lie outside the agent's roots (gpu_agent.roots).
+    paths: Callable[[dict[str, Any]], list[tuple[str, Any]]] | None = None
 
 
 def _python_module(module: str) -> Callable[[LaunchSpec, Path], list[str]]:
@@ -111,6 +115,17 @@ def train_retry(code: int) -> bool:
     return code != 2
 
 
+def train_paths(spec: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The corpus and checkpoint folders, and any path the DeepSpeed config names
+    (an NVMe offload folder, a monitor's output)."""
+    data, checkpoint = spec.get("data") or {}, spec.get("checkpoint") or {}
+    return [
+        ("data.corpus_dir", data.get("corpus_dir", "")),
+        ("checkpoint.dir", checkpoint.get("dir", "")),
+        *((f"deepspeed.{name}", value) for name, value in path_fields(spec.get("deepspeed"))),
+    ]
+
+
 def train_env(launch: LaunchSpec) -> dict[str, str]:
     """CPU runs (gpus_per_node 0) use DeepSpeed's CPU accelerator, with gloo."""
     if launch.spec.get("gpus_per_node") == 0:
@@ -128,6 +143,7 @@ KINDS: dict[str, Kind] = {
         validate=lambda spec: spec_from_dict(TrainSpec, spec),
         env=train_env,
         retry=train_retry,
+        paths=train_paths,
     ),
 }
 

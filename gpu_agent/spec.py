@@ -357,9 +357,12 @@ class DataTokenizeSpec:
 # returns at once; from then on the job's life is reported through ingest.
 
 AGENT_LAUNCH_TASK = "agent.launch"
+# Read a running job's Python stacks and send them as a "stacks" record; one argument,
+# {"job": int, "attempt": int, "reason": str} (sent when the job's metrics stalled).
+AGENT_STACKS_TASK = "agent.stacks"
 MAX_BATCH_RECORDS = 10_000
 MAX_BATCH_BYTES = 8 * 1024 * 1024
-RECORD_TYPES = ("metric", "log", "progress", "status", "telemetry")
+RECORD_TYPES = ("metric", "log", "progress", "status", "telemetry", "stacks")
 # Lines a workload prints on stdout that start with this marker carry a JSON
 # record (metric or progress); every other line is a log line.
 STDOUT_MARKER = "@forge "
@@ -425,6 +428,8 @@ class Record:
                  ("interrupted": stopped by the agent's own shutdown; the console
                  requeues the job, which resumes from its checkpoint)
       telemetry: {"gpus": [{"index", "util", "mem_used_mib", "power_w", "temp_c"}, ...]}
+      stacks:    {"reason": str, "processes": [{"pid", "label", "method", "text"}, ...]}
+                 (the Python stacks of a job's processes: gpu_agent/stacks.py)
     """
 
     job: int | None
@@ -442,6 +447,9 @@ class RegisterReply:
     heartbeat_seconds: float
     broker_url: str
     broker_transport_options: dict[str, Any] = field(default_factory=dict)
+    # The console's storage folders (data, runs, models): where job specs' paths lie. An
+    # agent started without --root takes them, beside its work dir, as its roots.
+    storage_roots: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)

@@ -22,6 +22,16 @@ requeues it) when the kind says that exit is worth a new attempt. A lock that is
 with no ``exit_code`` after a restart means the process died while no agent
 watched: failed, "lost: agent restarted and the process was gone".
 
+Compiled ops (gpu_agent/extensions.py): every job gets TORCH_EXTENSIONS_DIR, this
+install's extensions folder, and stale build locks there are cleared (with a line
+in the agent's log and the job's) before a job starts. A job that gives no first
+record (a metric or progress line) within ``startup_timeout`` seconds is stuck
+before its first step: the agent reads its processes' Python stacks
+(gpu_agent/stacks.py), sends them as a "stacks" record, and stops it, failed with
+"stuck before the first step: waiting on …" (the build lock it waits on, else the
+frame its main process is in). ``capture_stacks`` does the same reading on demand
+(the console asks when a running job stalls) without stopping anything.
+
 Output lines: a stdout line starting with STDOUT_MARKER carries a JSON object
 ``{"type": "metric", "step": int, "values": {name: number}}`` or
 ``{"type": "progress", "percent": number, "message": str, "checkpoint": dict|null}``;
@@ -48,8 +58,9 @@ from pathlib import Path
 from typing import Any
 
 import gpu_agent
-from gpu_agent import wrap
+from gpu_agent import extensions, stacks, wrap
 from gpu_agent.kinds import KINDS, Kind
+from gpu_agent.roots import outside as paths_outside
 from gpu_agent.spec import STDOUT_MARKER, LaunchSpec, SpecError, spec_from_dict
 from gpu_agent.spool import ACCEPTED, JobRow, Spool
 
@@ -72,6 +83,9 @@ LOST_REASON = "lost: agent restarted and the process was gone"
 # A stop whose reason starts with this reports "interrupted": the console requeues the
 # job (it resumes from its checkpoint) instead of cancelling it.
 INTERRUPTED_PREFIX = "interrupted:"
+# A stop whose reason starts with this reports "failed" (the start-up limit ran out).
+STUCK_PREFIX = "stuck before the first step:"
+FIRST_RECORD_TYPES = ("metric", "progress")
 
 MARKER_BYTES = STDOUT_MARKER.encode()
 
@@ -92,6 +106,9 @@ class _Job:
     killed: bool = False
     reattached: bool = False
     kind: str = ""
+    started_at: float = field(default_factory=time.time)
+    first_record: bool = False  # a metric or progress record came: past the start-up
+    capturing: bool = False  # a stacks capture is under way
 
     @property
     def key(self) -> tuple[int, int]:
@@ -257,10 +274,20 @@ class Supervisor:
         grace: float = 10.0,
         poll_interval: float = 0.2,
         kinds: dict[str, Kind] | None = None,
+        extensions_dir: str | Path | None = None,
+        startup_timeout: float | None = None,
+        roots: tuple[Path, ...] = (),
     ) -> None:
         self.spool = spool
+        # The folders a job's spec may name (gpu_agent.roots): the work dir, and the
+        # storage the node's configuration or the console's registration reply names.
+        self.roots: tuple[Path, ...] = (Path(work_dir), *roots)
         self.jobs_dir = Path(work_dir) / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        # This install's torch extensions folder (TORCH_EXTENSIONS_DIR of every job).
+        self.extensions_dir = Path(extensions_dir) if extensions_dir is not None else None
+        # Seconds a job may run before its first metric or progress record (None: no limit).
+        self.startup_timeout = startup_timeout or None
         self.grace = grace
         self.poll_interval = poll_interval
         self.kinds = KINDS if kinds is None else kinds
@@ -334,10 +361,16 @@ class Supervisor:
             except SpecError as exc:
                 self._fail_now(launch, f"invalid spec: {exc}")
                 return
+        if kind.paths is not None:
+            problems = paths_outside(kind.paths(launch.spec), self.roots)
+            if problems:
+                self._fail_now(launch, "refused: " + "; ".join(problems))
+                return
         job_dir = self.job_dir(launch.job_id, launch.attempt)
         if job_dir.exists():  # left by an earlier spool; never mix two runs' files
             job_dir.rename(job_dir.with_name(f"{job_dir.name}.stale-{time.time_ns()}"))
         job_dir.mkdir(parents=True)
+        self._clear_stale_build_locks(launch, job_dir)
         spec_path = job_dir / "launch.json"
         spec_path.write_text(json.dumps(asdict(launch), indent=2))
         try:
@@ -399,6 +432,16 @@ class Supervisor:
             job_dir,
         )
 
+    def _clear_stale_build_locks(self, launch: LaunchSpec, job_dir: Path) -> None:
+        """Before a job starts: a build lock no process holds would stop it forever."""
+        if self.extensions_dir is None:
+            return
+        for lock in extensions.clear_stale_locks(self.extensions_dir):
+            note = f"forge: cleared a stale build lock before starting: {lock.describe()}"
+            log.warning("job %s attempt %s: %s", launch.job_id, launch.attempt, note)
+            with open(job_dir / "stdout.log", "ab") as out:
+                out.write(note.encode() + b"\n")
+
     def _env(self, launch: LaunchSpec, job_dir: Path, spec_path: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
         package_root = str(Path(gpu_agent.__file__).resolve().parent.parent)
@@ -415,6 +458,8 @@ class Supervisor:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.extensions_dir is not None:
+            env["TORCH_EXTENSIONS_DIR"] = str(self.extensions_dir)
         return env
 
     def stop(self, job_id: int, attempt: int, reason: str = "stopped by console") -> bool:
@@ -473,6 +518,8 @@ class Supervisor:
             stop_reason=row.stop_reason or "",
             reattached=True,
             kind=str((row.launch or {}).get("kind", "")),
+            started_at=row.started_at or time.time(),
+            first_record=_has_marker(job_dir / "stdout.log", row.stdout_offset),
         )
         with self._lock:
             self._jobs[job.key] = job
@@ -526,6 +573,16 @@ class Supervisor:
                     stderr_offset=read.stderr_offset,
                 )
                 job.stdout_offset, job.stderr_offset = read.stdout_offset, read.stderr_offset
+                if not job.first_record:
+                    job.first_record = any(t in FIRST_RECORD_TYPES for t, _ in read.items)
+            if (
+                self.startup_timeout is not None
+                and not job.first_record
+                and not job.capturing
+                and job.stop_requested_at is None
+                and time.time() - job.started_at >= self.startup_timeout
+            ):
+                self._start_capture(job, stuck=True)
             if (
                 job.stop_requested_at is not None
                 and not job.killed
@@ -554,6 +611,77 @@ class Supervisor:
         log.info("job %s attempt %s %s%s", *job.key, outcome, f": {reason}" if reason else "")
         return True
 
+    # ------------------------------------------------------------ stacks
+
+    def capture_stacks(self, job_id: int, attempt: int, reason: str) -> bool:
+        """Read the Python stacks of a running job's processes and send them as a
+        "stacks" record (in a thread: returns at once). False when this agent runs no
+        such job, or is reading its stacks already."""
+        with self._lock:
+            job = self._jobs.get((job_id, attempt))
+            if job is None or job.capturing or not lock_held(job.dir):
+                return False
+            self._start_capture(job, reason=reason)
+            return True
+
+    def _start_capture(self, job: _Job, *, stuck: bool = False, reason: str = "") -> None:
+        job.capturing = True
+        threading.Thread(
+            target=self._capture,
+            args=(job, stuck, reason),
+            name=f"stacks-{job.job_id}-{job.attempt}",
+            daemon=True,
+        ).start()
+
+    def _capture(self, job: _Job, stuck: bool, reason: str) -> None:
+        try:
+            if not job.pgid:
+                job.pgid = _read_int(job.dir / wrap.PID_FILE)
+            taken = stacks.capture(job.dir, job.pgid) if job.pgid else []
+            if stuck:
+                reason = self._stuck_reason(taken)
+            log.warning("job %s attempt %s: %d stack(s) read (%s)", *job.key, len(taken), reason)
+            with self._lock:
+                if job.key in self._jobs and lock_held(job.dir):
+                    self.spool.job_output(
+                        job.job_id,
+                        job.attempt,
+                        [("stacks", stacks.record(reason, taken))],
+                        stdout_offset=job.stdout_offset,
+                        stderr_offset=job.stderr_offset,
+                    )
+                    if stuck:
+                        self.stop(job.job_id, job.attempt, reason)
+        except Exception:
+            log.exception("job %s attempt %s: reading the stacks failed", *job.key)
+            if stuck:  # stop it all the same: the limit is the limit
+                self.stop(
+                    job.job_id,
+                    job.attempt,
+                    f"{STUCK_PREFIX} no first record after {self.startup_timeout:g} s",
+                )
+        finally:
+            job.capturing = False
+
+    def _stuck_reason(self, taken: list[stacks.ProcessStack]) -> str:
+        """ "stuck before the first step: waiting on <what>; ...": the build lock that
+        is there, else the frame the first rank (or process) is in."""
+        limit = f"no first record after {self.startup_timeout:g} s"
+        locks = extensions.build_locks(self.extensions_dir) if self.extensions_dir else []
+        if locks:
+            what = "; ".join(lock.describe() for lock in locks)
+            if self.extensions_dir is not None and any(not lock.holders for lock in locks):
+                extensions.clear_stale_locks(self.extensions_dir)  # the next attempt starts
+        else:
+            what = ""
+            for stack in taken:
+                frame = stacks.innermost(stack)
+                if frame:
+                    what = f"{frame} in {stack.label} (pid {stack.pid})"
+                    break
+            what = what or "something no stack showed"
+        return f"{STUCK_PREFIX} waiting on {what}; {limit}"[:1000]
+
     def _outcome(self, job: _Job) -> tuple[str, int | None, str]:
         code = wrap.read_exit_code(job.dir)
         if code == 0:
@@ -562,6 +690,8 @@ class Supervisor:
             reason = job.stop_reason or "stopped"
             if reason.startswith(INTERRUPTED_PREFIX):
                 return "interrupted", code, reason
+            if reason.startswith(STUCK_PREFIX):
+                return "failed", code, reason
             return "cancelled", code, reason
         if code is None:
             if job.proc is not None:
@@ -598,6 +728,28 @@ def first_error(job_dir: Path) -> str:
         return text
     head, _, _rest = text.partition("\n")
     return f"{head}\n…\n{text[-(ERROR_REASON_CHARS - len(head) - 3) :]}"
+
+
+def _has_marker(path: Path, upto: int) -> bool:
+    """Whether the first ``upto`` bytes of a job's stdout hold a marker line (a record
+    the job reported): tells a re-attached job whether it passed its start-up."""
+    needle = b"\n" + MARKER_BYTES
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(MARKER_BYTES)) == MARKER_BYTES:
+                return True
+            f.seek(0)
+            tail, done = b"", 0
+            while done < upto:
+                chunk = f.read(min(READ_CHUNK, upto - done))
+                if not chunk:
+                    return False
+                if needle in tail + chunk:
+                    return True
+                tail, done = chunk[-len(needle) :], done + len(chunk)
+    except OSError:
+        return False
+    return False
 
 
 def _read_int(path: Path) -> int | None:

@@ -316,7 +316,15 @@ def node_register(*, node: Node, inventory: dict[str, Any], agent_version: str) 
         heartbeat_seconds=float(settings.FORGE_NODE_HEARTBEAT_SECONDS),
         broker_url=url,
         broker_transport_options=options,
+        storage_roots=storage_roots(),
     )
+
+
+def storage_roots() -> list[str]:
+    """The folders jobs' specs may name on a node: the console's storage (a node sees it
+    at the same paths, shared storage on a multi-node fleet)."""
+    folders = (settings.FORGE_DATA_DIR, settings.FORGE_RUNS_DIR, settings.FORGE_MODELS_DIR)
+    return list(dict.fromkeys(str(folder) for folder in folders))
 
 
 def _number_or_none(value: Any, low: float, high: float) -> float | None:

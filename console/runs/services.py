@@ -31,6 +31,7 @@ from console.policies.selectors import run_policy_check
 from console.policies.services import run_approval_hold
 from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
+from gpu_agent.roots import path_fields
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
 from gpu_agent.train.dsconfig import deepspeed_config
 from gpu_agent.train.memory import GIB, estimate, fits
@@ -90,6 +91,11 @@ def deepspeed_parse(raw: str | dict[str, Any] | None, spec: TrainSpec) -> dict[s
     for key in ("optimizer", "scheduler", "bf16", "fp16"):
         if key in raw and not isinstance(raw[key], dict):
             problems.append(f"{key} must be an object")
+    for name, _value in path_fields(raw):
+        problems.append(
+            f"{name} names a file or folder: Forge builds every path of a run itself from "
+            "the run and its corpus (an agent refuses paths outside its roots)"
+        )
     if isinstance(raw.get("optimizer"), dict) and not isinstance(raw["optimizer"].get("type"), str):
         problems.append("optimizer.type must be a string")
     if problems:

@@ -50,6 +50,7 @@ from gpu_agent.data import PackedShards, ShardIndexError
 from gpu_agent.spec import STDOUT_MARKER, SpecError, spec_from_dict
 from gpu_agent.train import checkpoints
 from gpu_agent.train.presets import flops_per_token, param_count
+from gpu_agent.train.safe_load import UnsafeCheckpoint, no_code_in_pickles
 from gpu_agent.train.spec import TrainSpec
 
 # Dense bf16 peak by device name, for MFU (FORGE_PEAK_TFLOPS overrides).
@@ -248,7 +249,8 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
     step = 0
     latest = checkpoints.latest_complete(root)
     if latest is not None:
-        engine.load_checkpoint(str(root), tag=checkpoints.tag_for(latest))
+        with no_code_in_pickles():  # DeepSpeed's torch.load would unpickle anything (S10)
+            engine.load_checkpoint(str(root), tag=checkpoints.tag_for(latest))
         step = latest
         say(f"resumed from checkpoint step {latest} in {root}")
     elif resume_hint:
@@ -458,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run(spec, resume)
-    except (CannotTrain, ShardIndexError) as exc:
+    except (CannotTrain, ShardIndexError, UnsafeCheckpoint) as exc:
         print(f"cannot train: {exc}", file=sys.stderr, flush=True)
         return 2
     except Exception:

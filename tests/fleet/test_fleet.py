@@ -114,6 +114,23 @@ def test_register_reply_tells_the_agent_its_queue_and_broker(db):
     assert reply["queue"] == "node.gpu-q" and reply["broker_url"] and reply["heartbeat_seconds"] > 0
 
 
+def test_register_reply_names_the_storage_jobs_may_use(db, settings, tmp_path):
+    settings.FORGE_DATA_DIR = tmp_path / "data"
+    settings.FORGE_RUNS_DIR = tmp_path / "data" / "runs"
+    settings.FORGE_MODELS_DIR = tmp_path / "models"
+    issued = services.node_create(actor=None, name="gpu-r")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Node {issued.key}")
+    reply = client.post(
+        "/api/agent/v1/register", {"name": "gpu-r", "inventory": {"gpus": []}}, format="json"
+    ).json()
+    assert reply["storage_roots"] == [
+        str(tmp_path / "data"),
+        str(tmp_path / "data" / "runs"),
+        str(tmp_path / "models"),
+    ]
+
+
 # ------------------------------------------------------------------ dispatch
 
 

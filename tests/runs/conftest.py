@@ -103,7 +103,12 @@ CPU_RUN = {
 
 def _start_stack(tmp_path, names: list[str], env: dict[str, str] | None = None):
     """A console (gunicorn on the test database), a Celery worker and one CPU node agent
-    per name, each with its own work dir (as on separate machines)."""
+    per name, each with its own work dir (as on separate machines).
+
+    The tests keep corpora and checkpoints in pytest's temporary folders (they set the
+    test process's FORGE_DATA_DIR, which the console process does not see), so the
+    agents take pytest's base folder as their root, as a node's administrator would
+    name the shared storage with FORGE_AGENT_ROOTS."""
     broker_purge()
     issued = {name: fleet.node_create(actor=None, name=name) for name in names}
     console = ConsoleServer(tmp_path / "console.log").start()
@@ -126,7 +131,12 @@ def _start_stack(tmp_path, names: list[str], env: dict[str, str] | None = None):
                 "10",
             ],
             tmp_path / f"{work.name}.log",
-            env=process_env(FORGE_NODE_TOKEN=issued[name].key, OMP_NUM_THREADS="1", **(env or {})),
+            env=process_env(
+                FORGE_NODE_TOKEN=issued[name].key,
+                OMP_NUM_THREADS="1",
+                FORGE_AGENT_ROOTS=str(tmp_path.parent),
+                **(env or {}),
+            ),
         ).start()
     return console, worker, agents
 

@@ -72,6 +72,34 @@ def test_bad_launch_answers_field_errors(personas, api, corpus):
     assert "train_micro_batch_size_per_gpu" in response.json()["deepspeed_json"][0]
 
 
+def test_a_deepspeed_config_naming_paths_is_refused(personas, api, corpus):
+    """Forge builds every path of a run; a config naming one (an NVMe offload folder, a
+    monitor's output) is refused with the key named, and no run is stored (S14)."""
+    from console.runs.models import Run
+
+    client = api(personas.ml_engineer)
+    payload = {"project": "alpha", "corpus": corpus.pk, **CPU_RUN}
+    response = client.post(
+        "/api/v1/runs/",
+        {
+            **payload,
+            "deepspeed": {
+                "zero_optimization": {
+                    "stage": 2,
+                    "offload_optimizer": {"device": "nvme", "nvme_path": "/root"},
+                },
+                "tensorboard": {"enabled": True, "output_path": "/etc/cron.d"},
+            },
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    problems = " ".join(response.json()["deepspeed_json"])
+    assert "zero_optimization.offload_optimizer.nvme_path names a file or folder" in problems
+    assert "tensorboard.output_path" in problems
+    assert not Run.objects.exists()
+
+
 def test_detail_lists_checkpoints(personas, api, run):
     # as the fleet's ingest does when the job's stream announces a checkpoint
     services.run_checkpoint_announced(run.job_id, {"step": 5, "tag": "step_5", "dir": "/r/step_5"})
