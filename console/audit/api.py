@@ -40,7 +40,8 @@ class AuditFilterSerializer(serializers.Serializer):
 
 
 class AuditEventListApi(ListAPIView):
-    """Audit events, newest first (admin and reviewer roles)."""
+    """Audit events, newest first (admin and reviewer roles). A reviewer reads the events
+    of their own projects (and their own project-less ones); an admin reads all."""
 
     serializer_class = AuditEventSerializer
     permission_classes = [require(Cap.AUDIT_VIEW)]
@@ -52,4 +53,4 @@ class AuditEventListApi(ListAPIView):
     def get_queryset(self):
         filters = AuditFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return audit_event_list(**filters.validated_data)
+        return audit_event_list(reader=self.request.user, **filters.validated_data)

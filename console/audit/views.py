@@ -15,13 +15,17 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     raw = {k: v for k, v in request.GET.items() if k in AuditFilterSerializer().fields and v}
     filters = AuditFilterSerializer(data=raw)
     valid = filters.is_valid()
-    events = audit_event_list(**filters.validated_data) if valid else audit_event_list().none()
+    # Scoped to the reader's projects unless the reader is an admin (RELIABILITY S16).
+    events = audit_event_list(reader=request.user, **(filters.validated_data if valid else {}))
+    if not valid:
+        events = events.none()
+    actions = audit_actions(reader=request.user)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "filters": raw,
         "errors": filters.errors if not valid else {},
-        "actions": sorted({a.split(".")[0] + "." for a in audit_actions()} | set(audit_actions())),
+        "actions": sorted({a.split(".")[0] + "." for a in actions} | set(actions)),
     }
     template = "audit/list.html#table" if request.htmx else "audit/list.html"
     return render(request, template, context, status=200 if valid else 400)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -8,7 +9,8 @@ from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from console.fleet.models import Allocation, Gpu, GpuSample, Node
+from console.fleet.models import Gpu, GpuSample, Node
+from console.projects.selectors import project_list
 
 
 def node_list() -> QuerySet[Node]:
@@ -61,8 +63,49 @@ def gpu_history(*, gpu: Gpu, hours: int = 24) -> QuerySet[GpuSample]:
     return gpu.samples.filter(at__gte=since).order_by("at")
 
 
-def node_allocations(*, node: Node, limit: int = 50) -> QuerySet[Allocation]:
-    return node.allocations.select_related("job", "job__project")[:limit]
+@dataclass(frozen=True, kw_only=True)
+class NodeJobRow:
+    """One allocation on a node's page. Another project's job is only "busy": no id,
+    name, kind, project or state (RELIABILITY S16)."""
+
+    job_id: int | None  # None: another project's job
+    name: str
+    state: str
+    attempt: int | None
+    gpu_indices: list[int]
+    created_at: datetime
+    released_at: datetime | None
+
+    @property
+    def busy(self) -> bool:
+        return self.job_id is None
+
+
+def node_allocations(*, node: Node, user: Any, limit: int = 50) -> list[NodeJobRow]:
+    """The node's allocations, newest first: the user's projects' jobs in full; another
+    project's job only while it holds the node, as "busy" (its past ones are left out)."""
+    visible = project_list(user=user)
+    rows = (
+        node.allocations.filter(Q(job__project__in=visible) | Q(released_at__isnull=True))
+        .select_related("job")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    visible_ids = set(visible.values_list("pk", flat=True))
+    result = []
+    for a in rows:
+        mine = a.job.project_id in visible_ids
+        result.append(
+            NodeJobRow(
+                job_id=a.job_id if mine else None,
+                name=a.job.name if mine else "",
+                state=a.job.state if mine else "busy",
+                attempt=a.attempt if mine else None,
+                gpu_indices=list(a.gpu_indices),
+                created_at=a.created_at,
+                released_at=a.released_at,
+            )
+        )
+    return result
 
 
 # ------------------------------------------------------------------ power model and prices

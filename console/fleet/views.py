@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from console.accounts.roles import Cap, has_cap
-from console.audit.selectors import audit_event_list
+from console.audit.selectors import audit_object_history
 from console.core.auth import require_cap
 from console.core.errors import ServiceError
 from console.fleet import selectors, services
@@ -62,9 +62,10 @@ def node_detail(request: HttpRequest, name: str) -> HttpResponse:
         raise Http404("No such node.")
     context = {
         "node": node,
-        "allocations": selectors.node_allocations(node=node),
+        # Other projects' jobs show as "busy" only (RELIABILITY S16).
+        "allocations": selectors.node_allocations(node=node, user=request.user),
         "series": json.dumps(selectors.gpu_recent_samples(nodes=[node], minutes=30)),
-        "history": audit_event_list(object_type="fleet.node", object_id=str(node.pk))[:30],
+        "history": audit_object_history(object_type="fleet.node", object_id=str(node.pk))[:30],
         "can_manage": has_cap(request.user, Cap.FLEET_MANAGE),
         "can_edit_power": services.node_settings_allowed(request.user),
         "power_lines": selectors.node_power_report_lines(node),
