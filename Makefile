@@ -5,6 +5,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.forge-installed
+# DeepSpeed's CPU communication op, built for this install (gpu_agent/extensions.py):
+# jobs of this install's agent build and load their compiled ops here, not in the
+# user's ~/.cache/torch_extensions that every other install shares.
+EXTENSIONS := $(VENV)/torch_extensions
+SHM_OP     := $(EXTENSIONS)/deepspeed_shm_comm/deepspeed_shm_comm.so
 TORCH_VERSION     := 2.13.0
 DEEPSPEED_VERSION := 0.19.8
 # Where to take the CPU build of torch from, on a machine whose default index
@@ -27,7 +32,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(SHM_OP)
+
+# A failed build (no C++ compiler, say) does not fail the install: the first CPU run
+# builds the op then, and `make install` tries again next time.
+$(SHM_OP): $(STAMP)
+	@echo "==> building DeepSpeed's CPU op into $(EXTENSIONS)"
+	-$(BIN)/python -m gpu_agent.extensions prebuild --dir $(EXTENSIONS)
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -61,7 +72,7 @@ wheelhouse: install
 	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis \
-	  einops msgpack ninja psutil py-cpuinfo tqdm
+	  einops msgpack ninja psutil py-cpuinfo tqdm py-spy
 	@# GPU weight-only INT8/INT4 kernels for quantized models (optional; torch 2.11 era).
 	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux_2_28_x86_64 -d .whl torchao==0.17.0

@@ -7,6 +7,10 @@ agent decides exactly when a message is acknowledged — after the launch is
 durably in the spool (its lease taken, the job recorded as accepted), never later:
 the message does not live as long as the job.
 
+AGENT_STACKS_TASK asks for a running job's Python stacks (the console sends it when
+the job's metrics stalled): the supervisor reads them in the background and sends
+them as a "stacks" record; the message is acknowledged at once.
+
 A launch whose attempt is not newer than the highest this node has seen for the
 job is stale or a duplicate (R9): logged, acknowledged, nothing else. A launch
 that is invalid but names its job and attempt is recorded as failed at once with
@@ -21,7 +25,13 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from gpu_agent.spec import AGENT_LAUNCH_TASK, LaunchSpec, SpecError, spec_from_dict
+from gpu_agent.spec import (
+    AGENT_LAUNCH_TASK,
+    AGENT_STACKS_TASK,
+    LaunchSpec,
+    SpecError,
+    spec_from_dict,
+)
 from gpu_agent.spool import Spool
 from gpu_agent.supervisor import Supervisor
 
@@ -80,6 +90,22 @@ class LaunchHandler:
             )
             return FAILED
         return LAUNCHED
+
+    def stacks(self, payload: Any) -> bool:
+        """Read a running job's stacks (AGENT_STACKS_TASK); False when it is not here."""
+        if not isinstance(payload, dict):
+            log.error("ignoring a stacks request that is not an object: %.200r", payload)
+            return False
+        job, attempt, reason = payload.get("job"), payload.get("attempt"), payload.get("reason")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (job, attempt)):
+            log.error("ignoring a stacks request without job and attempt: %.200r", payload)
+            return False
+        reason = reason if isinstance(reason, str) and reason else "asked by the console"
+        if not self.supervisor.capture_stacks(job, attempt, reason[:500]):
+            log.info("stacks of job %s attempt %s: not running here", job, attempt)
+            return False
+        log.info("reading the stacks of job %s attempt %s: %s", job, attempt, reason)
+        return True
 
     def _invalid(self, data: dict[str, Any], error: str) -> str:
         job_id, attempt = data.get("job_id"), data.get("attempt")
@@ -192,6 +218,13 @@ class QueueConsumer:
     def _on_message(self, body: Any, message: Any) -> None:
         headers = message.headers or {}
         task, args = _task_and_args(body, headers)
+        if task == AGENT_STACKS_TASK and args and len(args) == 1 and not _expired(headers, body):
+            try:
+                self.handler.stacks(args[0])
+            except Exception:
+                log.exception("stacks request failed")
+            message.ack()
+            return
         if task != AGENT_LAUNCH_TASK:
             log.warning("dropping a message for task %r on %s", task, self.queue_name)
             message.ack()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gpu_agent.spec import STDOUT_MARKER, DemoNodeSpec, SpecError, spec_from_dict
+from gpu_agent.stacks import register_faulthandler
 
 NAMES = ("loss", "lr", "grad_norm")
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.spec is None:
         parser.error("--spec (or FORGE_SPEC) is required")
     signal.signal(signal.SIGTERM, _on_sigterm)
+    register_faulthandler()  # SIGUSR1 writes its stack for the agent (gpu_agent/stacks.py)
     try:
         spec, checkpoint = load(args.spec)
     except (OSError, ValueError, SpecError) as exc:
