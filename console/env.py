@@ -7,6 +7,7 @@ silently wrong value.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -70,6 +71,19 @@ class Env:
         if isinstance(raw, list):
             return raw
         return [item.strip() for item in raw.split(",") if item.strip()]
+
+    def networks(self, name: str, default: list[str] | Any = _MISSING) -> list[str]:
+        """A comma-separated list of IP addresses or CIDR networks, each normalised
+        (``10.0.0.7`` becomes ``10.0.0.7/32``)."""
+        networks = []
+        for item in self.list(name, default):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)."
+                ) from None
+        return networks
 
     def path(self, name: str, default: Path | Any = _MISSING) -> Path:
         raw = self._raw(name, default)

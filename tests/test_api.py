@@ -108,17 +108,18 @@ def test_tokens_are_stored_hashed(personas):
     assert issued.key not in issued.token.key_hash and len(issued.token.key_hash) == 64
 
 
-def test_token_brute_force_locks_the_address(personas, api, settings):
-    settings.FORGE_LOCKOUT_FAILURES = 3
+def test_token_brute_force_locks_the_guesser_not_a_valid_token(personas, api, settings):
+    """More in tests/test_lockout.py (issue 14: the old lock here took valid tokens too)."""
+    settings.FORGE_LOCKOUT_ADDRESS_FAILURES = 3
     good = api_token_create(user=personas.viewer, name="t").key
     client = api()
-    for i in range(3):
+    for i in range(4):
         client.credentials(HTTP_AUTHORIZATION=f"Token fg_guess{i}")
         assert client.get("/api/v1/me/").status_code == 401
-    client.credentials(HTTP_AUTHORIZATION=f"Token {good}")
-    response = client.get("/api/v1/me/")
-    assert response.status_code == 401 and "Too many" in response.json()["detail"]
+    assert "Too many" in client.get("/api/v1/me/").json()["detail"]
     assert AuditEvent.objects.filter(action="auth.token_lockout").exists()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {good}")
+    assert client.get("/api/v1/me/").status_code == 200
 
 
 def test_session_post_without_csrf_is_403(personas):

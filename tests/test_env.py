@@ -11,6 +11,9 @@ def test_bool_int_list_parse():
     assert env.int("N", min=1) == 42
     assert env.list("L") == ["a", "b", "c"]
     assert env.int("MISSING", 7) == 7
+    proxies = Env({"P": "10.0.0.7, 192.168.0.0/16,::1"}).networks("P")
+    assert proxies == ["10.0.0.7/32", "192.168.0.0/16", "::1/128"]
+    assert Env({}).networks("P", []) == []
 
 
 @pytest.mark.parametrize(
@@ -23,6 +26,11 @@ def test_bool_int_list_parse():
         ({"REDIS_URL": "http://x"}, lambda e: e.redis_url("REDIS_URL"), "REDIS_URL"),
         ({"REDIS_URL": "redis://h:99999/0"}, lambda e: e.redis_url("REDIS_URL"), "REDIS_URL"),
         ({"FORGE_DATA_DIR": " "}, lambda e: e.path("FORGE_DATA_DIR", "/x"), "FORGE_DATA_DIR"),
+        (
+            {"FORGE_TRUSTED_PROXIES": "10.0.0.1,proxy"},
+            lambda e: e.networks("FORGE_TRUSTED_PROXIES", []),
+            "FORGE_TRUSTED_PROXIES",
+        ),
     ],
 )
 def test_bad_values_fail_loudly_naming_the_variable(environ, call, needle):

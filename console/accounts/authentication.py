@@ -9,8 +9,12 @@ from console.core import context
 
 
 class ApiTokenAuthentication(BaseAuthentication):
-    """`Authorization: Token <key>`; keys are stored hashed. Repeated bad keys from one
-    address lock that address out for the lockout window (S11)."""
+    """`Authorization: Token <key>`; keys are stored hashed.
+
+    A valid key always authenticates. Failed keys count in the user-token namespace, per
+    (key prefix, address) and per address; a locked guesser is refused without being
+    recorded again. See the lockout section of console/accounts/services.py (S11, S15).
+    """
 
     keyword = "Token"
 
@@ -24,17 +28,18 @@ class ApiTokenAuthentication(BaseAuthentication):
             key = parts[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token header.") from None
-        ip = context.current().ip or "unknown"
-        kind = AuthFailure.Kind.TOKEN
-        if services.auth_is_locked(kind=kind, key=ip):
-            raise exceptions.AuthenticationFailed(
-                "Too many failed token attempts; try again later."
-            )
         token = services.api_token_authenticate(key=key)
-        if token is None:
-            services.auth_failure_record(kind=kind, key=ip, ip=ip)
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        return (token.user, token)
+        if token is not None:
+            return (token.user, token)
+        ip = context.current().ip
+        kind = AuthFailure.Kind.TOKEN
+        identity = services.auth_token_identity(key=key, prefix=services.TOKEN_PREFIX)
+        if services.auth_is_locked(kind=kind, identity=identity, ip=ip):
+            raise exceptions.AuthenticationFailed(
+                "Too many failed token attempts from this address; try again later."
+            )
+        services.auth_failure_record(kind=kind, identity=identity, ip=ip)
+        raise exceptions.AuthenticationFailed("Invalid or revoked token.")
 
     def authenticate_header(self, request) -> str:
         return self.keyword

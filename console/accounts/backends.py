@@ -9,21 +9,23 @@ from console.core import context
 
 
 class LockoutModelBackend(ModelBackend):
-    """Username/password authentication that locks an account after repeated failures.
+    """Username/password authentication with a lockout per (username, address).
 
-    Used by the login page and the admin panel alike (S11). A locked account is
-    refused even with the right password until the window passes.
+    Used by the login page and the admin panel alike (S11). After repeated failures for
+    one username from one address, that pair is refused, even with the right password,
+    until the window passes; other accounts from that address and this account from
+    other addresses are unaffected (S15). See console/accounts/services.py.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
-        kind = AuthFailure.Kind.PASSWORD
-        if services.auth_is_locked(kind=kind, key=username):
-            raise PermissionDenied("Account temporarily locked after repeated failed logins.")
+        kind, ip = AuthFailure.Kind.PASSWORD, context.current().ip
+        if services.auth_is_locked(kind=kind, identity=username, ip=ip):
+            raise PermissionDenied("Too many failed logins for this account from this address.")
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
-            services.auth_failure_record(kind=kind, key=username, ip=context.current().ip)
+            services.auth_failure_record(kind=kind, identity=username, ip=ip)
             return None
-        services.auth_failures_clear(kind=kind, key=username)
+        services.auth_failures_clear(kind=kind, identity=username, ip=ip)
         return user

@@ -31,21 +31,35 @@ class ApiToken(models.Model):
 
 
 class AuthFailure(models.Model):
-    """One failed login or token attempt; recent ones decide a lockout (S11)."""
+    """One failed password or token attempt; recent ones decide a lockout (S11, S15).
+
+    Counted per namespace (`kind`) in two buckets: the credential's identity with the
+    address it came from (`key`, `address`), and the address alone.
+    """
 
     class Kind(models.TextChoices):
         PASSWORD = "password"
-        TOKEN = "token"
+        TOKEN = "token", "User token"
+        NODE_TOKEN = "node_token", "Node token"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     key = models.CharField(
-        max_length=200, help_text="Username for passwords, client address for tokens."
+        max_length=200,
+        blank=True,
+        help_text="The credential's identity: the username typed (lower case), or a token's "
+        "prefix; empty for a token that has no well-formed prefix.",
     )
-    ip = models.CharField(max_length=64, blank=True)
+    address = models.CharField(
+        max_length=64,
+        help_text="The client's address (an IPv6 client's /64 network), as the lockout counts it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["kind", "key", "created_at"])]
+        indexes = [
+            models.Index(fields=["kind", "key", "address", "created_at"], name="authfail_pair_idx"),
+            models.Index(fields=["kind", "address", "created_at"], name="authfail_address_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.key}"
+        return f"{self.kind}:{self.key}@{self.address}"

@@ -49,23 +49,27 @@ class NodeTokenAuthentication(BaseAuthentication):
                 after={"ip": ip},
             )
             raise exceptions.NotAuthenticated("Agent calls need 'Authorization: Node <token>'.")
-        kind = AuthFailure.Kind.TOKEN
-        if account_services.auth_is_locked(kind=kind, key=ip):
+        key = parts[1].decode(errors="replace")
+        token = services.node_token_authenticate(key=key)
+        if token is not None:  # a valid node token always works, whatever others sent (S15)
+            return (NodePrincipal(node=token.node), token)
+        # Failures count in their own namespace, per (prefix, address) and per address:
+        # bad user tokens never lock an agent out, nor bad node tokens a person.
+        kind = AuthFailure.Kind.NODE_TOKEN
+        identity = account_services.auth_token_identity(key=key, prefix=services.NODE_TOKEN_PREFIX)
+        if account_services.auth_is_locked(kind=kind, identity=identity, ip=ip):
             raise exceptions.AuthenticationFailed(
-                "Too many failed token attempts; try again later."
+                "Too many failed node token attempts from this address; try again later."
             )
-        token = services.node_token_authenticate(key=parts[1].decode(errors="replace"))
-        if token is None:
-            account_services.auth_failure_record(kind=kind, key=ip, ip=ip)
-            audit_record(
-                action="agent.auth_failed",
-                actor=None,
-                object_type="agent",
-                object_repr=request.path[:200],
-                after={"ip": ip},
-            )
-            raise exceptions.AuthenticationFailed("Invalid or revoked node token.")
-        return (NodePrincipal(node=token.node), token)
+        account_services.auth_failure_record(kind=kind, identity=identity, ip=ip)
+        audit_record(
+            action="agent.auth_failed",
+            actor=None,
+            object_type="agent",
+            object_repr=request.path[:200],
+            after={"ip": ip, "prefix": identity},
+        )
+        raise exceptions.AuthenticationFailed("Invalid or revoked node token.")
 
     def authenticate_header(self, request) -> str:
         return self.keyword

@@ -133,10 +133,17 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lockout after repeated failed logins (S11): N failures within the window lock the
-# account (and, for API tokens, the client address) for the window.
+# Lockout (S11, S15), in three namespaces: passwords, user tokens, node tokens. N failures
+# within the window for one credential (a username, a token's prefix) from one address
+# lock that pair; ADDRESS_FAILURES token failures of any kind from one address lock the
+# address for failing tokens. A valid token always works; a locked password pair refuses
+# even the right password from that address (see console/accounts/services.py).
 FORGE_LOCKOUT_FAILURES = env.int("FORGE_LOCKOUT_FAILURES", 5, min=1)
+FORGE_LOCKOUT_ADDRESS_FAILURES = env.int("FORGE_LOCKOUT_ADDRESS_FAILURES", 20, min=1)
 FORGE_LOCKOUT_WINDOW_SECONDS = env.int("FORGE_LOCKOUT_WINDOW_SECONDS", 900, min=1)
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: the
+# client's address is REMOTE_ADDR, whatever headers say.
+FORGE_TRUSTED_PROXIES = env.networks("FORGE_TRUSTED_PROXIES", [])
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
