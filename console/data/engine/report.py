@@ -9,8 +9,11 @@ A finished report (JSON-serialisable)::
     {"documents_in", "documents_out", "bytes_in", "bytes_out",
      "steps": [{"index", "rule", "label", "kind", "params", "documents_in",
                 "documents_out", "dropped", "modified", "bytes_removed",
-                "counters": {...}, "seconds", "pii_type"?, "summary"?}],
+                "counters": {...}, "languages": {"zh": {"in", "dropped"}, ...},
+                "seconds", "pii_type"?, "summary"?}],
      "pii": {"email": hits, ...},
+     "warnings": [{"step", "rule", "label", "language", "name", "documents_in",
+                   "dropped", "share", "message"}],
      "dedup": [{"index", "rule", "clusters", "duplicates", "largest_cluster",
                 "examples": [{"kept": i, "duplicates": [{"index": j, ...}]}], ...}],
      "length_histogram": {"edges", "labels", "before", "after"},
@@ -18,6 +21,9 @@ A finished report (JSON-serialisable)::
      "timings": {"total_s", "steps_s": {...}}, "workers": n, "workers_requested": n,
      "workers_note"?}
 
+``languages`` counts documents per script label (``langid.script_label``: zh, ja,
+ko, latin, ...; as each stage of steps first sees them); ``warnings`` lists each step
+that removed more than half of one language's documents (LANGUAGE_WARN_SHARE).
 ``workers`` is how many worker processes ran the map rules (1: this process);
 ``workers_note`` is there only when fewer ran than were requested, and says why.
 """
@@ -28,6 +34,8 @@ import bisect
 import itertools
 from collections import Counter
 from typing import Any
+
+from console.data.engine.langid import LABEL_NAMES
 
 LENGTH_EDGES = (0, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 
@@ -57,6 +65,7 @@ class StepStats:
         self.bytes_removed = 0
         self.seconds = 0.0
         self.counters: Counter[str] = Counter()
+        self.languages: dict[str, list[int]] = {}
 
     def merge(self, part: dict[str, Any]) -> None:
         self.documents_in += part["documents_in"]
@@ -65,6 +74,10 @@ class StepStats:
         self.bytes_removed += part["bytes_removed"]
         self.seconds += part["seconds"]
         self.counters.update(part["counters"])
+        for lang, (seen, kept) in part.get("languages", {}).items():
+            total = self.languages.setdefault(lang, [0, 0])
+            total[0] += seen
+            total[1] += kept
 
 
 def step_part(
@@ -74,8 +87,10 @@ def step_part(
     bytes_removed: int,
     seconds: float,
     counters: dict[str, int],
+    languages: dict[str, list[int]] | None = None,
 ) -> dict[str, Any]:
-    """One chunk's worth of a step's statistics, as sent back by a worker."""
+    """One chunk's worth of a step's statistics, as sent back by a worker.
+    ``languages``: script label -> [documents in, documents out]."""
     return {
         "documents_in": documents_in,
         "documents_out": documents_out,
@@ -83,7 +98,45 @@ def step_part(
         "bytes_removed": bytes_removed,
         "seconds": seconds,
         "counters": counters,
+        "languages": languages or {},
     }
+
+
+# A step that removes more than this share of one language's documents is flagged in
+# the report's warnings (when that language had at least LANGUAGE_WARN_MIN of them).
+LANGUAGE_WARN_SHARE = 0.5
+LANGUAGE_WARN_MIN = 3
+
+
+def language_warnings(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each step that removed most of one language's documents: {"step", "rule",
+    "label", "language", "name", "documents_in", "dropped", "share", "message"}."""
+    warnings = []
+    for step in steps:
+        for lang, counts in sorted(step.get("languages", {}).items()):
+            seen, dropped = counts["in"], counts["dropped"]
+            if lang == "other" or seen < LANGUAGE_WARN_MIN:
+                continue
+            if dropped / seen <= LANGUAGE_WARN_SHARE:
+                continue
+            name = LABEL_NAMES.get(lang, lang)
+            share = dropped / seen
+            warnings.append(
+                {
+                    "step": step["index"],
+                    "rule": step["rule"],
+                    "label": step["label"],
+                    "language": lang,
+                    "name": name,
+                    "documents_in": seen,
+                    "dropped": dropped,
+                    "share": round(share, 4),
+                    "message": f"step {step['index'] + 1} ({step['label']}) removed "
+                    f"{dropped:,} of {seen:,} {name} documents ({share:.0%}): check its "
+                    "settings suit that language",
+                }
+            )
+    return warnings
 
 
 class ReportBuilder:
@@ -129,6 +182,10 @@ class ReportBuilder:
                 "modified": st.modified,
                 "bytes_removed": st.bytes_removed,
                 "counters": dict(st.counters),
+                "languages": {
+                    lang: {"in": seen, "dropped": seen - kept}
+                    for lang, (seen, kept) in sorted(st.languages.items())
+                },
                 "seconds": round(st.seconds, 3),
             }
             if rule.pii_type:
@@ -148,6 +205,7 @@ class ReportBuilder:
             "steps": steps,
             "pii": dict(pii),
             "dedup": dedup,
+            "warnings": language_warnings(steps),
             "length_histogram": {
                 "edges": list(LENGTH_EDGES),
                 "labels": length_labels(),

@@ -93,9 +93,10 @@ def test_drop_special_chars_emoji_optional():
 # ------------------------------------------------------------------ length_filter
 
 
-def test_length_filter_counts_characters():
-    assert apply("length_filter", "短文本", min_chars=4) == (None, {"too_short": 1})
-    assert apply("length_filter", "这是一个长一些的文本", min_chars=4) == (
+def test_length_filter_counts_reading_length():
+    # characters, not bytes; a CJK character counts 3 (tests/data/test_cjk_length.py)
+    assert apply("length_filter", "短文本", min_chars=10) == (None, {"too_short": 1})
+    assert apply("length_filter", "这是一个长一些的文本", min_chars=10) == (
         "这是一个长一些的文本",
         {},
     )
