@@ -38,6 +38,11 @@ class JobKind:
     # Processes per node of a multi-node attempt on nodes without GPUs (with GPUs: one
     # per allocated GPU).
     cpu_procs_per_node: Callable[[Any], int] | None = None
+    # The record a decision on a held job of this kind also writes (a run's RunApproval),
+    # called as approval_record(job=, actor=, approved=, comment=) by job_approve and
+    # job_reject inside the transaction that moves the job: every path (jobs API and
+    # page, run page and API, admin) makes one decision, and the two never disagree.
+    approval_record: Callable[..., None] | None = None
     # Where jobs of this kind are created; every kind must say (no default, so a new
     # kind cannot forget). None: a generic kind, created from its spec by the jobs API
     # (POST /api/v1/jobs/) and the job form (/jobs/new/). Otherwise the kind has a

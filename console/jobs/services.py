@@ -454,14 +454,34 @@ def job_resume(*, actor: Any, job_id: int) -> Job:
     return done
 
 
-def job_approve(*, actor: Any, job_id: int) -> Job:
-    """Four-eyes: a reviewer other than the requester approves; the job is scheduled."""
-    job = _job_for_action(job_id)
-    if not has_cap(actor, Cap.REVIEW):
-        raise Forbidden("Approving needs the 'review' permission.")
+def _reviewer_check(actor: Any, job: Job, verb: str) -> None:
+    """Four-eyes: the requester may not decide on their own job (refused and audited
+    whatever their role, before anything else), and a decision needs 'review'."""
     if job.requested_by_id == getattr(actor, "pk", None):
         audit_record(action="job.self_approval_refused", actor=actor, obj=job)
-        raise Forbidden("You cannot approve your own job.")
+        raise Forbidden(f"You cannot {verb} your own job.")
+    if not has_cap(actor, Cap.REVIEW):
+        doing = {"approve": "Approving", "reject": "Rejecting"}[verb]
+        raise Forbidden(f"{doing} needs the 'review' permission.")
+
+
+def _record_decision(job: Job, *, actor: Any, approved: bool, comment: str) -> None:
+    """What the job's kind records beside the job row (a run's RunApproval), in the
+    caller's transaction: called explicitly, never through a hook."""
+    kind = kinds.get(job.kind)
+    if kind is not None and kind.approval_record is not None:
+        kind.approval_record(job=job, actor=actor, approved=approved, comment=comment)
+
+
+def job_approve(*, actor: Any, job_id: int, comment: str = "") -> Job:
+    """Four-eyes: a reviewer other than the requester approves; the job is scheduled.
+
+    The one decision for a held job, whichever path asks (jobs API and page, run page
+    and API, admin action): the job's move and its kind's approval record (a run's
+    RunApproval, decided by this actor) commit together under the job's row lock, so
+    of two decisions at once exactly one wins and the other is a Conflict (S2)."""
+    job = _job_for_action(job_id)
+    _reviewer_check(actor, job, "approve")
     with transaction.atomic():
         done = job_transition(
             job_id=job_id,
@@ -475,27 +495,29 @@ def job_approve(*, actor: Any, job_id: int) -> Job:
             raise Conflict(
                 f"Job {job_id} is {_job_for_action(job_id).state}; it is not awaiting approval."
             )
+        _record_decision(done, actor=actor, approved=True, comment=comment)
     job_dispatch_if_due(job_id=job_id)
     return done
 
 
 def job_reject(*, actor: Any, job_id: int, reason: str = "") -> Job:
+    """Four-eyes, as job_approve: the job is cancelled and its kind's approval record
+    (a run's RunApproval) rejected with the reason, in one transaction."""
     job = _job_for_action(job_id)
-    if not has_cap(actor, Cap.REVIEW):
-        raise Forbidden("Rejecting needs the 'review' permission.")
-    if job.requested_by_id == getattr(actor, "pk", None):
-        raise Forbidden("You cannot review your own job.")
-    done = job_transition(
-        job_id=job_id,
-        to=S.CANCELLED,
-        actor=actor,
-        expect=[S.AWAITING_APPROVAL],
-        reason=f"rejected: {reason}" if reason else "rejected",
-    )
-    if done is None:
-        raise Conflict(
-            f"Job {job_id} is {_job_for_action(job_id).state}; it is not awaiting approval."
+    _reviewer_check(actor, job, "reject")
+    with transaction.atomic():
+        done = job_transition(
+            job_id=job_id,
+            to=S.CANCELLED,
+            actor=actor,
+            expect=[S.AWAITING_APPROVAL],
+            reason=f"rejected: {reason}" if reason else "rejected",
         )
+        if done is None:
+            raise Conflict(
+                f"Job {job_id} is {_job_for_action(job_id).state}; it is not awaiting approval."
+            )
+        _record_decision(done, actor=actor, approved=False, comment=reason)
     return done
 
 

@@ -1,16 +1,22 @@
-"""Run approval writes. Approving and rejecting go through console.jobs.services'
-job_approve / job_reject (the four-eyes rule lives there: a reviewer, never the
-launcher); these wrappers add the decision to the run's RunApproval record."""
+"""Run approval writes.
+
+One decision, one transaction: approving or rejecting a held run is
+console.jobs.services' job_approve / job_reject (the four-eyes rule, the job's move
+under its row lock), whichever path asks: the jobs API and page, the run page and API
+(run_approve / run_reject below), the admin action. The train.run kind names
+``run_approval_decide`` as its approval record, so job_approve / job_reject write the
+run's RunApproval inside the same transaction as the job's move: the two never
+disagree, and of two decisions at once exactly one is recorded (S2)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
-from console.core.errors import Conflict, Forbidden, NotFound
+from console.core.errors import Conflict, NotFound
 from console.jobs import services as job_services
 from console.jobs.models import Job
 from console.policies.estimate import RunEstimate
@@ -37,35 +43,29 @@ def _run_job(run_id: int) -> Run:
     return run
 
 
-def _decide(run: Run, actor: Any, decision: Decision, comment: str) -> None:
-    RunApproval.objects.filter(run=run, decision=Decision.PENDING).update(
-        decision=decision, decided_by=actor, decided_at=timezone.now(), comment=comment[:2000]
+def run_approval_decide(*, job: Job, actor: Any, approved: bool, comment: str = "") -> None:
+    """Record a reviewer's decision on the run's pending approval: train.run's approval
+    record, called by job_approve / job_reject inside the transaction that moves the
+    job (never on its own: the job's move is the decision)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("run_approval_decide runs inside job_approve / job_reject")
+    RunApproval.objects.filter(run__job_id=job.pk, decision=Decision.PENDING).update(
+        decision=Decision.APPROVED if approved else Decision.REJECTED,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        comment=comment[:2000],
     )
 
 
-def _is_launcher(run: Run, actor: Any) -> bool:
-    return run.job is not None and run.job.requested_by_id == getattr(actor, "pk", None)
-
-
 def run_approve(*, actor: Any, run_id: int, comment: str = "") -> Run:
+    """The run page's, the runs API's and the admin's approval: the job's decision."""
     run = _run_job(run_id)
-    if _is_launcher(run, actor) and not has_cap(actor, Cap.REVIEW):
-        # job_approve refuses for the missing capability first; the attempt is still
-        # a self-approval, so it is audited as one.
-        audit_record(action="job.self_approval_refused", actor=actor, obj=run.job)
-        raise Forbidden("You cannot approve your own run.")
-    job_services.job_approve(actor=actor, job_id=run.job_id)
-    _decide(run, actor, Decision.APPROVED, comment)
+    job_services.job_approve(actor=actor, job_id=run.job_id, comment=comment)
     return run
 
 
 def run_reject(*, actor: Any, run_id: int, comment: str = "") -> Run:
+    """The run page's, the runs API's and the admin's rejection: the job's decision."""
     run = _run_job(run_id)
-    try:
-        job_services.job_reject(actor=actor, job_id=run.job_id, reason=comment)
-    except Forbidden:
-        if _is_launcher(run, actor):
-            audit_record(action="job.self_approval_refused", actor=actor, obj=run.job)
-        raise
-    _decide(run, actor, Decision.REJECTED, comment)
+    job_services.job_reject(actor=actor, job_id=run.job_id, reason=comment)
     return run

@@ -3,6 +3,7 @@ DeepSpeed launcher on gpu_agent.train)."""
 
 from console.accounts.roles import Cap
 from console.jobs import kinds
+from console.policies.services import run_approval_decide
 from gpu_agent.train.spec import TrainSpec
 
 TRAIN_KIND = kinds.register(
@@ -19,6 +20,8 @@ TRAIN_KIND = kinds.register(
         gpus=lambda spec: spec.gpus_per_node,
         nodes=lambda spec: spec.nodes,
         cpu_procs_per_node=lambda spec: spec.cpu_procs_per_node,
+        # A held run's RunApproval is decided with its job, in job_approve's transaction.
+        approval_record=run_approval_decide,
         # The runs service builds the corpus and checkpoint paths from checked ids and
         # applies the project's launch policy.
         service_endpoint="POST /api/v1/runs/ (or the page /runs/new/)",
