@@ -664,23 +664,25 @@ class Supervisor:
             job.capturing = False
 
     def _stuck_reason(self, taken: list[stacks.ProcessStack]) -> str:
-        """ "stuck before the first step: waiting on <what>; ...": the build lock that
-        is there, else the frame the first rank (or process) is in."""
+        """ "stuck before the first step: waiting on <what>; ...": the build lock, when a
+        process of the job waits on one (its stack is in torch's FileBaton) or a stale one
+        is there; else the frame the first rank (or process) is in."""
         limit = f"no first record after {self.startup_timeout:g} s"
         locks = extensions.build_locks(self.extensions_dir) if self.extensions_dir else []
-        if locks:
-            what = "; ".join(lock.describe() for lock in locks)
-            if self.extensions_dir is not None and any(not lock.holders for lock in locks):
+        waiting = any("file_baton" in stack.text for stack in taken)
+        stale = [lock for lock in locks if not lock.holders]
+        what = ""
+        if locks and (waiting or stale):
+            what = "; ".join(lock.describe() for lock in (locks if waiting else stale))
+            if stale and self.extensions_dir is not None:
                 extensions.clear_stale_locks(self.extensions_dir)  # the next attempt starts
         else:
-            what = ""
             for stack in taken:
                 frame = stacks.innermost(stack)
                 if frame:
                     what = f"{frame} in {stack.label} (pid {stack.pid})"
                     break
-            what = what or "something no stack showed"
-        return f"{STUCK_PREFIX} waiting on {what}; {limit}"[:1000]
+        return f"{STUCK_PREFIX} waiting on {what or 'something no stack showed'}; {limit}"[:1000]
 
     def _outcome(self, job: _Job) -> tuple[str, int | None, str]:
         code = wrap.read_exit_code(job.dir)

@@ -7,7 +7,10 @@ state row, its open alerts, the state update) plus the rare fire or resolve, wit
 numpy over the batch's values, never a Python loop per point.
 
 evaluate_periodic() runs from the Celery beat task alerts.evaluate: GPU utilisation
-of the GPUs a running run holds (fleet telemetry) and stalled metrics.
+of the GPUs a running run holds (fleet telemetry) and stalled metrics. When a stall
+alert fires, the agents running the run are asked for its processes' Python stacks
+(console.fleet.services.job_stacks_request); they come back as a StackDump, shown
+with the alert on the run's page.
 
 Semantics, per rule: an alert opens at the first point that breaks the rule (unless
 one is open already) and is resolved once the latest point no longer does.
@@ -231,6 +234,7 @@ def evaluate_periodic(*, now: datetime | None = None) -> dict[str, int]:
     """Stall and GPU-utilisation rules of running runs; their alerts on runs that stopped
     running are resolved (the condition no longer applies)."""
     from console.fleet.models import AllocatedGpu, GpuSample
+    from console.fleet.services import job_stacks_request
     from console.jobs.models import JobState
 
     now = now or timezone.now()
@@ -281,6 +285,9 @@ def evaluate_periodic(*, now: datetime | None = None) -> dict[str, int]:
                         message=text,
                     ):
                         report["fired"] += 1
+                        job_stacks_request(
+                            job_id=job.pk, attempt=job.attempt, reason=f"{rule.name}: {text}"
+                        )
             elif rule.pk in open_rules:
                 clear.append(rule.pk)
         elif rule.kind == RuleKind.GPU_UTIL:

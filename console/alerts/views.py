@@ -31,13 +31,18 @@ def _run(request: HttpRequest, run_id: int) -> Run:
 
 def _panel_context(request: HttpRequest, run: Run, **extra) -> dict:
     own = AlertSettings.objects.filter(run=run).values_list("webhook_url", flat=True).first()
+    dumps = selectors.stack_dumps(run=run)
     return {
         "run": run,
         "rules": list(selectors.rule_list(run=run)),
-        "open_alerts": list(selectors.alert_list(run=run, open_only=True)),
-        "recent_alerts": list(
-            selectors.alert_list(run=run).filter(resolved_at__isnull=False)[:RECENT]
+        "open_alerts": selectors.with_stacks(
+            list(selectors.alert_list(run=run, open_only=True)), dumps
         ),
+        "recent_alerts": selectors.with_stacks(
+            list(selectors.alert_list(run=run).filter(resolved_at__isnull=False)[:RECENT]), dumps
+        ),
+        "stack_dumps": dumps,
+        "job_active": run.job is not None and not run.job.is_terminal,
         "can_edit": has_cap(request.user, Cap.TRAINING_WRITE),
         "webhook_url": own or "",
         "default_webhook": bool(settings.FORGE_ALERT_WEBHOOK_URL),
@@ -58,6 +63,8 @@ def run_panel(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run(request, run_id)
     if request.htmx and request.GET.get("part") == "live":
         return render(request, "alerts/panel.html#live", _panel_context(request, run))
+    if request.htmx and request.GET.get("part") == "stacks":
+        return render(request, "alerts/panel.html#stacks", _panel_context(request, run))
     return _panel(request, run)
 
 

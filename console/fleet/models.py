@@ -264,3 +264,25 @@ class JobStream(models.Model):
 
     def __str__(self) -> str:
         return f"stream {self.job_id}#{self.attempt} at seq {self.last_seq}"
+
+
+class StackDump(models.Model):
+    """The Python stacks of a job attempt's processes on one node, read by its agent
+    when the job gave no first record within its start-up limit or when its metrics
+    stalled (gpu_agent/stacks.py): a hang, readable without a shell on the node."""
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="stack_dumps")
+    attempt = models.PositiveIntegerField()
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="+")
+    captured_at = models.DateTimeField(help_text="When the agent read them (never in the future).")
+    reason = models.CharField(max_length=1000)
+    processes = models.JSONField(
+        default=list, help_text='[{"pid", "label", "method", "text"}], ranks first.'
+    )
+
+    class Meta:
+        ordering = ["-captured_at", "-id"]
+        indexes = [models.Index(fields=["job", "captured_at"], name="fleet_stacks_job_at")]
+
+    def __str__(self) -> str:
+        return f"stacks of job {self.job_id}#{self.attempt} at {self.captured_at:%H:%M:%S}"

@@ -29,6 +29,7 @@ from console.fleet.models import (
     JobStream,
     Node,
     NodeToken,
+    StackDump,
 )
 from console.fleet.selectors import node_power_policy
 from console.jobs import hooks
@@ -36,6 +37,7 @@ from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.metrics.services import Series, metric_series_append
 from gpu_agent.power import PowerHeartbeatReply
 from gpu_agent.spec import (
+    AGENT_STACKS_TASK,
     MAX_BATCH_RECORDS,
     RECORD_TYPES,
     Record,
@@ -47,6 +49,8 @@ from gpu_agent.spec import (
 log = logging.getLogger(__name__)
 NODE_TOKEN_PREFIX = "fn_"
 LOG_TAIL_CHARS = 16_000
+STACKS_MAX_PROCESSES = 64  # processes in one stacks record (gpu_agent.stacks.MAX_PROCESSES)
+STACKS_TEXT_CHARS = 16 * 1024  # characters of one process's stack kept
 
 
 def _hash(key: str) -> str:
@@ -444,6 +448,20 @@ def _check_data(record: Record) -> str:
     elif record.type == "status":
         if d.get("state") not in {"running", "succeeded", "failed", "cancelled", "interrupted"}:
             return "status state must be running, succeeded, failed, cancelled or interrupted"
+    elif record.type == "stacks":
+        processes = d.get("processes")
+        if not isinstance(d.get("reason"), str) or not isinstance(processes, list):
+            return "stacks needs a reason and a processes list"
+        if len(processes) > STACKS_MAX_PROCESSES:
+            return f"stacks lists at most {STACKS_MAX_PROCESSES} processes"
+        for proc in processes:
+            if not (
+                isinstance(proc, dict)
+                and isinstance(proc.get("pid"), int)
+                and isinstance(proc.get("label"), str)
+                and isinstance(proc.get("text"), str)
+            ):
+                return "each stacks process needs an integer pid, a label and a text"
     elif record.type == "telemetry":
         gpus = d.get("gpus")
         if not isinstance(gpus, list):
@@ -593,6 +611,7 @@ def _ingest_job_stream(
             return
     series: Series = {}
     lines: list[str] = []
+    dumps: list[StackDump] = []
     updates: dict[str, Any] = {}
     final: Record | None = None
     for record in fresh:
@@ -614,6 +633,13 @@ def _ingest_job_stream(
                 updates["checkpoint"] = record.data["checkpoint"]
                 for hook in hooks.on_checkpoint:
                     hook(job_id, record.data["checkpoint"])
+        elif record.type == "stacks":
+            dumps.append(_stack_dump(job_id, attempt, node, record))
+            stamp = datetime.fromtimestamp(record.at, tz=UTC).strftime("%H:%M:%S")
+            lines.append(
+                f"{stamp} forge: the stacks of {len(dumps[-1].processes)} process(es) were "
+                f"read ({dumps[-1].reason[:300]}); see the run's Stacks panel"
+            )
         elif record.type == "status" and current:
             if record.data["state"] == "running":
                 job_transition(
@@ -631,12 +657,57 @@ def _ingest_job_stream(
             by_name = {name: steps_values for (_, _, name), steps_values in series.items()}
             for hook in hooks.on_metrics:
                 hook(job_id, attempt, by_name)
+    if dumps:
+        StackDump.objects.bulk_create(dumps)
     if lines:
         updates["log_tail"] = (job.log_tail + "\n".join(lines) + "\n")[-LOG_TAIL_CHARS:]
     updates["heartbeat_at"] = timezone.now()
     Job.objects.filter(pk=job_id, attempt=attempt).update(**updates)
     if final is not None:
         _finish(job_id, attempt, final, node)
+
+
+def _stack_dump(job_id: int, attempt: int, node: Node, record: Record) -> StackDump:
+    at = min(datetime.fromtimestamp(record.at, tz=UTC), timezone.now())
+    return StackDump(
+        job_id=job_id,
+        attempt=attempt,
+        node=node,
+        captured_at=at,
+        reason=record.data["reason"][:1000],
+        processes=[
+            {
+                "pid": proc["pid"],
+                "label": proc["label"][:100],
+                "method": str(proc.get("method", ""))[:20],
+                "text": proc["text"][:STACKS_TEXT_CHARS],
+            }
+            for proc in record.data["processes"]
+        ],
+    )
+
+
+def job_stacks_request(*, job_id: int, attempt: int, reason: str) -> int:
+    """Ask the agents that run the attempt to read its processes' Python stacks (they
+    come back as a "stacks" record); sent when the transaction commits. Returns the
+    number of nodes asked."""
+    queues = [
+        allocation.node.queue
+        for allocation in Allocation.objects.filter(
+            job_id=job_id, attempt=attempt, released_at__isnull=True
+        ).select_related("node")
+    ]
+    payload = {"job": job_id, "attempt": attempt, "reason": reason[:500]}
+
+    def send() -> None:
+        from workers.celery import app
+
+        for queue in queues:
+            # A request that waits longer than this in the queue is of no use any more.
+            app.send_task(AGENT_STACKS_TASK, args=[payload], queue=queue, expires=600)
+
+    transaction.on_commit(send)
+    return len(queues)
 
 
 def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
