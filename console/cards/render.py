@@ -112,11 +112,50 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += ["## Review", "", f"Outcome: **{md_escape(review['text'])}**", ""]
     if review["approvers"]:
         lines += ["Approved by: " + ", ".join(md_escape(a) for a in review["approvers"]), ""]
+    lines += ["### Checklist", ""]
+    if card["checklist"]:
+        lines += _table(
+            ["item", "check", "verdict", "result", "recorded by hand"],
+            [
+                [
+                    r["title"] + ("" if r["required"] else " (optional)"),
+                    r["check"] or None,
+                    r["verdict"],
+                    " ".join(x for x in (r["result"], f"({r['run']})" if r["run"] else "") if x)
+                    or None,
+                    _by_hand(r),
+                ]
+                for r in card["checklist"]
+            ],
+        )
+    else:
+        lines += ["_No checklist yet._", ""]
+    if card["waived"]:
+        lines += ["### Failed checks overridden by hand", ""]
+        for r in card["waived"]:
+            run = f" ({md_escape(r['waived']['run'])})" if r["waived"]["run"] else ""
+            lines.append(
+                f"- **{md_escape(r['title'])}**: the automated check ({md_escape(r['check'])}) "
+                f"failed, {md_escape(r['waived']['result'])}{run}; "
+                f"{md_escape(_by_hand(r))}"
+            )
+        lines.append("")
     lines += ["## Files", ""]
     lines += _table(
         ["path", "bytes", "sha256"], [[f["path"], f["bytes"], f["sha256"]] for f in card["files"]]
     )
     return "\n".join(lines)
+
+
+def _by_hand(row: dict[str, Any]) -> str | None:
+    """ "passed by rita at 2026-… UTC: the reason" for a result recorded by hand."""
+    hand = row["by_hand"]
+    if not hand:
+        return None
+    text = f"{row['verdict']} by {hand['by']}"
+    if hand["at"]:
+        text += f" at {hand['at']}"
+    return text + (f": {hand['note']}" if hand["note"] else " (no reason given)")
 
 
 def card_html(card: dict[str, Any]) -> str:

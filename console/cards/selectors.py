@@ -85,6 +85,102 @@ def review_outcome(version: ModelVersion) -> dict[str, Any]:
     return outcome
 
 
+def review_checklist(version: ModelVersion) -> list[dict[str, Any]]:
+    """Every checklist item of the version's latest review with its check result: the
+    verdict, the automated result, a result recorded by hand (who, when, why) and, when
+    that result replaced a failed automated one, the failure (``waived``). Read as
+    defensively as ``review_outcome``; the shapes come from governance's display."""
+    from console.governance.display import check_view
+
+    try:
+        item_model = apps.get_model("governance", "ReviewItem")
+        review_model = apps.get_model("governance", "Review")
+    except LookupError:
+        return []
+    try:
+        with transaction.atomic():
+            review = review_model.objects.filter(version=version).order_by("-pk").first()
+            if review is None:
+                return []
+            items = list(
+                item_model.objects.filter(review=review)
+                .select_related("check_job", "checked_by")
+                .order_by("order", "pk")
+            )
+    except (LookupError, FieldError, DatabaseError, ValueError):
+        log.warning("could not read the review checklist of %s", version.pk, exc_info=True)
+        return []
+    return [_checklist_row(item, check_view(item)) for item in items]
+
+
+def _result_text(auto: dict[str, Any]) -> str:
+    text = f"{auto['metric']}: {auto['value']}"
+    if auto["threshold"]:
+        text += f" ({auto['direction'] or 'threshold'} {auto['threshold']})"
+    return text
+
+
+def _run_text(auto: dict[str, Any]) -> str:
+    parts = []
+    if auto["job"]:
+        parts.append(f"job {auto['job']}")
+    if auto["run_by"]:
+        parts.append(f"run by {auto['run_by']}")
+    if auto["at"]:
+        parts.append(f"at {auto['at']}")
+    return ", ".join(parts)
+
+
+def _checklist_row(item: Any, view: dict[str, Any]) -> dict[str, Any]:
+    verdict = {True: "passed", False: "failed", None: "not checked"}[view["verdict"]]
+    if view["verdict"] is None and (
+        str(getattr(item, "evidence_text", "") or "").strip()
+        or getattr(item, "evidence_link", "")
+        or getattr(item, "evidence_file", "")
+    ):
+        verdict = "evidence given, not checked"
+    kind = getattr(item, "check_kind", "none") or "none"
+    display = getattr(item, "get_check_kind_display", None)
+    row: dict[str, Any] = {
+        "key": str(getattr(item, "key", "")),
+        "title": str(getattr(item, "title", "")),
+        "required": bool(getattr(item, "required", True)),
+        "check": (str(display()) if callable(display) else kind) if kind != "none" else "",
+        "verdict": verdict,
+        "result": "",
+        "run": "",
+        "by_hand": None,
+        "waived": None,
+    }
+    if view["kind"] == "automated":
+        row["result"], row["run"] = _result_text(view["auto"]), _run_text(view["auto"])
+    elif view["kind"] == "manual":
+        manual = view["manual"]
+        row["by_hand"] = {"by": manual["by"] or "a reviewer", "at": manual["at"],
+                          "note": manual["note"]}  # fmt: skip
+        replaced = manual["overrides"]
+        if replaced is not None:
+            row["replaced"] = {
+                "result": _result_text(replaced),
+                "run": _run_text(replaced),
+                "failed": replaced["passed"] is False,
+            }
+            if replaced["passed"] is False and view["verdict"] is True:
+                row["waived"] = row["replaced"]
+            row["result"] = (
+                "automated: "
+                + row["replaced"]["result"]
+                + (" (failed)" if replaced["passed"] is False else "")
+            )
+            row["run"] = row["replaced"]["run"]
+        else:
+            row["result"] = "recorded by hand"
+    elif view["kind"] == "other":
+        row["result"] = "; ".join(f"{k}: {v}" for k, v in view["other"])[:300]
+    row.setdefault("replaced", None)
+    return row
+
+
 def _approvers(review: Any) -> list[str]:
     try:
         decision_model = apps.get_model("governance", "Decision")
@@ -207,6 +303,7 @@ def card_data(version: ModelVersion, *, base_url: str = "") -> dict[str, Any]:
         ("perplexity", measured.get("perplexity")),
     ]
     rows = comparison_rows(version)
+    checklist = review_checklist(version)
     return {
         "version": version,
         "title": str(version),
@@ -226,6 +323,8 @@ def card_data(version: ModelVersion, *, base_url: str = "") -> dict[str, Any]:
         "evaluations": [_evaluation_row(e) for e in version.evaluations.order_by("-created_at")],
         "variants": rows if len(rows) > 1 else [],
         "review": review_outcome(version),
+        "checklist": checklist,
+        "waived": [row for row in checklist if row["waived"]],
         "files": version.files or [],
     }
 
