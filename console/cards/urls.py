@@ -4,8 +4,8 @@ from console.cards import views
 
 app_name = "cards"
 urlpatterns = [
-    path("<int:version_id>/card/", views.card_page, name="card"),
-    path("<int:version_id>/card.md", views.card_md, name="card-md"),
-    path("<int:version_id>/card.html", views.card_html, name="card-html"),
-    path("<int:version_id>/deployment.zip", views.deployment_bundle, name="deployment"),
+    path("<id:version_id>/card/", views.card_page, name="card"),
+    path("<id:version_id>/card.md", views.card_md, name="card-md"),
+    path("<id:version_id>/card.html", views.card_html, name="card-html"),
+    path("<id:version_id>/deployment.zip", views.deployment_bundle, name="deployment"),
 ]

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from console.accounts.permissions import IsMember, require
 from console.accounts.roles import Cap
+from console.core.ids import id_query_param
 from console.data import selectors, services
 from console.data.serializers import (
     CleaningRuleSerializer,
@@ -72,15 +73,6 @@ def _created_job(job) -> Response:
 
 def _field_errors(exc: services.FieldErrors | SpecInvalid) -> serializers.ValidationError:
     return serializers.ValidationError(exc.errors)
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name, "")
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) > 2**63 - 1:
-        raise serializers.ValidationError({name: ["must be an id"]})
-    return int(raw)
 
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug.")
@@ -223,7 +215,7 @@ class DatasetVersionListApi(ListAPIView):
     def get_queryset(self):
         return selectors.version_list(
             user=self.request.user,
-            dataset=_int_param(self.request, "dataset"),
+            dataset=id_query_param(self.request, "dataset"),
             project=self.request.query_params.get("project", ""),
         )
 
@@ -285,7 +277,7 @@ class TokenizerListApi(_WritesNeedData, ListAPIView):
         return selectors.tokenizer_list(
             user=self.request.user,
             project=self.request.query_params.get("project", ""),
-            version=_int_param(self.request, "version"),
+            version=id_query_param(self.request, "version"),
         )
 
     @extend_schema(request=TokenizerTrainSerializer, responses=JOB_CREATED)
@@ -332,7 +324,7 @@ class CorpusListApi(_WritesNeedData, ListAPIView):
         return selectors.corpus_list(
             user=self.request.user,
             project=self.request.query_params.get("project", ""),
-            version=_int_param(self.request, "version"),
+            version=id_query_param(self.request, "version"),
         )
 
     @extend_schema(request=TokenizeSerializer, responses=JOB_CREATED)

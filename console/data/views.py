@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
+from console.core.ids import InvalidId, parse_id
 from console.data import forms, selectors, services
 from console.data.api import too_large_message
 from console.data.artifacts import data_storage
@@ -453,7 +454,10 @@ def corpus_new(request: HttpRequest) -> HttpResponse:
 
 
 def _int(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and int(raw) < 2**63 else 0
+    try:
+        return parse_id(raw)
+    except InvalidId:
+        return 0  # names no row
 
 
 @require_cap(Cap.VIEW)

@@ -5,5 +5,5 @@ from console.energy import views
 app_name = "energy"
 urlpatterns = [
     path("", views.energy_home, name="home"),
-    path("jobs/<int:job_id>/panel/", views.job_panel, name="job-panel"),
+    path("jobs/<id:job_id>/panel/", views.job_panel, name="job-panel"),
 ]

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from console.accounts.permissions import IsMember, require
 from console.accounts.roles import Cap
 from console.core.errors import Forbidden
+from console.core.ids import id_query_param
 from console.governance import checks_input, selectors, services
 from console.governance.models import Review
 from console.governance.serializers import (
@@ -68,11 +69,10 @@ class ReviewListApi(ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        version = params.get("version", "")
         return selectors.review_list(
             user=self.request.user,
             state=params.get("state", "")[:20],
-            version=int(version) if version.isdigit() and len(version) < 10 else None,
+            version=id_query_param(self.request, "version"),
         )
 
     @extend_schema(request=ReviewOpenSerializer, responses={201: ReviewDetailSerializer})

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
+from console.core.ids import InvalidId, parse_optional_id
 from console.governance import checks_input, selectors, services
 from console.governance.models import Review
 from console.jobs.services import SpecInvalid
@@ -77,10 +78,13 @@ def review_open(request: HttpRequest, version_id: int) -> HttpResponse:
     if version is None:
         raise Http404("No such model version.")
     templates = selectors.template_list()
-    template_id = request.POST.get("template", "")
+    try:
+        template_id = parse_optional_id(request.POST.get("template"))
+    except InvalidId:
+        template_id = 0  # names no template: the page says so below
     template = (
-        templates.filter(pk=int(template_id)).first()
-        if template_id.isdigit()
+        templates.filter(pk=template_id).first()
+        if template_id is not None
         else templates.filter(name="Model release").first() or templates.first()
     )
     if template is None:

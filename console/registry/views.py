@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from console.core.ids import InvalidId, parse_optional_id
 from console.data.selectors import corpus_get, corpus_list
 from console.jobs.models import Job
 from console.projects.selectors import project_list
@@ -62,8 +63,11 @@ def model_new(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     initial = {"run": request.GET.get("run"), "step": request.GET.get("step")}
     form = forms.RegisterForm(data, initial=initial)
-    run_id = (data or request.GET).get("run", "")
-    run = run_get(user=request.user, run_id=int(run_id)) if run_id.isdigit() else None
+    try:
+        run_id = parse_optional_id((data or request.GET).get("run"))
+    except InvalidId:
+        run_id = None
+    run = run_get(user=request.user, run_id=run_id) if run_id is not None else None
     if run is not None and "name" not in form.initial:
         form.initial["name"] = f"{run.name or 'run'}-{run.pk}"[:100].replace(" ", "-")
     if request.method == "POST" and form.is_valid():

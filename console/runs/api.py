@@ -159,7 +159,7 @@ class PresetListApi(APIView):
             if not raw:
                 args[name] = default
                 continue
-            if not raw.isdigit() or not low <= int(raw) <= high:
+            if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
                 raise serializers.ValidationError({name: [f"must be between {low} and {high}"]})
             args[name] = int(raw)
         rows = [{**row, "fields": []} for row in selectors.preset_table(**args)]

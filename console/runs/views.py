@@ -228,7 +228,7 @@ def run_compare_data(request: HttpRequest) -> JsonResponse:
     if not METRIC_NAME.fullmatch(name):
         return JsonResponse({"error": "name: a metric name, e.g. name=loss."}, status=400)
     raw_points = request.GET.get("max_points", "1000")
-    if not raw_points.isdigit() or not 10 <= int(raw_points) <= 20_000:
+    if not (raw_points.isascii() and raw_points.isdigit()) or not 10 <= int(raw_points) <= 20_000:
         return JsonResponse({"error": "max_points: between 10 and 20000."}, status=400)
     after: dict[int, int] = {}
     raw_after = request.GET.get("after", "")
@@ -295,7 +295,7 @@ def parse_gpu_query(params: Any) -> tuple[datetime | None, int]:
     raw_points = params.get("max_points", "")
     if not raw_points:
         return after, selectors.GPU_MAX_POINTS
-    if not raw_points.isdigit() or not 10 <= int(raw_points) <= 5000:
+    if not (raw_points.isascii() and raw_points.isdigit()) or not 10 <= int(raw_points) <= 5000:
         raise ValueError(GPU_POINTS_HELP)
     return after, int(raw_points)
 

@@ -197,6 +197,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # <id:...> in routes (console.core.ids.IdConverter): a row id, 1 to 2**63 - 1.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+    },
     # Several models have a "kind" or "status" field with their own choices: name each.
     "ENUM_NAME_OVERRIDES": {
         "AuthFailureKindEnum": "console.accounts.models.AuthFailure.Kind",
