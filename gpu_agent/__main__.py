@@ -92,7 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-prebuild",
         dest="prebuild",
         action="store_false",
-        help="Do not build DeepSpeed's CPU op at start when it is missing.",
+        default=os.environ.get("FORGE_AGENT_PREBUILD", "1") != "0",
+        help="Do not build DeepSpeed's CPU op at start when it is missing "
+        "(FORGE_AGENT_PREBUILD=0 too).",
     )
     parser.add_argument(
         "--startup-timeout",
