@@ -1,6 +1,8 @@
 """Energy pages: a job's usage panel (the run and model pages load it with htmx; a plain
-browser gets it as a page of its own) and "Energy and cost", the totals per project and
-per month, the most energy-hungry jobs and a chart of monthly emissions."""
+browser gets it as a page of its own; it says what its figures are from the job's state
+now: live while it runs, so far while paused, final once it ended) and "Energy and
+cost", the totals per project and per month, the most energy-hungry jobs and a chart of
+monthly emissions."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from console.accounts.roles import Cap
 from console.core.auth import require_cap
 from console.energy import selectors
 from console.energy.services import currency
+from console.jobs.models import Job, JobState
 from console.jobs.selectors import job_get
 
 TOP_JOBS = 10
@@ -26,9 +29,20 @@ def job_panel(request: HttpRequest, job_id: int) -> HttpResponse:
         "usage": selectors.job_usage(job),
         "not_metered": selectors.job_metering(job),
         "live": not job.is_terminal,
+        "phase": _phase(job),
     }
     template = "energy/usage_panel.html#panel" if request.htmx else "energy/usage_panel.html"
     return render(request, template, context)
+
+
+def _phase(job: Job) -> str:
+    """What the figures are, from the job's state now (not from when they were taken):
+    "running" (live), "paused" (so far), "ended" (final or settling), "waiting"."""
+    if job.state in (JobState.RUNNING, JobState.DISPATCHED):
+        return "running"
+    if job.state == JobState.PAUSED:
+        return "paused"
+    return "ended" if job.is_terminal else "waiting"
 
 
 @require_cap(Cap.VIEW)

@@ -628,7 +628,8 @@ def _ingest_job_stream(
             lines.append(f"{stamp} {record.data['line'][:4096]}")
         elif record.type == "progress":
             updates["progress"] = max(0, min(100, int(record.data["percent"])))
-            updates["progress_message"] = str(record.data.get("message", ""))[:300]
+            if current:  # a paused job's last words keep its "paused" line
+                updates["progress_message"] = str(record.data.get("message", ""))[:300]
             if isinstance(record.data.get("checkpoint"), dict):
                 updates["checkpoint"] = record.data["checkpoint"]
                 for hook in hooks.on_checkpoint:

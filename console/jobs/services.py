@@ -46,6 +46,38 @@ SOURCES: dict[JobState, frozenset[JobState]] = {
     for target in JobState
 }
 _ACTIVE = frozenset({S.DISPATCHED, S.RUNNING})
+# States a job rests in: entering one (or leaving one of _LEFT_BEHIND for a state that is
+# not active) replaces the progress line of the state it left (see _settled_message).
+_SETTLED = frozenset({*TERMINAL_STATES, S.PAUSED})
+# States whose progress line ("dispatched to …", "awaiting approval by …") is wrong once
+# the job has left them.
+_LEFT_BEHIND = _ACTIVE | _SETTLED | {S.AWAITING_APPROVAL}
+
+
+def _settled_message(before: JobState, to: JobState, reason: str) -> str:
+    """The progress line of a job coming to rest: what happened, not what it was doing
+    ("running on local" stayed beside "failed" and "paused")."""
+    if to == S.SUCCEEDED:
+        return "done"
+    if to == S.FAILED:
+        return "failed"  # the reason is the job's error, shown beside it
+    if to == S.CANCELLED:
+        text = "cancelled"
+        if reason:
+            text = reason if reason.startswith(("cancelled", "rejected")) else f"{text}: {reason}"
+    elif to == S.PAUSED:
+        text = f"paused: {reason}" if reason else "paused"
+    elif to == S.QUEUED and before == S.PAUSED:
+        text = "resumed; waiting to be scheduled"
+    elif to == S.QUEUED:
+        text = f"queued again: {reason}" if reason else "queued again"
+    elif before == S.AWAITING_APPROVAL and to == S.SCHEDULED:
+        text = "approved; waiting to start"
+    else:
+        text = str(to)
+    return text[:300]
+
+
 _STAMP = {
     S.SCHEDULED: "scheduled_at",
     S.DISPATCHED: "dispatched_at",
@@ -81,6 +113,10 @@ def job_transition(
             return None
         before = job.state
         updates: dict[str, Any] = {"state": to, "updated_at": now, **fields}
+        if "progress_message" not in fields and (
+            to in _SETTLED or (before in _LEFT_BEHIND and to not in _ACTIVE)
+        ):  # never leave "running on …" or "dispatched to …" beside a state that ended it
+            updates["progress_message"] = _settled_message(before, to, reason)
         if to in _STAMP:
             updates[_STAMP[to]] = now
         if to == S.FAILED and reason and "error" not in updates:
