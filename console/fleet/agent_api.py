@@ -6,6 +6,7 @@ import json
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +20,9 @@ from gpu_agent.spec import MAX_BATCH_BYTES, spec_to_dict
 class AgentApi(APIView):
     authentication_classes = [NodeTokenAuthentication]
     permission_classes = [IsNode]
+    # Replies name the storage roots to the agent: DRF's renderer, not the members'
+    # path-relativising default.
+    renderer_classes = [JSONRenderer]
 
 
 def _whole(value, high: int) -> bool:

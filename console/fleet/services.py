@@ -19,6 +19,7 @@ from django.utils import timezone
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from console.core.redact import failure_parts
 from console.fleet.models import (
     POWER_CAP_MAX_WATTS,
     POWER_CAP_MIN_WATTS,
@@ -718,7 +719,15 @@ def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
     from console.jobs.services import job_requeue, job_transition
 
     state = record.data["state"]
-    reason = str(record.data.get("reason", ""))[:2000]
+    # The agent reports a crashed rank's traceback as the reason: the job's error is its
+    # message (one line), the whole traceback goes to the job's log.
+    reason, trace = failure_parts(str(record.data.get("reason", "")))
+    reason = reason[:2000]
+    if trace:
+        tail = Job.objects.filter(pk=job_id).values_list("log_tail", flat=True).first() or ""
+        Job.objects.filter(pk=job_id, attempt=attempt).update(
+            log_tail=(f"{tail}{node.name}: the failure's traceback:\n{trace}\n")[-LOG_TAIL_CHARS:]
+        )
     group = Allocation.objects.filter(job_id=job_id, attempt=attempt)
     multi = group.count() > 1
     group.filter(node=node).update(outcome=state)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from console.core.api import ErrorMessageField
 from console.jobs import kinds
 from console.jobs.models import Job
 
@@ -16,6 +17,9 @@ class JobSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, allow_null=True
     )
     is_terminal = serializers.BooleanField(read_only=True)
+    error = ErrorMessageField(
+        read_only=True, help_text="Why the job failed: the message; a traceback is on its log."
+    )
 
     class Meta:
         model = Job

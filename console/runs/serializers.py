@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from console.core.api import ErrorMessageField
 from console.runs.models import Checkpoint, Run
 from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS
 
@@ -38,7 +39,12 @@ class RunSerializer(serializers.ModelSerializer):
 class RunDetailSerializer(RunSerializer):
     checkpoints = CheckpointSerializer(many=True, read_only=True)
     progress = serializers.IntegerField(source="job.progress", read_only=True, default=0)
-    error = serializers.CharField(source="job.error", read_only=True, default="")
+    error = ErrorMessageField(
+        source="job.error",
+        read_only=True,
+        default="",
+        help_text="Why the run failed: the message; a traceback is on its job's log.",
+    )
     carbon_plan = serializers.JSONField(
         source="job.carbon_plan",
         read_only=True,

@@ -30,3 +30,21 @@ def ago(value) -> str:
     if (timezone.now() - value).total_seconds() < 60:
         return "just now"
     return f"{timesince(value).split(',')[0]} ago"
+
+
+@register.filter
+def storage_paths(value):
+    """A value (text, or a spec's dict or list) with storage paths made storage-relative:
+    members never see the server's absolute paths (console.core.redact)."""
+    from console.core.redact import scrub_paths
+
+    return scrub_paths(value)
+
+
+@register.filter
+def error_message(value) -> str:
+    """A job's error as its message: a traceback's last line (the traceback is on the
+    job's log), storage paths relative."""
+    from console.core.redact import error_message as message
+
+    return message(str(value or ""))
