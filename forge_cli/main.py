@@ -482,11 +482,14 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
         "micro_batch": args.micro_batch,
         "grad_accum": args.grad_accum,
         "zero_stage": args.zero_stage,
-        "gpus_per_node": args.gpus_per_node,
         "nodes": args.nodes,
         "checkpoint_every": args.checkpoint_every,
         "max_restarts": args.max_restarts,
     }
+    # Left out, the console chooses: GPUs follow the fleet, lr and schedule the preset.
+    for key in ("gpus_per_node", "lr", "warmup_steps", "schedule_steps"):
+        if getattr(args, key) is not None:
+            payload[key] = getattr(args, key)
     if args.carbon_aware:
         payload["carbon_aware"] = True
         payload["interruptible"] = bool(args.interruptible)
@@ -719,7 +722,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--micro-batch", type=int, default=4, help="per GPU (default 4)")
     p.add_argument("--grad-accum", type=int, default=8, help="accumulation (default 8)")
     p.add_argument("--zero-stage", type=int, default=3, choices=(0, 1, 2, 3))
-    p.add_argument("--gpus-per-node", type=int, default=1, help="0 trains on CPU")
+    p.add_argument(
+        "--gpus-per-node",
+        type=int,
+        help="0 trains on CPU processes (default: 1 when an online node has a GPU, else 0)",
+    )
+    p.add_argument(
+        "--lr", type=float, metavar="X", help="peak learning rate (default: the preset's)"
+    )
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        metavar="N",
+        help="linear warm-up to the peak (default: a tenth of the steps, at most 1000)",
+    )
+    p.add_argument(
+        "--schedule-steps",
+        type=int,
+        metavar="N",
+        help="the learning rate decays linearly to 0 at this step (default: --steps)",
+    )
     p.add_argument("--nodes", type=int, default=1)
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument(

@@ -35,6 +35,9 @@ class Rule:
 class RunRules:
     run_id: int
     rules: tuple[Rule, ...]
+    # The run's learning-rate schedule (its spec's scheduler), None when unknown.
+    warmup_steps: int | None = None
+    total_steps: int | None = None
 
 
 _entries: dict[int, tuple[float, RunRules | None]] = {}
@@ -64,15 +67,28 @@ def rules_for_job(job_id: int) -> RunRules | None:
             "normal_low",
             "normal_high",
             "severity",
+            "run__spec__scheduler__warmup_steps",
+            "run__spec__scheduler__total_steps",
         )
     )
     value = (
-        RunRules(run_id=rows[0][0], rules=tuple(Rule(*row[1:]) for row in rows)) if rows else None
+        RunRules(
+            run_id=rows[0][0],
+            rules=tuple(Rule(*row[1:-2]) for row in rows),
+            warmup_steps=_int(rows[0][-2]),
+            total_steps=_int(rows[0][-1]),
+        )
+        if rows
+        else None
     )
     if len(_entries) >= MAX_ENTRIES:
         _entries.clear()
     _entries[job_id] = (now + settings.FORGE_ALERT_RULE_CACHE_SECONDS, value)
     return value
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def forget(job_id: int | None) -> None:

@@ -14,6 +14,12 @@ with the alert on the run's page.
 
 Semantics, per rule: an alert opens at the first point that breaks the rule (unless
 one is open already) and is resolved once the latest point no longer does.
+
+A threshold rule on the learning rate (metric ``lr``) judges only the points between
+the end of the run's warm-up (its spec's scheduler.warmup_steps) and
+LR_JUDGED_UNTIL (90%) of its schedule's total steps: the warm-up from 0 and the final
+decay to 0 are the schedule doing its job (``lr_judged``). A point outside breaks
+nothing, so the alert of an earlier breach resolves there.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from django.db.models import Avg
 from django.utils import timezone
 
 from console.alerts import cache
+from console.alerts.defaults import LR_JUDGED_UNTIL
 from console.alerts.models import PERIODIC_KINDS, Alert, AlertRule, AlertState, RuleKind
 from console.alerts.services import alert_fire, alerts_resolve
 
@@ -55,6 +62,17 @@ def _threshold(rule: cache.Rule, values: np.ndarray) -> np.ndarray:
     if rule.high is not None:
         bad |= values > rule.high
     return bad
+
+
+def lr_judged(steps: np.ndarray, run_rules: cache.RunRules) -> np.ndarray:
+    """Which of these steps an lr threshold judges: from the end of warm-up to
+    LR_JUDGED_UNTIL of the schedule (every step when the run's schedule is unknown)."""
+    judged = np.ones(steps.shape, dtype=bool)
+    if run_rules.warmup_steps is not None:
+        judged &= steps >= run_rules.warmup_steps
+    if run_rules.total_steps is not None:
+        judged &= steps <= math.floor(LR_JUDGED_UNTIL * run_rules.total_steps)
+    return judged
 
 
 def _threshold_message(rule: cache.Rule, step: int, value: float) -> str:
@@ -143,7 +161,10 @@ def _evaluate_batch(
             continue
         steps, values = got
         if rule.kind == RuleKind.THRESHOLD:
-            bad = _threshold(rule, values) | ~np.isfinite(values)
+            bad = _threshold(rule, values)
+            if rule.metric == "lr":
+                bad &= lr_judged(steps, run_rules)
+            bad |= ~np.isfinite(values)
             message = _threshold_message
         else:
             keep[rule.metric] = max(keep.get(rule.metric, 0), rule.window)

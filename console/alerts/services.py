@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.accounts.roles import Cap, has_cap
 from console.alerts import cache, webhooks
-from console.alerts.defaults import DEFAULT_RULES
+from console.alerts.defaults import rules_for_run
 from console.alerts.models import Alert, AlertRule, AlertSettings, RuleKind, Severity
 from console.audit.services import audit_record
 from console.core.errors import Forbidden, InvalidInput
@@ -57,12 +57,14 @@ def _require_write(actor: Any) -> None:
 
 
 def rules_create_defaults(*, run: Run) -> int:
-    """Give a run the default rules (once: a run that has rules keeps them)."""
+    """Give a run the default rules, scaled to its preset, vocabulary and learning rate
+    (``defaults.rules_for_run``); once: a run that has rules keeps them."""
     if AlertRule.objects.filter(run=run).exists():
         return 0
-    AlertRule.objects.bulk_create([AlertRule(run=run, **rule) for rule in DEFAULT_RULES])
+    rules = rules_for_run(run)
+    AlertRule.objects.bulk_create([AlertRule(run=run, **rule) for rule in rules])
     cache.forget(run.job_id)
-    return len(DEFAULT_RULES)
+    return len(rules)
 
 
 def _number(errors: dict[str, list[str]], data: dict[str, Any], name: str) -> float | None:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from console.accounts.roles import Cap
 from console.core.auth import require_cap
 from console.data.selectors import corpus_list
-from console.runs import services
+from console.runs import selectors, services
 from console.runs.forms import MODEL_PREFIX, RunForm
 from gpu_agent.spec import spec_from_dict
 from gpu_agent.train.memory import estimate
@@ -32,6 +32,9 @@ SPEC_FIELDS = (
     "gpus_per_node",
     "nodes",
     "checkpoint_every",
+    "lr",
+    "warmup_steps",
+    "schedule_steps",
 )
 
 
@@ -39,7 +42,7 @@ SPEC_FIELDS = (
 @require_cap(Cap.TRAINING_WRITE)
 def run_estimate(request: HttpRequest) -> JsonResponse:
     corpora = list(corpus_list(user=request.user).select_related("tokenizer"))
-    form = RunForm(request.GET, corpora=corpora)
+    form = RunForm(request.GET, corpora=corpora, gpu_nodes=selectors.fleet_gpu_nodes())
     valid = form.is_valid()
     data = form.cleaned_data
     corpus = next((c for c in corpora if c.pk == data.get("corpus")), None)

@@ -5,6 +5,7 @@ import re
 
 from django import forms
 
+from console.runs.services import PRESET_LR
 from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, FLOAT_BOUNDS, PRESETS, preset_values
 from gpu_agent.train.spec import ModelSpec
 
@@ -59,14 +60,39 @@ class RunForm(forms.Form):
     grad_accum = forms.IntegerField(
         min_value=1, max_value=4096, initial=8, label="Gradient accumulation"
     )
+    lr = forms.FloatField(
+        required=False,
+        min_value=1e-9,
+        max_value=0.999,
+        label="Learning rate",
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "the preset's"}),
+        help_text="Peak learning rate (AdamW). Empty: the preset's ("
+        + ", ".join(f"{name} {value:g}" for name, value in PRESET_LR.items())
+        + "; a custom model takes its base preset's).",
+    )
+    warmup_steps = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100_000_000,
+        label="Warm-up steps",
+        help_text="The learning rate rises linearly from 0 to its peak over these steps. "
+        "Empty: a tenth of the steps, at most 1,000.",
+    )
+    schedule_steps = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100_000_000,
+        label="Schedule length (steps)",
+        help_text="After warm-up the learning rate decays linearly to 0 at this step "
+        "(DeepSpeed's WarmupDecayLR). Empty: the run's steps; longer keeps it above 0 at "
+        "the end (to continue later).",
+    )
     zero_stage = forms.TypedChoiceField(
         coerce=int, choices=[(s, s) for s in (0, 1, 2, 3)], initial=3, label="ZeRO stage"
     )
     offload_optimizer = forms.BooleanField(required=False, label="Offload optimizer to CPU")
     offload_params = forms.BooleanField(required=False, label="Offload parameters to CPU")
-    gpus_per_node = forms.IntegerField(
-        min_value=0, max_value=64, initial=1, help_text="0 trains on CPU (gloo)."
-    )
+    gpus_per_node = forms.IntegerField(min_value=0, max_value=64)
     nodes = forms.IntegerField(min_value=1, max_value=64, initial=1)
     checkpoint_every = forms.IntegerField(min_value=1, initial=500)
     max_restarts = forms.IntegerField(
@@ -108,9 +134,26 @@ class RunForm(forms.Form):
         help_text="Leave empty to launch with the configuration made from the fields above.",
     )
 
-    def __init__(self, *args, corpora, **kwargs) -> None:
+    def __init__(self, *args, corpora, gpu_nodes: list[tuple[str, int]], **kwargs) -> None:
+        """``gpu_nodes``: (name, GPUs) of the online nodes that have GPUs
+        (``selectors.fleet_gpu_nodes``); the GPUs field starts at 1 when there is one,
+        else at 0 (CPU processes), and says why."""
         super().__init__(*args, **kwargs)
         self.fields["corpus"].choices = [(c.pk, str(c)) for c in corpora]
+        gpus = self.fields["gpus_per_node"]
+        gpus.initial = 1 if gpu_nodes else 0
+        if gpu_nodes:
+            most = max(n for _, n in gpu_nodes)
+            gpus.help_text = (
+                f"{len(gpu_nodes)} online node{'s' if len(gpu_nodes) != 1 else ''} "
+                f"{'have' if len(gpu_nodes) != 1 else 'has'} GPUs (at most {most} on one). "
+                "0 trains on CPU processes (gloo)."
+            )
+        else:
+            gpus.help_text = (
+                "No online node has a GPU, so the run trains on CPU processes (gloo): 0. "
+                "Set it when GPU nodes are online."
+            )
         for name in CUSTOM_FIELDS:
             self.fields[MODEL_PREFIX + name] = _model_field(name)
 

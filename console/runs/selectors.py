@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from django.db.models import Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
-from console.fleet.models import Allocation, Gpu, GpuSample
+from console.fleet.models import Allocation, Gpu, GpuSample, Node
 from console.metrics.models import ROLLUP_LEVELS, MetricChunk, MetricRollup
 from console.metrics.selectors import metric_series
 from console.projects.selectors import project_list
@@ -127,6 +127,23 @@ def run_compare_series(
             series = {"name": name, "steps": [], "values": [], "downsampled": False, "total": 0}
         out.append({"id": run.pk, "label": run_label(run), "state": run.state, **series})
     return out
+
+
+def fleet_gpu_nodes() -> list[tuple[str, int]]:
+    """(name, GPUs present) of each online, enabled node that has GPUs."""
+    rows = (
+        Node.objects.filter(status=Node.Status.ONLINE, enabled=True, gpus__present=True)
+        .annotate(n=Count("gpus", filter=Q(gpus__present=True)))
+        .order_by("name")
+        .values_list("name", "n")
+    )
+    return [(name, n) for name, n in rows if n]
+
+
+def default_gpus_per_node() -> int:
+    """A launch's GPUs per node when it names none: 1 when an online node has a GPU, else
+    0 (CPU processes, gloo), so a CPU-only fleet can run what the form offers."""
+    return 1 if fleet_gpu_nodes() else 0
 
 
 def preset_table(

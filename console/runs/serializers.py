@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from console.core.api import ErrorMessageField
 from console.runs.models import Checkpoint, Run
+from console.runs.services import PRESET_LR
 from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS
 
 
@@ -100,7 +101,14 @@ class RunCreateSerializer(serializers.Serializer):
     zero_stage = serializers.IntegerField(min_value=0, max_value=3, default=3)
     offload_optimizer = serializers.BooleanField(default=False)
     offload_params = serializers.BooleanField(default=False)
-    gpus_per_node = serializers.IntegerField(min_value=0, max_value=64, default=1)
+    gpus_per_node = serializers.IntegerField(
+        min_value=0,
+        max_value=64,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Default: 1 when an online node has a GPU, else 0 (CPU processes, gloo).",
+    )
     nodes = serializers.IntegerField(min_value=1, max_value=4096, default=1)
     checkpoint_every = serializers.IntegerField(min_value=1, default=500)
     max_restarts = serializers.IntegerField(
@@ -110,9 +118,29 @@ class RunCreateSerializer(serializers.Serializer):
         help_text="Restarts from the latest complete checkpoint after a crash or a lost node.",
     )
     eval_every = serializers.IntegerField(min_value=1, default=250)
-    lr = serializers.FloatField(required=False, allow_null=True, default=None)
+    lr = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Peak learning rate (AdamW), above 0 and below 1. Default: the preset's ("
+        + ", ".join(f"{name} {value:g}" for name, value in PRESET_LR.items())
+        + "; custom: its base preset's).",
+    )
     warmup_steps = serializers.IntegerField(
-        min_value=0, required=False, allow_null=True, default=None
+        min_value=0,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Linear warm-up from 0 to the peak. Default: a tenth of the steps, at most 1000.",
+    )
+    schedule_steps = serializers.IntegerField(
+        min_value=1,
+        max_value=100_000_000,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The learning rate decays linearly to 0 at this step (WarmupDecayLR); at "
+        "least `steps`. Default: `steps`.",
     )
     bf16 = serializers.BooleanField(required=False, allow_null=True, default=None)
     activation_checkpointing = serializers.BooleanField(default=True)

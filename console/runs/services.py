@@ -31,12 +31,13 @@ from console.policies.selectors import run_policy_check
 from console.policies.services import run_approval_hold
 from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
+from console.runs.selectors import default_gpus_per_node
 from gpu_agent.roots import path_fields
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
 from gpu_agent.train.dsconfig import deepspeed_config
 from gpu_agent.train.memory import GIB, estimate, fits
 from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS, param_count, preset
-from gpu_agent.train.spec import ModelSpec, TrainSpec
+from gpu_agent.train.spec import ModelSpec, OptimizerSpec, TrainSpec
 
 
 class FieldErrors(InvalidInput):
@@ -200,6 +201,29 @@ def memory_problems(spec: TrainSpec) -> list[str]:
 
 MAX_RESTARTS = 100
 
+# The peak learning rate of a run that names none, by preset (a custom model takes its
+# base preset's): the usual AdamW values for models of that size (nanoGPT's small
+# models; GPT-3's 125M and 1.3B), and the reference recipe's 3e-5 (OptimizerSpec's
+# default) for deepseek-7b. The reference's 3e-5 barely moves a tiny model in a
+# thousand steps.
+PRESET_LR: dict[str, float] = {"tiny": 1e-3, "125m": 6e-4, "1b": 2e-4, "deepseek-7b": 3e-5}
+# Spec fields the form, the API and the CLI name otherwise.
+SPEC_FIELD_NAMES = {
+    "optimizer.lr": "lr",
+    "scheduler.warmup_steps": "warmup_steps",
+    "scheduler.total_steps": "schedule_steps",
+}
+
+
+def default_lr(preset_name: str, base_preset: str | None = None) -> float:
+    name = (base_preset or "tiny") if preset_name == CUSTOM else preset_name
+    return PRESET_LR.get(name, OptimizerSpec().lr)
+
+
+def default_warmup(steps: int) -> int:
+    """A tenth of the steps, at most 1,000."""
+    return min(1_000, steps // 10)
+
 
 def model_for(
     *,
@@ -287,12 +311,19 @@ def build_spec(
     eval_every: int = 250,
     lr: float | None = None,
     warmup_steps: int | None = None,
+    schedule_steps: int | None = None,
     bf16: bool | None = None,
     activation_checkpointing: bool = True,
     model: dict[str, Any] | None = None,
     base_preset: str | None = None,
 ) -> TrainSpec:
-    """The TrainSpec of a run, or FieldErrors naming what is wrong."""
+    """The TrainSpec of a run, or FieldErrors naming what is wrong (by the names of the
+    form's and the API's fields: lr, warmup_steps, schedule_steps).
+
+    The learning rate warms up linearly from 0 to ``lr`` (default: the preset's,
+    PRESET_LR) over ``warmup_steps`` (default: a tenth of the steps, at most 1,000), then
+    decays linearly to 0 at ``schedule_steps`` (default: ``steps``; DeepSpeed's
+    WarmupDecayLR)."""
     cpu = gpus_per_node == 0
     data: dict[str, Any] = {
         "model": model_for(
@@ -309,9 +340,10 @@ def build_spec(
             "every": checkpoint_every,
             "eval_every": eval_every,
         },
+        "optimizer": {"lr": default_lr(preset_name, base_preset) if lr is None else lr},
         "scheduler": {
-            "warmup_steps": min(1_000, steps // 10) if warmup_steps is None else warmup_steps,
-            "total_steps": steps,
+            "warmup_steps": default_warmup(steps) if warmup_steps is None else warmup_steps,
+            "total_steps": steps if schedule_steps is None else schedule_steps,
         },
         "steps": steps,
         "micro_batch": micro_batch,
@@ -321,12 +353,19 @@ def build_spec(
         "gpus_per_node": gpus_per_node,
         "nodes": nodes,
     }
-    if lr is not None:
-        data["optimizer"] = {"lr": lr}
     try:
         spec = spec_from_dict(TrainSpec, data)
     except SpecError as exc:
-        raise FieldErrors(exc.errors) from None
+        raise FieldErrors({SPEC_FIELD_NAMES.get(k, k): v for k, v in exc.errors.items()}) from None
+    if spec.scheduler.total_steps < spec.steps:
+        raise FieldErrors(
+            {
+                "schedule_steps": [
+                    f"must be at least the run's steps ({spec.steps}): the learning rate is 0 "
+                    f"after step {spec.scheduler.total_steps}"
+                ]
+            }
+        )
     if cpu and spec.bf16:
         raise FieldErrors({"bf16": ["CPU runs train in fp32: turn bf16 off"]})
     return spec
@@ -344,7 +383,7 @@ def run_create(
     zero_stage: int = 3,
     offload_optimizer: bool = False,
     offload_params: bool = False,
-    gpus_per_node: int = 1,
+    gpus_per_node: int | None = None,
     nodes: int = 1,
     deepspeed_json: str | dict[str, Any] | None = None,
     name: str = "",
@@ -352,6 +391,7 @@ def run_create(
     eval_every: int = 250,
     lr: float | None = None,
     warmup_steps: int | None = None,
+    schedule_steps: int | None = None,
     bf16: bool | None = None,
     activation_checkpointing: bool = True,
     max_restarts: int = 2,
@@ -373,7 +413,11 @@ def run_create(
 
     ``carbon_aware``: the scheduler starts the run in the lowest-carbon time before
     ``deadline`` (``interruptible``: over several windows, paused and resumed at their
-    edges); ``expected_hours`` defaults to an estimate (console.carbon)."""
+    edges); ``expected_hours`` defaults to an estimate (console.carbon).
+
+    ``gpus_per_node`` None follows the fleet (``selectors.default_gpus_per_node``: 0,
+    CPU processes, when no online node has a GPU); ``lr``, ``warmup_steps`` and
+    ``schedule_steps`` None take the defaults ``build_spec`` names."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden("Launching a run needs the 'training.write' permission.")
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int):
@@ -382,6 +426,8 @@ def run_create(
         raise FieldErrors({"max_restarts": [f"must be between 0 and {MAX_RESTARTS}"]})
     if corpus.project_id != project.pk:
         raise FieldErrors({"corpus": ["the corpus belongs to another project"]})
+    if gpus_per_node is None:
+        gpus_per_node = default_gpus_per_node()
     spec = build_spec(
         corpus=corpus,
         preset_name=preset,
@@ -397,6 +443,7 @@ def run_create(
         eval_every=eval_every,
         lr=lr,
         warmup_steps=warmup_steps,
+        schedule_steps=schedule_steps,
         bf16=bf16,
         activation_checkpointing=activation_checkpointing,
         model=model,
@@ -435,6 +482,9 @@ def run_create(
             corpus=corpus,
             preset=preset,
             params=param_count(spec.model),
+            # what the run trains, for what its creation starts (its default alert rules
+            # follow the model and the schedule); the job's exact spec replaces it below
+            spec=spec_to_dict(spec),
         )
         spec.checkpoint.dir = str(runs_dir() / str(run.pk))
         spec.deepspeed = ds

@@ -45,7 +45,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_cap(Cap.TRAINING_WRITE)
 def run_new(request: HttpRequest) -> HttpResponse:
     corpora = list(corpus_list(user=request.user).select_related("tokenizer"))
-    form = RunForm(request.POST or None, corpora=corpora)
+    gpu_nodes = selectors.fleet_gpu_nodes()
+    form = RunForm(request.POST or None, corpora=corpora, gpu_nodes=gpu_nodes)
     status = 200
     if request.method == "POST":
         status = 400
@@ -65,15 +66,17 @@ def run_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Run {run.pk} launched (job {run.job_id}).")
                 return redirect("runs:detail", run_id=run.pk)
-    vocab = corpora[0].tokenizer.vocab_size if corpora else 52_000
-    gpus = form["gpus_per_node"].value() or 1
+    chosen = next((c for c in corpora if str(c.pk) == str(form["corpus"].value())), None)
+    shown = chosen or (corpora[0] if corpora else None)
+    vocab = shown.tokenizer.vocab_size if shown else 52_000
     try:
-        gpus = max(1, int(gpus))
+        gpus = max(1, int(form["gpus_per_node"].value() or 1))
     except (TypeError, ValueError):
         gpus = 1
     context = {
         "form": form,
         "presets": selectors.preset_table(vocab_size=vocab, gpus_per_node=gpus),
+        "gpu_nodes": gpu_nodes,
     }
     return render(request, "runs/new.html", context, status=status)
 

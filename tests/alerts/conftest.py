@@ -13,6 +13,8 @@ import pytest
 from django.utils import timezone
 
 from console.alerts import cache
+from console.alerts.defaults import DEFAULT_RULES
+from console.alerts.models import AlertRule
 from console.fleet import services as fleet
 from console.jobs import services as job_services
 from console.runs import services as run_services
@@ -76,9 +78,14 @@ class Live:
 
 @pytest.fixture
 def live_run(personas, make_node, data_dir):  # noqa: F811
-    """live_run(gpus=0) -> Live: a run launched by the ML engineer, dispatched and running."""
+    """live_run(gpus=0) -> Live: a run launched by the ML engineer, dispatched and running.
 
-    def make(gpus: int = 0) -> Live:
+    Its rules are the reference recipe's table (defaults.DEFAULT_RULES: loss above 3.0, lr
+    1e-6 to 1e-4, ...), which the evaluation tests judge points against;
+    ``own_rules=True`` keeps the defaults this tiny run gets (test_defaults.py); other
+    keywords go to run_create."""
+
+    def make(gpus: int = 0, own_rules: bool = False, **launch) -> Live:
         node, _ = make_node("gpu-a" if gpus else "cpu-a", gpus=gpus)
         corpus = make_corpus(personas.project)
         extra = {"gpus_per_node": 1, "zero_stage": 3, "bf16": True} if gpus else {}
@@ -86,8 +93,13 @@ def live_run(personas, make_node, data_dir):  # noqa: F811
             actor=personas.ml_engineer,
             project=personas.project,
             corpus=corpus,
-            **{**CPU_RUN, **extra},
+            **{**CPU_RUN, **extra, **launch},
         )
+        if not own_rules:
+            for rule in DEFAULT_RULES:
+                values = {k: rule.get(k) for k in ("low", "high", "normal_low", "normal_high")}
+                AlertRule.objects.filter(run=run, name=rule["name"]).update(**values)
+            cache.forget(run.job_id)
         job_services.job_schedule(job_id=run.job_id)
         run.refresh_from_db()
         assert run.job.state == "dispatched", run.job.progress_message

@@ -24,6 +24,7 @@ def alerts(run, rule: str | None = None):
 
 
 def test_every_new_run_gets_the_default_rules(live_run):
+    """The reference table, as the fixture sets it; a run's own values: test_defaults.py."""
     run = live_run().run
     rules = {r.name: r for r in AlertRule.objects.filter(run=run)}
     assert set(rules) == {
