@@ -108,6 +108,9 @@ class _Job:
     kind: str = ""
     started_at: float = field(default_factory=time.time)
     first_record: bool = False  # a metric or progress record came: past the start-up
+    # Whether records are expected from this node (only rank 0 reports): the start-up
+    # limit holds a multi-node attempt's first node only.
+    reports: bool = True
     capturing: bool = False  # a stacks capture is under way
 
     @property
@@ -421,6 +424,7 @@ class Supervisor:
             pgid=proc.pid,
             proc=proc,
             kind=launch.kind,
+            reports=launch.rendezvous is None or launch.rendezvous.node_rank == 0,
         )
         log.info(
             "job %s attempt %s (%s) started: pid %s, GPUs %s, %s",
@@ -520,6 +524,7 @@ class Supervisor:
             kind=str((row.launch or {}).get("kind", "")),
             started_at=row.started_at or time.time(),
             first_record=_has_marker(job_dir / "stdout.log", row.stdout_offset),
+            reports=not ((row.launch or {}).get("rendezvous") or {}).get("node_rank"),
         )
         with self._lock:
             self._jobs[job.key] = job
@@ -577,6 +582,7 @@ class Supervisor:
                     job.first_record = any(t in FIRST_RECORD_TYPES for t, _ in read.items)
             if (
                 self.startup_timeout is not None
+                and job.reports
                 and not job.first_record
                 and not job.capturing
                 and job.stop_requested_at is None

@@ -6,12 +6,14 @@ agent processes, real workloads."""
 from __future__ import annotations
 
 import re
+import sys
+import time
 
 import pytest
 
 from gpu_agent import stacks
-from gpu_agent.kinds import KINDS
-from gpu_agent.spec import AGENT_STACKS_TASK, LaunchSpec
+from gpu_agent.kinds import KINDS, Kind
+from gpu_agent.spec import AGENT_STACKS_TASK, LaunchSpec, Rendezvous
 from gpu_agent.spool import Spool
 from gpu_agent.supervisor import STUCK_PREFIX, Supervisor
 from tests.agent.conftest import wait_for
@@ -130,5 +132,46 @@ def test_faulthandler_answers_where_py_spy_cannot(work_dir, monkeypatch):
     finally:
         sup.stop(303, 1)
         wait_for(lambda: spool.job(303, 1).state == "ended", what="job 303 to stop")
+        sup.shutdown(timeout=2)
+        spool.close()
+
+
+def test_only_the_node_that_reports_is_held_to_the_startup_limit(work_dir):
+    """Rank 0 alone prints records: the other nodes of a multi-node attempt are silent
+    by design and run on; a single-node job that stays silent fails."""
+    quiet = Kind(
+        argv=lambda launch, spec_path: [sys.executable, "-c", "import time; time.sleep(60)"]
+    )
+    spool = Spool(work_dir / "spool.sqlite3")
+    sup = Supervisor(
+        spool,
+        work_dir,
+        poll_interval=0.05,
+        kinds={"test.quiet": quiet},
+        startup_timeout=1,
+        grace=1,
+    ).start()
+    try:
+        group = {"master_addr": "127.0.0.1", "master_port": 29500, "hosts": ["a", "b"]}
+        for job, rank in ((401, None), (402, 1)):
+            launch = LaunchSpec(
+                job_id=job,
+                attempt=1,
+                kind="test.quiet",
+                spec={},
+                rendezvous=None
+                if rank is None
+                else Rendezvous(node_rank=rank, procs=[1, 1], **group),
+            )
+            assert spool.claim_launch(launch)
+            sup.launch(launch)
+        wait_for(lambda: spool.job(401, 1).state == "ended", timeout=30, what="job 401 to fail")
+        assert spool.job(401, 1).outcome == "failed"
+        assert spool.job(401, 1).reason.startswith(STUCK_PREFIX)
+        time.sleep(2)  # well past the limit
+        assert spool.job(402, 1).state != "ended"
+    finally:
+        sup.stop(402, 1)
+        wait_for(lambda: spool.job(402, 1).state == "ended", what="job 402 to stop")
         sup.shutdown(timeout=2)
         spool.close()
