@@ -118,19 +118,16 @@ EXPECTED_ENERGY = {
 def test_every_page_agrees_with_the_state(personas, running, state):
     job = to_state(state, personas, running)
     assert job.progress_message == EXPECTED_LINE[state]
-    later = timezone.now() + timedelta(seconds=SETTLE_SECONDS + 1)
-    job_usage_refresh(job_id=job.pk, now=later if job.state in ("failed", "cancelled",
-                                                                "succeeded") else None)  # fmt: skip
+    settled = timezone.now() + timedelta(seconds=SETTLE_SECONDS + 1)  # as beat would, later
+    job_usage_refresh(job_id=job.pk, now=settled if job.is_terminal else None)
     seen = pages(personas, running["run"], job)
     for name in ("job", "run"):
         body = seen[name]
         assert f'data-state="{state}"' in body, name
         assert EXPECTED_LINE[state] in progress_line(body), (name, progress_line(body))
     energy = seen["energy"]
-    assert (
-        f'data-phase="{"running" if state == "running" else "paused" if state == "paused" else "ended"}"'
-        in energy
-    )  # noqa: E501
+    phase = state if state in ("running", "paused") else "ended"
+    assert f'data-phase="{phase}"' in energy
     assert EXPECTED_ENERGY[state] in energy, energy
     if state == "running":
         assert "running on local" in seen["jobs"]

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from console.accounts.roles import Cap, has_cap
 from console.core.errors import Forbidden, ServiceError
 from console.governance import selectors, services
+from console.governance.display import check_view
 from console.governance.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -46,24 +47,37 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
 
 
 def check_summary(item: ReviewItem) -> str:
-    """One line for the sign-off panel: what ran, its value against the threshold."""
-    result = item.check_result or {}
-    job = item.check_job
-    if job is not None and not job.is_terminal:
-        return f"running (job {job.pk}, {job.progress}%)"
-    if "value" not in result:
-        if result.get("manual"):
-            verdict = "passed" if item.passed else "failed"
-            return f"reviewer's result: {verdict}. {result.get('note', '')}".strip()
-        if job is not None and job.state == "failed":
-            return f"the check job {job.pk} failed: {job.error[:200]}"
-        return "—"
-    bound = "≤" if result.get("direction") == "max" else "≥"
-    verdict = "passed" if result.get("passed") else "FAILED"
+    """One line for the sign-off panel: what ran, its value against the threshold; a
+    result recorded by hand with who, why and the automated result it replaced. Any
+    stored shape (console.governance.display) reads without raising."""
+    view = check_view(item)
+    job = view["job"]
+    if job is not None and job["running"]:
+        return f"running (job {job['id']}, {job['progress']}%)"
+    if view["kind"] == "automated":
+        return _automated_summary(view["auto"])
+    if view["kind"] == "manual":
+        manual = view["manual"]
+        verdict = "passed" if item.passed else "failed"
+        text = f"reviewer's result: {verdict} by {manual['by'] or '?'}. {manual['note']}".strip()
+        if manual["overrides"] is not None:
+            text += f" (replaces {_automated_summary(manual['overrides'])})"
+        return text
+    if job is not None and job["state"] == "failed":
+        return f"the check job {job['id']} failed: {job['error']}"
+    if view["kind"] == "other":
+        return "; ".join(f"{k}: {v}" for k, v in view["other"])[:300]
+    return "—"
+
+
+def _automated_summary(auto: dict) -> str:
+    bound = {"at most": "≤", "at least": "≥"}.get(auto["direction"], "")
+    verdict = "passed" if auto["passed"] else "FAILED"
+    needs = f" (needs {bound} {auto['threshold']})" if auto["threshold"] else ""
+    generations = f", {auto['generations']} generations" if auto["generations"] is not None else ""
     return (
-        f"{verdict}: {result.get('metric')} {result['value']:.4f} (needs {bound} "
-        f"{result.get('threshold')}), {result.get('generations')} generations, "
-        f"job {result.get('job')} by {result.get('run_by') or '?'}"
+        f"{verdict}: {auto['metric']} {auto['value']}{needs}{generations}, "
+        f"job {auto['job'] or '?'} by {auto['run_by'] or '?'}"
     )
 
 

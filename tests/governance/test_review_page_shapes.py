@@ -188,10 +188,8 @@ def test_a_failed_check_job_and_a_running_one(personas, draft):
     )
     put_result(draft.items.get(key="pii"), AUTOMATED["pii"], passed=False, job=running)
     body = page(personas.ml_engineer, draft)
-    assert (
-        f'The last check failed to run: model.safetensors: sha256 does not match (<a href="/jobs/{failed.pk}/">job {failed.pk}</a>)'
-        in body
-    )  # noqa: E501
+    link = f'<a href="/jobs/{failed.pk}/">job {failed.pk}</a>'
+    assert f"failed to run: model.safetensors: sha256 does not match ({link})" in body
     assert 'data-testid="run-check-toxicity"' in body  # may run it again
     assert "Running: 40% toxicity: 8/20 generations" in body
     assert 'data-testid="run-check-pii"' not in body  # one check at a time
@@ -208,3 +206,24 @@ def test_fmt():
     assert fmt(0.5) == "0.5" and fmt(0.083333) == "0.0833" and fmt(1.0) == "1"
     assert fmt(0.0000123) == "1.23e-05" and fmt(True) == "yes" and fmt(None) == ""
     assert fmt(float("inf")) == "inf" and fmt({"a": 1}) == "a: 1"
+
+
+def test_the_admin_sign_off_panel_reads_every_shape(personas, submitted, second_reviewer):
+    """The admin's one-line summaries go through the same reading (it raised on a list,
+    a string or a non-numeric value)."""
+    for key, shape in (("bias", "list"), ("pii", "strings"), ("licences", "string")):
+        put_result(submitted.items.get(key=key), ODD[shape], passed=None)
+    job = check_job(submitted, result={"check": FACTCHECK})
+    item = put_result(submitted.items.get(key="factcheck"), FACTCHECK, passed=False, job=job)
+    services.review_item_record_check(
+        actor=personas.reviewer, item=item, passed=True, result={"note": "Demo model."}
+    )
+    put_result(submitted.items.get(key="toxicity"), AUTOMATED["toxicity"], passed=False)
+    client = browser(second_reviewer)  # staff
+    response = client.get(f"/admin/governance/review/{submitted.pk}/change/")
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    assert "FAILED: share of generations scored toxic 0.0833 (needs ≤ 0.01)" in body
+    assert "reviewer's result: passed by rita_reviewer. Demo model." in body
+    assert "(replaces FAILED: accuracy 0.5 (needs ≥ 0.8)" in body
+    assert "passed on 2025-01-01" in body
