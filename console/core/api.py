@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.utils import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, renderers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -14,16 +14,7 @@ from rest_framework.views import set_rollback
 
 from console.audit.services import audit_record
 from console.core.errors import ServiceError
-from console.core.redact import error_message, scrub_paths
-
-
-class JSONRenderer(renderers.JSONRenderer):
-    """Every API answer without the server's absolute storage paths: a path under a
-    storage root is shown relative to it (console.core.redact). The agent API, whose
-    replies name the storage roots to the agent, renders with DRF's own renderer."""
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return super().render(scrub_paths(data), accepted_media_type, renderer_context)
+from console.core.redact import error_message
 
 
 class ErrorMessageField(serializers.CharField):

@@ -183,7 +183,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "console.core.api.exception_handler",
     # Answers carry storage-relative paths only (console.core.redact).
-    "DEFAULT_RENDERER_CLASSES": ["console.core.api.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["console.core.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
