@@ -74,15 +74,15 @@ class RunForm(forms.Form):
         required=False,
         min_value=0,
         max_value=100_000_000,
-        label="Warm-up steps",
-        help_text="The learning rate rises linearly from 0 to its peak over these steps. "
-        "Empty: a tenth of the steps, at most 1,000.",
+        label="Warm-up",
+        help_text="Optimizer steps over which the learning rate rises linearly from 0 to its "
+        "peak. Empty: a tenth of the run's steps, at most 1,000.",
     )
     schedule_steps = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=100_000_000,
-        label="Schedule length (steps)",
+        label="Schedule length",
         help_text="After warm-up the learning rate decays linearly to 0 at this step "
         "(DeepSpeed's WarmupDecayLR). Empty: the run's steps; longer keeps it above 0 at "
         "the end (to continue later).",

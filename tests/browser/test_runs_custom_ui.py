@@ -29,6 +29,8 @@ def test_custom_shape_updates_the_estimate_and_launches(web, personas, settings,
     expect(fieldset).to_be_hidden()  # a named preset needs none of it
 
     page.get_by_label("Corpus", exact=True).select_option(str(corpus.pk))
+    # a GPU asked for (the form starts at 0 on this fleet, which has none)
+    page.get_by_label("Gpus per node", exact=True).fill("1")
     page.get_by_label("Preset", exact=True).select_option("custom")
     expect(fieldset).to_be_visible()
     hidden = page.get_by_label("Hidden size")
