@@ -35,12 +35,16 @@ def _nav(path: str, caps: frozenset[Cap]) -> list[dict]:
 
 
 def forge(request: HttpRequest) -> dict:
+    # An inline <script> runs only with this response's nonce (ContentSecurityPolicyMiddleware):
+    # <script nonce="{{ csp_nonce }}">.
+    nonce = getattr(request, "csp_nonce", "")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav": [], "caps": frozenset(), "roles": []}
+        return {"nav": [], "caps": frozenset(), "roles": [], "csp_nonce": nonce}
     caps = caps_for(user)
     return {
         "nav": _nav(request.path, caps),
         "caps": {c.value for c in caps},
         "roles": roles_of(user),
+        "csp_nonce": nonce,
     }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -47,20 +48,37 @@ class NulQueryMiddleware:
 
 
 class ContentSecurityPolicyMiddleware:
-    """Everything is served from this origin: the console works air-gapped, no CDN."""
+    """Everything is served from this origin: the console works air-gapped, no CDN.
+
+    Scripts run only from this origin's files, or inline with this response's nonce
+    (``request.csp_nonce``; ``<script nonce="{{ csp_nonce }}">`` in a template): no
+    'unsafe-inline', no 'unsafe-eval'. htmx runs with allowEval off (templates/base.html),
+    plotly.js is its strict bundle (the full one compiles WebGL code with Function(), which
+    the scattergl charts use), and event handlers live in static/js/, not in attributes.
+
+    Styles keep 'unsafe-inline', because a nonce cannot cover what needs it: plotly.js
+    (strict bundle too) creates two <style> elements at run time, its chart rules and
+    the bundled maplibre stylesheet, and has no nonce option; templates set computed style
+    attributes (progress widths, chart heights) that htmx re-applies when it swaps a part
+    in; the API docs page (drf-spectacular) has an inline <style>. Without it each chart
+    page logs style-src-elem and style-src-attr refusals. Scripts cannot run from a style.
+    """
 
     POLICY = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval'; connect-src 'self'; "
-        "font-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+        "script-src 'self' 'nonce-{nonce}'; object-src 'none'; connect-src 'self'; "
+        "font-src 'self' data:; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
     )
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        nonce = secrets.token_urlsafe(18)
+        request.csp_nonce = nonce  # type: ignore[attr-defined]
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", self.POLICY)
+        response.setdefault("Content-Security-Policy", self.POLICY.format(nonce=nonce))
         return response
 
 

@@ -19,6 +19,16 @@
   const follow = (root) => {
     root.querySelectorAll("pre[data-follow]").forEach((el) => { el.scrollTop = el.scrollHeight; });
   };
+  // An htmx action inside [data-swap-refusals] gets its refusal (403, 409) swapped in like
+  // an answer: the partial it returns says why (htmx drops 4xx answers by default).
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const status = event.detail.xhr.status;
+    if ((status === 403 || status === 409) && event.target.closest("[data-swap-refusals]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   let kept = {};
   document.addEventListener("DOMContentLoaded", () => follow(document));
   document.addEventListener("htmx:beforeSwap", (event) => {

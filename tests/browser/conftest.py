@@ -4,6 +4,10 @@
 helper: log in through the form, take screenshots into test-artifacts/screenshots/,
 and check that the page made no request off the live server's origin and logged no
 console error (the console must work air-gapped).
+
+Every page of every browser test runs under the console's Content-Security-Policy, and a
+test fails (at teardown) if anything the policy refused happened on any of its pages: an
+inline script or handler without the nonce, an eval, a load from elsewhere.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ CHROMIUM_ARGS = [
 # Chromium logs the status of a failed document load as a console error; tests that
 # expect a 4xx page say which statuses they expect.
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+# Chromium reports what the CSP refused as a console error ("Refused to execute inline
+# script because it violates the following Content Security Policy directive: ...") and
+# fires securitypolicyviolation, also for refusals a script catches (an eval in a try).
+CSP_REFUSAL = re.compile(r"Content Security Policy|^Refused to")
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__forgeCspViolation(`${e.violatedDirective} refused ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber} (${e.sample || ""})`);
+});
+"""
 
 
 class Web:
@@ -48,14 +62,20 @@ class Web:
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.base_url))
         self.requests: list[str] = []
         self.console_errors: list[str] = []
+        self.csp_violations: list[str] = []
         self.page = context.new_page()
+        self.page.expose_function("__forgeCspViolation", lambda v: self.csp_violations.append(v))
+        self.page.add_init_script(CSP_LISTENER)
         self.page.set_default_timeout(10_000)
         self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on(
-            "console",
-            lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
-        )
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
+
+    def _console(self, msg) -> None:
+        if msg.type == "error":
+            self.console_errors.append(msg.text)
+            if CSP_REFUSAL.search(msg.text):
+                self.csp_violations.append(msg.text)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -142,13 +162,16 @@ def chromium(django_db_setup):
 @pytest.fixture
 def web(chromium, live_server) -> Iterator:
     """web(viewport=DESKTOP) -> a Web on a fresh context; contexts close after the test."""
-    contexts = []
+    contexts, webs = [], []
 
     def make(viewport: dict | None = None) -> Web:
         context = chromium.new_context(viewport=viewport or DESKTOP, locale="en-US")
         contexts.append(context)
-        return Web(context, live_server.url)
+        webs.append(Web(context, live_server.url))
+        return webs[-1]
 
     yield make
+    violations = [v for w in webs for v in w.csp_violations]
     for context in contexts:
         context.close()
+    assert violations == [], f"the Content-Security-Policy refused: {violations}"

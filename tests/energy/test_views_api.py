@@ -142,7 +142,7 @@ def test_energy_page(personas, usage_rows):
     assert 'data-testid="totals-project"' in html and 'data-testid="totals-month"' in html
     assert "Alpha team" in html and "April 2026" in html and "March 2026" in html
     assert "pretrain" in html and "secret" not in html and "Beta team" not in html
-    assert "vendor/plotly-4.1.2.min.js" in html and "cdn" not in html.lower()
+    assert "vendor/plotly-strict-4.1.1.min.js" in html and "cdn" not in html.lower()
     assert 'id="energy-series"' in html and "2026-03-01" in html
 
 
