@@ -120,3 +120,84 @@ def test_a_run_stuck_on_a_build_lock_fails_with_the_reason_and_its_stacks(
     panel = client.get(f"/alerts/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="stacks-{dump.pk}"' in panel and "Stacks at" in panel
     assert "build_shm_op" in panel and "rank 0 (local 0)" in panel
+
+
+@pytest.fixture
+def plain_stack(tmp_path, personas):
+    """console + worker + agent, on this install's prebuilt ops."""
+    console, worker, agents = _start_stack(tmp_path, ["cpu-1"], {"FORGE_AGENT_PREBUILD": "0"})
+    try:
+        _wait_online(["cpu-1"], agents)
+        yield {"console": console, "worker": worker, "agent": agents["cpu-1"]}
+    finally:
+        _stop_stack(tmp_path, console, worker, agents)
+
+
+def test_a_run_that_stalls_mid_training_gets_its_stacks_on_the_alert(
+    personas, settings, tmp_path, tiny_corpus, plain_stack
+):
+    """The rank hangs writing its step-4 checkpoint (a FIFO stands where its file goes,
+    as a hung filesystem would hold the write): the stall alert fires, asks the node,
+    and the rank's stack (in torch.save, under save_checkpoint) is on the alert."""
+    import os
+
+    from console.alerts import evaluate
+    from console.alerts.models import Alert, AlertRule
+    from console.jobs.services import job_cancel
+    from console.metrics.selectors import metric_points
+
+    settings.FORGE_DATA_DIR = tiny_corpus.parent
+    settings.FORGE_RUNS_DIR = tmp_path / "runs"
+    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
+    run = services.run_create(
+        actor=personas.ml_engineer,
+        project=personas.project,
+        corpus=corpus,
+        preset="tiny",
+        steps=8,
+        micro_batch=4,
+        grad_accum=1,
+        zero_stage=2,
+        gpus_per_node=0,
+        checkpoint_every=4,
+        eval_every=8,
+        lr=3e-3,
+        warmup_steps=2,
+        max_restarts=0,
+    )
+    step_dir = tmp_path / "runs" / str(run.pk) / "step_4"
+    step_dir.mkdir(parents=True)
+    os.mkfifo(step_dir / "mp_rank_00_model_states.pt")
+    AlertRule.objects.filter(run=run, name="metrics-stalled").update(window=5)
+
+    wait_for(
+        lambda: list(metric_points(job_id=run.job_id, name="loss")[0]) == [1, 2, 3, 4],
+        timeout=300,
+        interval=0.5,
+        what=f"steps 1-4 (job {Job.objects.get(pk=run.job_id).state})\n"
+        f"{plain_stack['agent'].log()[-3000:]}\n{plain_stack['worker'].log()[-2000:]}",
+    )
+
+    def fired() -> bool:
+        evaluate.evaluate_periodic()
+        return Alert.objects.filter(run=run, rule__name="metrics-stalled").exists()
+
+    wait_for(fired, timeout=60, interval=1, what="the stall alert")
+    wait_for(
+        lambda: StackDump.objects.filter(job_id=run.job_id).exists(),
+        timeout=60,
+        what=f"the stacks\n{plain_stack['agent'].log()[-3000:]}",
+    )
+    [dump] = StackDump.objects.filter(job_id=run.job_id)
+    assert dump.reason.startswith("metrics-stalled: no new metric point for ")
+    [rank] = [p for p in dump.processes if p["label"].startswith("rank 0")]
+    assert rank["method"] == "py-spy"
+    assert "save_checkpoint" in rank["text"] and "torch/serialization.py" in rank["text"]
+    assert Job.objects.get(pk=run.job_id).state == JobState.RUNNING  # nothing was stopped
+
+    client = Client()
+    client.force_login(personas.viewer)
+    panel = client.get(f"/alerts/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert f'href="#stacks-{dump.pk}" data-testid="alert-stacks"' in panel
+    assert "save_checkpoint" in panel
+    job_cancel(actor=personas.ml_engineer, job_id=run.job_id)
