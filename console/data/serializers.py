@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.data.engine.shards import index_warnings
 from console.data.models import Dataset, DatasetVersion, TokenizedCorpus, Tokenizer
 
 MAX_ID = 2**63 - 1
@@ -168,6 +170,14 @@ class TokenizerTrainSerializer(serializers.Serializer):
 class TokenizedCorpusSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     created_by = _user_field()
+    warnings = serializers.SerializerMethodField(
+        help_text="What makes it a poor or impossible training set (too few training "
+        "sequences, no validation), with the numbers; empty when it is fine."
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, corpus: TokenizedCorpus) -> list[str]:
+        return index_warnings(corpus.index or {})
 
     class Meta:
         model = TokenizedCorpus
@@ -191,6 +201,7 @@ class TokenizedCorpusSerializer(serializers.ModelSerializer):
             "job",
             "created_by",
             "created_at",
+            "warnings",
         ]
         read_only_fields = fields
 

@@ -41,7 +41,7 @@ def test_index_warnings_name_the_numbers():
 
 
 def test_a_small_set_at_2048_warns_on_the_job_and_the_page_and_cannot_launch(
-    client, personas, data_dir
+    client, api, personas, data_dir
 ):
     dataset = services.dataset_create(
         actor=personas.data_engineer, project=personas.project, name="small"
@@ -77,6 +77,8 @@ def test_a_small_set_at_2048_warns_on_the_job_and_the_page_and_cannot_launch(
     page = client.get(f"/data/corpora/{corpus.pk}/").content.decode()
     assert 'data-testid="corpus-warning"' in page
     assert "Only 1 training sequence at length 2048" in page
+    listed = api(personas.viewer).get(f"/api/v1/corpora/{corpus.pk}/").json()
+    assert listed["warnings"] == job.result["warnings"]
 
     with pytest.raises(run_services.FieldErrors) as refused:
         run_services.run_create(
