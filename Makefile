@@ -38,7 +38,7 @@ install: $(STAMP) $(SHM_OP)
 # builds the op then, and `make install` tries again next time.
 $(SHM_OP): $(STAMP)
 	@echo "==> building DeepSpeed's CPU op into $(EXTENSIONS)"
-	-$(BIN)/python -m gpu_agent.extensions prebuild --dir $(EXTENSIONS)
+	-$(BIN)/python -m gpu_agent.extensions prebuild --dir $(EXTENSIONS) && touch $@
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
