@@ -49,7 +49,8 @@ def deepspeed_config(spec: TrainSpec) -> dict[str, Any]:
             "params": {
                 "warmup_min_lr": 0.0,
                 "warmup_max_lr": spec.optimizer.lr,
-                "warmup_num_steps": spec.scheduler.warmup_steps,
+                # DeepSpeed refuses 0: no warm-up is one step of it.
+                "warmup_num_steps": max(1, spec.scheduler.warmup_steps),
                 "total_num_steps": spec.scheduler.total_steps,
                 "warmup_type": "linear",
             },

@@ -120,3 +120,20 @@ def test_tensorboard_reads_our_event_files(tmp_path):
     loss = acc.Scalars("Loss/train")
     assert [e.step for e in loss] == [1, 2, 3, 4, 5]
     assert math.isclose(loss[-1].value, 0.6, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("warmup", [0, 1, 7])
+def test_a_schedule_without_warmup_is_one_deepspeed_accepts(warmup):
+    """A short run's default warm-up (a tenth of 8 steps) is 0, which DeepSpeed's
+    WarmupDecayLR refuses at start-up ("warmup_num_steps must be a positive integer")."""
+    import torch
+    from deepspeed.runtime.lr_schedules import WarmupDecayLR
+
+    from gpu_agent.train.dsconfig import deepspeed_config
+    from gpu_agent.train.spec import SchedulerSpec, TrainSpec
+
+    spec = TrainSpec(scheduler=SchedulerSpec(warmup_steps=warmup, total_steps=8), gpus_per_node=0)
+    params = deepspeed_config(spec)["scheduler"]["params"]
+    assert params["warmup_num_steps"] == max(1, warmup)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    WarmupDecayLR(optimizer, **{k: v for k, v in params.items()})
