@@ -14,7 +14,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -428,9 +427,14 @@ def test_wait_follows_a_job_to_success(forge, milo, personas):
         job_transition(job_id=job.pk, to=JobState.SCHEDULED)
         job_transition(job_id=job.pk, to=JobState.DISPATCHED)
         job_transition(job_id=job.pk, to=JobState.RUNNING, progress=50, progress_message="step 1/2")
-        time.sleep(0.5)
+        seen = [first]
+        while "running" not in seen[-1]:  # the CLI has seen it running (its --timeout bounds this)
+            line = proc.stdout.readline()
+            assert line, f"the CLI ended before it saw the job running: {seen}"
+            seen.append(line)
         job_transition(job_id=job.pk, to=JobState.SUCCEEDED, progress=100, result={"steps": 2})
         stdout, stderr = proc.communicate(timeout=20)
+        stdout = "".join(seen) + stdout
     finally:
         if proc.poll() is None:
             proc.kill()

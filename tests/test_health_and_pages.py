@@ -14,14 +14,43 @@ def test_healthz_reports_database_and_broker():
     assert data["broker"]["transport"] in {"filesystem", "redis"}
 
 
-def test_healthz_is_503_when_the_database_is_down(monkeypatch):
-    from console.core import health
+def test_healthz_is_503_when_the_database_is_down(tmp_path):
+    """A real console process whose database does not answer (nothing listens on its
+    port): the detector itself finds it, and /healthz says so with a 503."""
+    import json
+    import sys
+    import urllib.error
+    import urllib.request
 
-    monkeypatch.setattr(
-        health, "database_status", lambda: {"ok": False, "error": "OperationalError"}
-    )
-    response = Client().get("/healthz")
-    assert response.status_code == 503 and response.json()["status"] == "degraded"
+    from tests.processes import ManagedProcess, free_port, process_env, wait_for
+
+    port = free_port()
+    server = ManagedProcess(
+        [
+            sys.executable, "-m", "gunicorn", "console.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        ],
+        tmp_path / "console.log",
+        env=process_env(DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/forge"),
+    ).start()  # fmt: skip
+
+    def answer() -> tuple[int, dict] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+        except OSError:
+            assert server.alive(), server.log()
+            return None
+
+    try:
+        status, body = wait_for(answer, timeout=60, what="the console to answer")
+    finally:
+        server.stop()
+    assert status == 503 and body["status"] == "degraded", body
+    assert body["database"]["ok"] is False and body["database"]["error"] == "OperationalError"
+    assert body["broker"]["ok"] is True
 
 
 def test_job_detail_full_page_and_htmx_partial(personas):

@@ -8,6 +8,7 @@ R9 the same launch delivered twice, S6 a revoked node token.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -127,18 +128,29 @@ def test_demo_job_runs_on_the_agent_with_live_log_and_metrics(personas, stack):
     ]
 
 
-def test_cancel_stops_the_process_group_within_seconds(personas, stack):
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cancel_stops_the_process_group_within_seconds(personas, stack, tmp_path):
     job = _submit(personas, steps=500, step_seconds=0.1)
     wait_for(lambda: _state(job.pk) == S.RUNNING, timeout=60, what="job to run")
+    # The job's wrapper leads its process group (the workload and anything it started).
+    pgid = int((tmp_path / "agent" / "jobs" / f"{job.pk}-1" / "wrapper.pid").read_text())
+    assert _group_alive(pgid)
     job_services.job_cancel(actor=personas.ml_engineer, job_id=job.pk)
-    started = time.monotonic()
+    # Gone within seconds: the agent's grace is 3 s, then SIGKILL; the wait bounds it.
+    wait_for(lambda: not _group_alive(pgid), timeout=15, what="the job's process group to end")
     wait_for(
-        lambda: "stopped by console" in stack["agent"].log(), timeout=15, what="agent to stop it"
+        lambda: f"job {job.pk} attempt 1 cancelled: stopped by console" in stack["agent"].log(),
+        timeout=15,
+        what=f"the agent to report the cancel\n{stack['agent'].log()}",
     )
-    steps_then = _points(job.pk)
-    time.sleep(2)
-    assert time.monotonic() - started < 15
-    assert _points(job.pk) == steps_then  # no more output: the process is gone
+    assert _state(job.pk) == S.CANCELLED
 
 
 def test_agent_kill_9_mid_job_loses_nothing(personas, stack):
@@ -203,5 +215,18 @@ def test_revoked_token_locks_the_agent_out(personas, stack):
         what="a refused agent call",
     )
     job = _submit(personas, steps=2, step_seconds=0.05)
-    time.sleep(3)
-    assert _state(job.pk) in (S.DISPATCHED, S.SCHEDULED)  # dispatched, but nothing comes back
+    # The broker still hands the agent its launch, and the job runs to its end there...
+    wait_for(
+        lambda: f"job {job.pk} attempt 1 succeeded" in stack["agent"].log(),
+        timeout=60,
+        what=f"the agent to run the job\n{stack['agent'].log()}",
+    )
+    refused = AuditEvent.objects.filter(action="agent.auth_failed").count()
+    wait_for(
+        lambda: AuditEvent.objects.filter(action="agent.auth_failed").count() > refused,
+        timeout=30,
+        what="the agent's next call, refused",
+    )
+    # ...but nothing it reports is taken: no state, no record.
+    assert _state(job.pk) == S.DISPATCHED
+    assert not JobStream.objects.filter(job=job).exists() and _points(job.pk) == 0
