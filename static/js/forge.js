@@ -29,6 +29,25 @@
     }
   });
 
+  // A request that htmx aborts on purpose is not an error. A control button's request
+  // supersedes the status block's poll in flight (hx-sync "...:replace" fires htmx:abort
+  // on the block, and htmx aborts the poll); htmx then logs "htmx:afterRequest" and
+  // "htmx:sendAbort" with console.error, as it would a network failure. Its logger hook
+  // runs before that log, so it drops the error mark of exactly those superseded requests
+  // (marked in the capture phase, before htmx's own handler aborts them).
+  if (window.htmx) {
+    const superseded = new WeakSet();
+    document.addEventListener("htmx:abort", (event) => superseded.add(event.target), true);
+    const previous = window.htmx.logger;
+    window.htmx.logger = (elt, name, detail) => {
+      if (superseded.has(elt) && detail && (name === "htmx:afterRequest" || name === "htmx:sendAbort")) {
+        delete detail.error;
+        if (name === "htmx:sendAbort") superseded.delete(elt);
+      }
+      if (previous) previous(elt, name, detail);
+    };
+  }
+
   let kept = {};
   document.addEventListener("DOMContentLoaded", () => follow(document));
   document.addEventListener("htmx:beforeSwap", (event) => {

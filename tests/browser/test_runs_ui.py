@@ -291,6 +291,37 @@ def test_control_buttons_follow_the_jobs_state(web, personas, two_runs):
     w.assert_clean(expected_statuses=(409,))
 
 
+def test_a_click_that_supersedes_a_poll_in_flight_logs_no_error(web, personas, two_runs):
+    """The race a newcomer's suite hit: Pause is clicked while the status block's poll is
+    in flight; the click replaces the poll (hx-sync), htmx aborts it, and that abort is
+    not an error (it used to log htmx:afterRequest and htmx:sendAbort)."""
+    run = two_runs[0]
+    Job.objects.filter(pk=run.job_id).update(state="running")
+    w = web()
+    w.login(personas.ml_engineer, next_path=f"/runs/{run.pk}/")
+    page = w.page
+    held = []
+
+    def hold_polls(route) -> None:
+        if route.request.method == "GET" and route.request.headers.get("hx-request"):
+            held.append(route)  # never answered: the poll stays in flight
+        else:
+            route.continue_()
+
+    pattern = re.compile(rf".*/runs/{run.pk}/$")
+    page.route(pattern, hold_polls)
+    for _ in range(100):  # the block polls 2 s after it loads
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the status block never polled"
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator("#job-status")).to_have_attribute("data-state", "paused")
+    assert Job.objects.get(pk=run.job_id).state == "paused"
+    page.unroute(pattern)
+    w.assert_clean()
+
+
 def test_viewer_sees_no_control_buttons(web, personas, two_runs):
     run = two_runs[0]
     Job.objects.filter(pk=run.job_id).update(state="running")
