@@ -39,10 +39,6 @@ class _RunScoped(APIView):
         return run
 
 
-def _field_errors(exc: services.FieldErrors) -> serializers.ValidationError:
-    return serializers.ValidationError(exc.errors)
-
-
 def _no_unknown_fields(request: Request) -> None:
     known = set(AlertRuleInputSerializer().fields)
     if not hasattr(request.data, "keys"):
@@ -65,10 +61,7 @@ class AlertRuleListApi(_RunScoped, ListAPIView):
         _no_unknown_fields(request)
         payload = AlertRuleInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            rule = services.rule_create(actor=request.user, run=run, data=payload.validated_data)
-        except services.FieldErrors as exc:
-            raise _field_errors(exc) from None
+        rule = services.rule_create(actor=request.user, run=run, data=payload.validated_data)
         return Response(AlertRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -89,10 +82,7 @@ class AlertRuleDetailApi(_RunScoped):
         payload = AlertRuleInputSerializer(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         data = {k: v for k, v in payload.validated_data.items() if k in request.data or not partial}
-        try:
-            rule = services.rule_update(actor=request.user, rule=rule, data=data)
-        except services.FieldErrors as exc:
-            raise _field_errors(exc) from None
+        rule = services.rule_update(actor=request.user, rule=rule, data=data)
         return Response(AlertRuleSerializer(rule).data)
 
     @extend_schema(request=AlertRuleInputSerializer, responses=AlertRuleSerializer)
@@ -144,10 +134,7 @@ class AlertSettingsApi(_RunScoped):
         run = self.run()
         payload = AlertSettingsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        try:
-            row = services.alert_settings_set(
-                actor=request.user, run=run, webhook_url=payload.validated_data["webhook_url"]
-            )
-        except services.FieldErrors as exc:
-            raise _field_errors(exc) from None
+        row = services.alert_settings_set(
+            actor=request.user, run=run, webhook_url=payload.validated_data["webhook_url"]
+        )
         return Response({"webhook_url": row.webhook_url})

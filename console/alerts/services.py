@@ -18,7 +18,7 @@ from console.alerts import cache, webhooks
 from console.alerts.defaults import rules_for_run
 from console.alerts.models import Alert, AlertRule, AlertSettings, RuleKind, Severity
 from console.audit.services import audit_record
-from console.core.errors import Forbidden, InvalidInput
+from console.core.errors import FieldErrors, Forbidden
 from console.runs.models import Run
 
 log = logging.getLogger(__name__)
@@ -37,15 +37,6 @@ RULE_FIELDS = (
     "enabled",
 )
 METRIC_NEEDED = {RuleKind.THRESHOLD, RuleKind.NOT_FINITE, RuleKind.SPIKE, RuleKind.DROP}
-
-
-class FieldErrors(InvalidInput):
-    """Bad input, with messages per field (``errors``) for forms and the API."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        first = next((f"{k}: {v[0]}" for k, v in errors.items() if v), "invalid input")
-        super().__init__(first)
-        self.errors = errors
 
 
 def _require_write(actor: Any) -> None:

@@ -13,7 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from console.audit.services import audit_record
-from console.core.errors import ServiceError
+from console.core.errors import FieldErrors, ServiceError
 from console.core.redact import error_message
 
 
@@ -32,7 +32,9 @@ class Pagination(PageNumberPagination):
 
 def exception_handler(exc, context):
     request = context.get("request")
-    if isinstance(exc, ServiceError):
+    if isinstance(exc, FieldErrors):
+        response = Response(exc.errors, status=exc.status)
+    elif isinstance(exc, ServiceError):
         response = Response({"detail": exc.message, "code": exc.code}, status=exc.status)
     elif isinstance(exc, DataError) and "NUL" in str(exc):
         # PostgreSQL text cannot hold NUL: a parameter with one is bad input, not a 500.

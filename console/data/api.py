@@ -41,7 +41,6 @@ from console.data.serializers import (
 )
 from console.data.uploads import DataUploadHandler
 from console.jobs.serializers import JobDetailSerializer
-from console.jobs.services import SpecInvalid
 from console.projects.selectors import project_get
 
 
@@ -69,10 +68,6 @@ class _WritesNeedData:
 
 def _created_job(job) -> Response:
     return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
-
-
-def _field_errors(exc: services.FieldErrors | SpecInvalid) -> serializers.ValidationError:
-    return serializers.ValidationError(exc.errors)
 
 
 PROJECT_PARAM = OpenApiParameter("project", str, description="Project slug.")
@@ -104,16 +99,13 @@ class DatasetListApi(_WritesNeedData, ListAPIView):
             raise serializers.ValidationError(
                 {"project": ["No such project, or you are not a member."]}
             )
-        try:
-            dataset = services.dataset_create(
-                actor=request.user,
-                project=project,
-                name=data["name"],
-                description=data.get("description", ""),
-                text_field=data["text_field"],
-            )
-        except services.FieldErrors as exc:
-            raise _field_errors(exc) from None
+        dataset = services.dataset_create(
+            actor=request.user,
+            project=project,
+            name=data["name"],
+            description=data.get("description", ""),
+            text_field=data["text_field"],
+        )
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset.pk)
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
@@ -170,12 +162,9 @@ class DatasetUploadApi(_WritesNeedData, APIView):
         if upload is None or not hasattr(upload, "path"):
             raise serializers.ValidationError({"file": ["Attach the file in the field 'file'."]})
         text_field = request.data.get("text_field") or None
-        try:
-            job = services.dataset_upload(
-                actor=request.user, dataset=dataset, upload=upload, text_field=text_field
-            )
-        except services.FieldErrors as exc:
-            raise _field_errors(exc) from None
+        job = services.dataset_upload(
+            actor=request.user, dataset=dataset, upload=upload, text_field=text_field
+        )
         return _created_job(job)
 
 
@@ -188,15 +177,12 @@ class DatasetImportApi(_WritesNeedData, APIView):
         payload = DatasetImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        try:
-            job = services.dataset_import(
-                actor=request.user,
-                dataset=dataset,
-                path=data["path"],
-                text_field=data.get("text_field") or None,
-            )
-        except (services.FieldErrors, SpecInvalid) as exc:
-            raise _field_errors(exc) from None
+        job = services.dataset_import(
+            actor=request.user,
+            dataset=dataset,
+            path=data["path"],
+            text_field=data.get("text_field") or None,
+        )
         return _created_job(job)
 
 
@@ -250,8 +236,6 @@ class DatasetVersionCleanApi(_WritesNeedData, APIView):
             )
         except services.PipelineInvalid as exc:
             raise serializers.ValidationError({"steps": exc.errors}) from None
-        except SpecInvalid as exc:
-            raise _field_errors(exc) from None
         return _created_job(job)
 
 
@@ -288,17 +272,14 @@ class TokenizerListApi(_WritesNeedData, ListAPIView):
         version = selectors.version_get(user=request.user, version_id=data["version"])
         if version is None:
             raise serializers.ValidationError({"version": ["No such dataset version."]})
-        try:
-            job = services.tokenizer_train(
-                actor=request.user,
-                version=version,
-                name=data.get("name", ""),
-                vocab_size=data["vocab_size"],
-                min_frequency=data["min_frequency"],
-                max_documents=data.get("max_documents"),
-            )
-        except SpecInvalid as exc:
-            raise _field_errors(exc) from None
+        job = services.tokenizer_train(
+            actor=request.user,
+            version=version,
+            name=data.get("name", ""),
+            vocab_size=data["vocab_size"],
+            min_frequency=data["min_frequency"],
+            max_documents=data.get("max_documents"),
+        )
         return _created_job(job)
 
 
@@ -341,18 +322,15 @@ class CorpusListApi(_WritesNeedData, ListAPIView):
             errors["tokenizer"] = ["No such tokenizer."]
         if errors:
             raise serializers.ValidationError(errors)
-        try:
-            job = services.corpus_tokenize(
-                actor=request.user,
-                version=version,
-                tokenizer=tokenizer,
-                seq_len=data["seq_len"],
-                val_fraction=data["val_fraction"],
-                seed=data["seed"],
-                add_bos=data["add_bos"],
-            )
-        except (services.FieldErrors, SpecInvalid) as exc:
-            raise _field_errors(exc) from None
+        job = services.corpus_tokenize(
+            actor=request.user,
+            version=version,
+            tokenizer=tokenizer,
+            seq_len=data["seq_len"],
+            val_fraction=data["val_fraction"],
+            seed=data["seed"],
+            add_bos=data["add_bos"],
+        )
         return _created_job(job)
 
 

@@ -27,7 +27,7 @@ from django.db.models import Max
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
-from console.core.errors import Forbidden, InvalidInput
+from console.core.errors import FieldErrors, Forbidden, InvalidInput
 from console.data.artifacts import (
     INCOMING,
     UPLOADS,
@@ -68,15 +68,6 @@ SAMPLE_NAME = "Sample corpus (English and Chinese)"
 # Uploads up to this size are read through (first document) before a job is queued, so
 # that a wrong file gets its error at once; a tar.gz must be read whole to be checked.
 PRECHECK_TAR_BYTES = 64 * 1024 * 1024
-
-
-class FieldErrors(InvalidInput):
-    """Bad input, with messages per field (``errors``) for forms and the API."""
-
-    def __init__(self, errors: dict[str, list[str]], message: str = "") -> None:
-        first = next((f"{k}: {v[0]}" for k, v in errors.items() if v), "invalid input")
-        super().__init__(message or first)
-        self.errors = errors
 
 
 class PipelineInvalid(InvalidInput):

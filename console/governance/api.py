@@ -31,7 +31,6 @@ from console.governance.serializers import (
     ReviewStatePatchSerializer,
 )
 from console.jobs.serializers import JobDetailSerializer
-from console.jobs.services import SpecInvalid
 from console.registry.selectors import model_version_get
 from console.registry.serializers import ModelVersionSerializer
 
@@ -168,10 +167,7 @@ class ReviewItemCheckApi(APIView):
         upload = params.pop("qa_file", None)
         if upload is not None:
             params["qa"] = checks_input.qa_from_upload(upload)
-        try:
-            job = services.review_check_start(actor=request.user, item=item, params=params)
-        except SpecInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        job = services.review_check_start(actor=request.user, item=item, params=params)
         return Response(JobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
-from console.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound
 from console.jobs import hooks, kinds
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.projects.models import Project
@@ -264,27 +264,37 @@ def check_timing(
     kind: kinds.JobKind | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Times that cannot work are refused with a clear error (all compared in UTC)."""
+    """Times that cannot work are refused with a clear error (all compared in UTC),
+    keyed by the field to change."""
     now = now or timezone.now()
+
+    def refuse(field: str, message: str) -> FieldErrors:
+        return FieldErrors({field: [message]}, message)
+
     for name, value in (("not_before", not_before), ("deadline", deadline)):
         if value is not None and timezone.is_naive(value):
-            raise InvalidInput(f"{name} needs a time zone (e.g. 2026-12-01T02:00:00Z).")
+            raise refuse(name, f"{name} needs a time zone (e.g. 2026-12-01T02:00:00Z).")
     if expected_seconds is not None and not 60 <= expected_seconds <= 90 * 24 * 3600:
-        raise InvalidInput("The expected duration must be between 1 minute and 90 days.")
+        raise refuse(
+            "expected_seconds", "The expected duration must be between 1 minute and 90 days."
+        )
     if not_before and deadline and not_before >= deadline:
-        raise InvalidInput("not_before is after the deadline.")
+        raise refuse("not_before", "not_before is after the deadline.")
     if deadline is not None:
         if deadline <= now:
-            raise InvalidInput("The deadline has passed.")
+            raise refuse("deadline", "The deadline has passed.")
         earliest = max(now, not_before) if not_before else now
         if expected_seconds and earliest + timedelta(seconds=expected_seconds) > deadline:
             hours = expected_seconds / 3600
-            raise InvalidInput(
+            raise refuse(
+                "expected_seconds",
                 f"The deadline is too near: the job is expected to take {hours:.1f} h and "
-                f"cannot finish between {earliest:%Y-%m-%d %H:%M} UTC and the deadline."
+                f"cannot finish between {earliest:%Y-%m-%d %H:%M} UTC and the deadline.",
             )
     if interruptible and kind is not None and not kind.interruptible:
-        raise InvalidInput(f"{kind.name} jobs cannot be paused, so they are not interruptible.")
+        raise refuse(
+            "interruptible", f"{kind.name} jobs cannot be paused, so they are not interruptible."
+        )
 
 
 class KindNeedsService(InvalidInput):
@@ -297,10 +307,11 @@ class KindNeedsService(InvalidInput):
         self.endpoint = endpoint
 
 
-class SpecInvalid(InvalidInput):
+class SpecInvalid(FieldErrors):
+    """A job's spec that its kind refuses; ``errors`` is keyed by the spec's fields."""
+
     def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("The job's parameters are invalid.")
-        self.errors = errors
+        super().__init__(errors, "The job's parameters are invalid.")
 
 
 # ------------------------------------------------------------------ scheduling and dispatch

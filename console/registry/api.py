@@ -18,7 +18,6 @@ from console.accounts.roles import Cap
 from console.core.errors import Conflict
 from console.data.selectors import corpus_get
 from console.jobs.serializers import JobDetailSerializer
-from console.jobs.services import SpecInvalid
 from console.registry import selectors, services
 from console.registry.artifacts import manifest_problems
 from console.registry.serializers import (
@@ -89,12 +88,9 @@ class ModelListApi(_Writes, ListAPIView):
         run = run_get(user=request.user, run_id=data["run"])
         if run is None:
             raise Http404
-        try:
-            job = services.model_register(
-                actor=request.user, run=run, step=data["step"], name=data["name"]
-            )
-        except (services.FieldErrors, SpecInvalid) as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        job = services.model_register(
+            actor=request.user, run=run, step=data["step"], name=data["name"]
+        )
         return _created_job(job)
 
 
@@ -116,12 +112,7 @@ class ModelEvaluateApi(APIView):
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         corpus = _corpus(request, data.pop("corpus", None))
-        try:
-            job = services.model_evaluate(
-                actor=request.user, version=version, corpus=corpus, **data
-            )
-        except (services.FieldErrors, SpecInvalid) as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        job = services.model_evaluate(actor=request.user, version=version, corpus=corpus, **data)
         return _created_job(job)
 
 
@@ -134,16 +125,13 @@ class ModelQuantizeApi(APIView):
         payload = QuantizeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        try:
-            job = services.model_quantize(
-                actor=request.user,
-                version=version,
-                method=data["method"],
-                group_size=int(data["group_size"]),
-                corpus=_corpus(request, data.get("corpus")),
-            )
-        except (services.FieldErrors, SpecInvalid) as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        job = services.model_quantize(
+            actor=request.user,
+            version=version,
+            method=data["method"],
+            group_size=int(data["group_size"]),
+            corpus=_corpus(request, data.get("corpus")),
+        )
         return _created_job(job)
 
 

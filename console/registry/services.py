@@ -27,7 +27,7 @@ from django.db.models import Max
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
-from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput
 from console.data.artifacts import data_storage
 from console.data.engine.storage import StorageError
 from console.data.models import TokenizedCorpus
@@ -58,15 +58,6 @@ MODEL_KINDS = frozenset({ModelExportSpec.KIND, ModelEvaluateSpec.KIND, ModelQuan
 ALLOWED_TRANSITIONS = frozenset({(Status.DRAFT, Status.ARCHIVED), (Status.ARCHIVED, Status.DRAFT)})
 TOKENIZER_SKIP = frozenset({"forge_tokenizer.json"})
 PRECISION_OF = {"fp16": Precision.FP16, "bf16": Precision.BF16, "int8": Precision.INT8}
-
-
-class FieldErrors(InvalidInput):
-    """Bad input, with messages per field (``errors``) for forms and the API."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        first = next((f"{k}: {v[0]}" for k, v in errors.items() if v), "invalid input")
-        super().__init__(first)
-        self.errors = errors
 
 
 def _require(actor: Any, cap: Cap = Cap.TRAINING_WRITE) -> None:

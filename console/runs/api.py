@@ -63,16 +63,13 @@ class RunListApi(ListAPIView):
             raise serializers.ValidationError(
                 {"project": ["No such project, or you are not a member."]}
             )
-        try:
-            run = services.run_create(
-                actor=request.user,
-                project=project,
-                corpus=corpus,
-                deepspeed_json=data.pop("deepspeed"),
-                **data,
-            )
-        except services.FieldErrors as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        run = services.run_create(
+            actor=request.user,
+            project=project,
+            corpus=corpus,
+            deepspeed_json=data.pop("deepspeed"),
+            **data,
+        )
         return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 
 

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
-from console.core.errors import Forbidden, InvalidInput
+from console.core.errors import FieldErrors, Forbidden
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
@@ -38,15 +38,6 @@ from gpu_agent.train.dsconfig import deepspeed_config
 from gpu_agent.train.memory import GIB, estimate, fits
 from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS, param_count, preset
 from gpu_agent.train.spec import ModelSpec, OptimizerSpec, TrainSpec
-
-
-class FieldErrors(InvalidInput):
-    """Bad input, with messages per field (``errors``) for forms and the API."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        first = next((f"{k}: {v[0]}" for k, v in errors.items() if v), "invalid input")
-        super().__init__(first)
-        self.errors = errors
 
 
 def runs_dir() -> Path:
@@ -464,10 +455,11 @@ def run_create(
             expected_seconds=expected_seconds or _estimated_seconds(spec),
             interruptible=interruptible and carbon_aware,
         )
-    except InvalidInput as exc:
-        field = "not_before" if "not_before" in exc.message else "deadline"
-        raise FieldErrors({field if "expected" not in exc.message else "expected_hours": [
-            exc.message]}) from None  # fmt: skip
+    except FieldErrors as exc:  # the run's form and API say expected_hours
+        raise FieldErrors(
+            {"expected_hours" if k == "expected_seconds" else k: v for k, v in exc.errors.items()},
+            exc.message,
+        ) from None
     # The project's launch policy (console.policies): a held run's job waits for a reviewer.
     held, held_estimate = run_policy_check(project=project, preset=preset, spec=spec)
     if not name and preset == CUSTOM:
