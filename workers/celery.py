@@ -24,13 +24,29 @@ app.conf.task_routes = {
     "fleet.reconcile": {"queue": Queue.SCHEDULER.value},
 }
 app.conf.task_queues = None
-app.autodiscover_tasks(["console.jobs", "console.fleet", "console.data"])
+# Every app with a tasks.py, named: nothing registers tasks from elsewhere.
+app.autodiscover_tasks(
+    [
+        "console.jobs",
+        "console.fleet",
+        "console.data",
+        "console.carbon",
+        "console.alerts",
+        "console.energy",
+    ]
+)
+
+# How often the energy figures of running and just-finished jobs are brought up to date.
+ENERGY_REFRESH_SECONDS = 60.0
 
 
 def _beat_schedule() -> dict:
+    """The whole beat schedule, in one place."""
     from django.conf import settings
 
     every = float(settings.FORGE_RECONCILE_INTERVAL)
+    carbon = float(settings.FORGE_CARBON_REFRESH_SECONDS)
+    alerts = float(settings.FORGE_ALERT_EVALUATE_SECONDS)
 
     def entry(task: str, seconds: float, queue: Queue) -> dict:
         return {
@@ -44,6 +60,10 @@ def _beat_schedule() -> dict:
         "fleet-reconcile": entry("fleet.reconcile", every, Queue.SCHEDULER),
         "fleet-telemetry-compact": entry("fleet.telemetry_compact", 600.0, Queue.DEFAULT),
         "data-sweep": entry("data.sweep", 3600.0, Queue.DEFAULT),
+        "carbon-refresh": entry("carbon.refresh", carbon, Queue.DEFAULT),
+        "carbon-windows": entry("carbon.windows", 30.0, Queue.DEFAULT),
+        "alerts-evaluate": entry("alerts.evaluate", alerts, Queue.DEFAULT),
+        "energy-refresh": entry("energy.refresh", ENERGY_REFRESH_SECONDS, Queue.DEFAULT),
     }
 
 

@@ -7,11 +7,9 @@ class AlertsConfig(AppConfig):
     verbose_name = "Run alerts"
 
     def ready(self) -> None:
-        from celery import current_app
-        from django.conf import settings
         from django.db.models.signals import post_save
 
-        from console.alerts import cache, evaluate, tasks  # noqa: F401 - registers the tasks
+        from console.alerts import cache, evaluate
         from console.jobs import hooks
         from console.runs.models import Run
 
@@ -26,9 +24,3 @@ class AlertsConfig(AppConfig):
                 rules_create_defaults(run=instance)
 
         post_save.connect(run_saved, sender=Run, weak=False, dispatch_uid="alerts.run_saved")
-
-        # workers/celery.py sets the beat schedule itself when Celery is configured:
-        # add this app's entries (settings.CELERY_BEAT_SCHEDULE) to it.
-        schedule = current_app.conf.beat_schedule
-        for name, entry in getattr(settings, "CELERY_BEAT_SCHEDULE", {}).items():
-            schedule.setdefault(name, entry)

@@ -7,7 +7,7 @@ class CarbonConfig(AppConfig):
     verbose_name = "Carbon-aware scheduling"
 
     def ready(self) -> None:
-        from console.carbon import services, tasks  # noqa: F401 - registers the tasks
+        from console.carbon import services
         from console.jobs import hooks
 
         # A carbon-aware job gets its plan (start, windows) as it is scheduled.

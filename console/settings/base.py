@@ -323,24 +323,6 @@ FORGE_CARBON_HORIZON_HOURS = env.int("FORGE_CARBON_HORIZON_HOURS", 72, min=1, ma
 FORGE_CARBON_REFRESH_SECONDS = env.int("FORGE_CARBON_REFRESH_SECONDS", 900, min=30)
 FORGE_CARBON_MAX_AGE_HOURS = env.int("FORGE_CARBON_MAX_AGE_HOURS", 24, min=1)
 
-# Added to the schedule workers/celery.py builds (console.alerts.apps merges it in).
-CELERY_BEAT_SCHEDULE = {
-    "carbon-refresh": {
-        "task": "carbon.refresh",
-        "schedule": float(FORGE_CARBON_REFRESH_SECONDS),
-        "options": {"queue": "default", "expires": float(FORGE_CARBON_REFRESH_SECONDS)},
-    },
-    "carbon-windows": {
-        "task": "carbon.windows",
-        "schedule": 30.0,
-        "options": {"queue": "default", "expires": 30.0},
-    },
-    "alerts-evaluate": {
-        "task": "alerts.evaluate",
-        "schedule": float(FORGE_ALERT_EVALUATE_SECONDS),
-        "options": {"queue": "default", "expires": float(FORGE_ALERT_EVALUATE_SECONDS)},
-    },
-}
 
 LOGGING = {
     "version": 1,

@@ -187,10 +187,9 @@ def test_beat_refreshes_running_jobs(personas):
 
 
 def test_beat_task_is_registered_and_scheduled():
-    from celery import current_app
-
     from console.energy.tasks import energy_refresh
+    from workers.celery import app
 
     assert energy_refresh.name == "energy.refresh"
-    assert current_app.conf.beat_schedule["energy-refresh"]["schedule"] == 60.0
+    assert app.conf.beat_schedule["energy-refresh"]["schedule"] == 60.0
     assert energy_refresh() == {"due": 0, "refreshed": 0}
