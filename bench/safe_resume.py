@@ -5,7 +5,7 @@ allowlist of DeepSpeed types (S10). The allowlist was read off CPU (fp32) checkp
 this checks that bf16 checkpoints written on a GPU with ZeRO-2 and ZeRO-3 resume through
 it, with the real entry point under DeepSpeed's launcher:
 
-    python3 bench/safe_resume.py [--stages 2 3] [--out /tmp/safe_resume]
+    python3 bench/safe_resume.py [--stages 2 3] [--out DIR]
 
 For each stage: train the tiny preset 6 steps (checkpoints at 3 and 6), then launch the
 same run to 9 steps: it must resume from step 6 ("resumed from checkpoint step 6") and
@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,8 +66,9 @@ def launch(spec: dict, work: Path, port: int) -> tuple[int, str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stages", type=int, nargs="+", default=[2, 3])
-    parser.add_argument("--out", type=Path, default=Path("/tmp/safe_resume"))
+    parser.add_argument("--out", type=Path, default=None, help="default: a new temporary folder")
     args = parser.parse_args()
+    args.out = args.out or Path(tempfile.mkdtemp(prefix="safe_resume-"))
     shards = corpus(args.out / "corpus")
     rows = []
     for stage in args.stages:
