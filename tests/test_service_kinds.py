@@ -78,6 +78,7 @@ def test_the_jobs_api_refuses_a_service_kind_naming_its_endpoint(personas, api, 
     event = AuditEvent.objects.filter(action="job.submit_refused").order_by("-pk").first()
     assert AuditEvent.objects.filter(action="job.submit_refused").count() == before + 1
     assert event.actor == personas.admin and event.after["kind"] == name
+    assert event.project_id == personas.project.pk
 
 
 def test_a_viewer_cannot_create_review_checks_through_the_jobs_api(personas, api):

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import models
 
 from console.audit.models import AuditEvent
 from console.core import context
+from console.core.errors import FieldErrors
+
+T = TypeVar("T")
 
 
 def audit_record(
@@ -42,3 +47,27 @@ def audit_record(
         request_id=ctx.request_id,
         ip=ctx.ip,
     )
+
+
+def refusals_audited(action: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """A service whose bad-input refusals (FieldErrors) are audited as ``action``, with
+    the actor, the project and the fields refused; the refusal is raised as it was."""
+
+    def wrap(service: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(service)
+        def audited(*, actor: Any, project: Any, **kwargs: Any) -> T:
+            try:
+                return service(actor=actor, project=project, **kwargs)
+            except FieldErrors as exc:
+                audit_record(
+                    action=action,
+                    actor=actor,
+                    obj=project,
+                    project_id=getattr(project, "pk", None),
+                    after={"errors": exc.errors},
+                )
+                raise
+
+        return audited
+
+    return wrap

@@ -177,6 +177,7 @@ def job_submit(
             action="job.submit_refused",
             actor=actor,
             obj=project,
+            project_id=project.pk,
             after={"kind": kind, "reason": "kind has its own service"},
         )
         raise KindNeedsService(kind=kind, endpoint=job_kind.service_endpoint or "")

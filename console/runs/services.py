@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from console.accounts.roles import Cap, has_cap
-from console.audit.services import audit_record
+from console.audit.services import audit_record, refusals_audited
 from console.core.errors import FieldErrors, Forbidden
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
@@ -362,6 +362,7 @@ def build_spec(
     return spec
 
 
+@refusals_audited("run.create_refused")
 def run_create(
     *,
     actor: Any,

@@ -98,6 +98,14 @@ def test_a_deepspeed_config_naming_paths_is_refused(personas, api, corpus):
     assert "zero_optimization.offload_optimizer.nvme_path names a file or folder" in problems
     assert "tensorboard.output_path" in problems
     assert not Run.objects.exists()
+    # The refusal is audited with who, where and what.
+    from console.audit.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="run.create_refused")
+    assert event.actor == personas.ml_engineer and event.project_id == personas.project.pk
+    assert "zero_optimization.offload_optimizer.nvme_path" in " ".join(
+        event.after["errors"]["deepspeed_json"]
+    )
 
 
 def test_detail_lists_checkpoints(personas, api, run):
