@@ -252,6 +252,8 @@ def test_gpu_agent_reserves_nvidia_gpus_and_reaches_web(compose):
     assert "FORGE_NODE_TOKEN" in agent["environment"]
     assert "--work-dir" in command
     assert agent["depends_on"]["web"]["condition"] == "service_healthy"
+    # It sees the console's storage at the same path (corpora in, checkpoints out).
+    assert f"forge-data:{compose['x-forge-env']['FORGE_DATA_DIR']}" in agent["volumes"]
     # It talks HTTP only: no database credentials or Django secret.
     assert "DATABASE_URL" not in agent["environment"]
     assert "FORGE_SECRET_KEY" not in agent["environment"]
