@@ -155,9 +155,16 @@ def test_a_killed_rank_restarts_from_the_latest_checkpoint(personas, tmp_path, l
     ]
     assert len(ranks) == 1, [p.cmdline() for p in agent.children(recursive=True)]
     registered = max(Checkpoint.objects.filter(run=run).values_list("step", flat=True))
+
     # Mid-run: a step after the checkpoint was trained (and reported), so there is work
-    # to lose and train again.
-    wait_for(lambda: loss_by_attempt(run, 1)[0][-1] > registered, timeout=60, what="a step")
+    # to lose and train again; early in a checkpoint interval (every 5 steps), so the next
+    # save is 3 or more steps away even if the reports lag the rank by a step or two (a
+    # kill just after a save left nothing trained again to compare).
+    def early_in_an_interval() -> bool:
+        last = loss_by_attempt(run, 1)[0][-1]
+        return last > registered and last % 5 in (1, 2)
+
+    wait_for(early_in_an_interval, timeout=60, interval=0.05, what="a step early in an interval")
     ranks[0].send_signal(signal.SIGKILL)
 
     job = wait_ended(run, stack)
