@@ -46,8 +46,13 @@ run: install
 	$(BIN)/python manage.py forge_setup --demo
 	exec $(BIN)/python manage.py run_stack
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist): each worker has its own test
+# database, broker folder, Redis prefix and ports (console/settings/test.py). Many tests
+# wait on real processes rather than compute, so more workers than cores pays off.
+# TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= 4
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

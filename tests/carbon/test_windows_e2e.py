@@ -19,11 +19,10 @@ from django.utils import timezone
 
 from console.carbon.services import carbon_windows_tick
 from console.jobs.models import Job, JobState
-from console.runs import services as runs
 from console.runs.models import Checkpoint
 from gpu_agent.train import checkpoints
 from tests.processes import wait_for
-from tests.runs.conftest import make_corpus, stack  # noqa: F401 - fixture
+from tests.runs.conftest import stack, tiny_cpu_run  # noqa: F401 - fixture
 from tests.runs.test_control import attempt_dir, first_checkpoint, wait_ended
 from tests.train.conftest import VOCAB, tiny_corpus  # noqa: F401 - fixture
 
@@ -37,16 +36,17 @@ def test_scheduler_pauses_and_resumes_an_interruptible_run(
     tiny_corpus,  # noqa: F811
     stack,  # noqa: F811
 ):
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    run = runs.run_create(
-        actor=personas.ml_engineer, project=personas.project, corpus=corpus, preset="tiny",
-        steps=30, micro_batch=4, grad_accum=2, zero_stage=2, gpus_per_node=0,
-        checkpoint_every=5, eval_every=5, lr=3e-3, warmup_steps=2,
-        carbon_aware=True, interruptible=True, expected_hours=0.5,
+    run = tiny_cpu_run(
+        personas,
+        settings,
+        tmp_path,
+        tiny_corpus,
+        steps=30,
+        carbon_aware=True,
+        interruptible=True,
+        expected_hours=0.5,
         deadline=timezone.now() + timedelta(days=3),
-    )  # fmt: skip
+    )
 
     def planned() -> bool:
         return bool(Job.objects.get(pk=run.job_id).carbon_plan)

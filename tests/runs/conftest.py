@@ -20,7 +20,8 @@ from tests.processes import (
     process_env,
     wait_for,
 )
-from tests.train.conftest import tiny_corpus  # noqa: F401 - a fixture
+from tests.shared import run_root_of
+from tests.train.conftest import VOCAB, tiny_corpus  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -90,6 +91,35 @@ def corpus(personas, data_dir):
     return make_corpus(personas.project)
 
 
+def tiny_cpu_run(personas, settings, tmp_path, corpus_dir, **overrides):
+    """Launch a tiny CPU run (ZeRO-2, checkpoints every 5 steps under tmp_path/runs) on
+    the real shards in corpus_dir (the tiny_corpus fixture), as project alpha's ML
+    engineer, through run_create; keyword arguments override run_create's."""
+    from console.runs import services
+
+    settings.FORGE_DATA_DIR = corpus_dir.parent
+    settings.FORGE_RUNS_DIR = tmp_path / "runs"
+    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=corpus_dir.name)
+    launch = {
+        "preset": "tiny",
+        "steps": 12,
+        "micro_batch": 4,
+        "grad_accum": 2,
+        "zero_stage": 2,
+        "gpus_per_node": 0,
+        "checkpoint_every": 5,
+        "eval_every": 5,
+        "lr": 3e-3,
+        "warmup_steps": 2,
+    }
+    return services.run_create(
+        actor=personas.ml_engineer,
+        project=personas.project,
+        corpus=corpus,
+        **{**launch, **overrides},
+    )
+
+
 CPU_RUN = {
     "preset": "tiny",
     "steps": 12,
@@ -107,8 +137,8 @@ def _start_stack(tmp_path, names: list[str], env: dict[str, str] | None = None):
 
     The tests keep corpora and checkpoints in pytest's temporary folders (they set the
     test process's FORGE_DATA_DIR, which the console process does not see), so the
-    agents take pytest's base folder as their root, as a node's administrator would
-    name the shared storage with FORGE_AGENT_ROOTS."""
+    agents take this run's pytest base folder (every xdist worker's) as their root, as
+    a node's administrator would name the shared storage with FORGE_AGENT_ROOTS."""
     broker_purge()
     issued = {name: fleet.node_create(actor=None, name=name) for name in names}
     console = ConsoleServer(tmp_path / "console.log").start()
@@ -134,7 +164,7 @@ def _start_stack(tmp_path, names: list[str], env: dict[str, str] | None = None):
             env=process_env(
                 FORGE_NODE_TOKEN=issued[name].key,
                 OMP_NUM_THREADS="1",
-                FORGE_AGENT_ROOTS=str(tmp_path.parent),
+                FORGE_AGENT_ROOTS=str(run_root_of(tmp_path)),
                 **(env or {}),
             ),
         ).start()

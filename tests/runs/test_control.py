@@ -18,40 +18,21 @@ import pytest
 from console.jobs import services as jobs
 from console.jobs.models import Job, JobState
 from console.metrics.models import MetricChunk
-from console.runs import services
 from console.runs.models import Checkpoint, Run
 from gpu_agent.train import checkpoints
 from tests.processes import (
     wait_for,
 )
-from tests.runs.conftest import make_corpus
-from tests.train.conftest import VOCAB
+from tests.runs.conftest import tiny_cpu_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
 def launch(personas, settings, tmp_path, tiny_corpus, stack):
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
 
     def make(steps: int) -> Run:
-        return services.run_create(
-            actor=personas.ml_engineer,
-            project=personas.project,
-            corpus=corpus,
-            preset="tiny",
-            steps=steps,
-            micro_batch=4,
-            grad_accum=2,
-            zero_stage=2,
-            gpus_per_node=0,
-            checkpoint_every=5,
-            eval_every=5,
-            lr=3e-3,
-            warmup_steps=2,
-        )
+        return tiny_cpu_run(personas, settings, tmp_path, tiny_corpus, steps=steps)
 
     return make
 
@@ -210,22 +191,7 @@ def test_a_rank_that_keeps_crashing_fails_the_run_with_its_traceback(
 ):
     """Every attempt's rank 0 raises at step 3: restarted max_restarts times, then failed
     with that rank's own traceback as the reason, shown on the run page."""
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    run = services.run_create(
-        actor=personas.ml_engineer,
-        project=personas.project,
-        corpus=corpus,
-        preset="tiny",
-        steps=20,
-        micro_batch=4,
-        grad_accum=2,
-        zero_stage=2,
-        gpus_per_node=0,
-        checkpoint_every=5,
-        max_restarts=1,
-    )
+    run = tiny_cpu_run(personas, settings, tmp_path, tiny_corpus, steps=20, max_restarts=1)
     job = wait_ended(run, stack)
     assert job.state == JobState.FAILED
     assert job.attempt == 2  # the first attempt and one restart

@@ -8,13 +8,11 @@ import pytest
 
 from console.jobs.models import Job, JobState
 from console.metrics.selectors import metric_points
-from console.runs import services
 from console.runs.models import Checkpoint
 from tests.processes import (
     wait_for,
 )
-from tests.runs.conftest import make_corpus
-from tests.train.conftest import VOCAB
+from tests.runs.conftest import tiny_cpu_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -26,24 +24,7 @@ def test_tiny_run_trains_on_cpu_through_the_agent(
     tiny_corpus,
     stack,
 ):
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    run = services.run_create(
-        actor=personas.ml_engineer,
-        project=personas.project,
-        corpus=corpus,
-        preset="tiny",
-        steps=12,
-        micro_batch=4,
-        grad_accum=2,
-        zero_stage=2,
-        gpus_per_node=0,
-        checkpoint_every=5,
-        eval_every=5,
-        lr=3e-3,
-        warmup_steps=2,
-    )
+    run = tiny_cpu_run(personas, settings, tmp_path, tiny_corpus)
     job_id = run.job_id
 
     def ended() -> bool:

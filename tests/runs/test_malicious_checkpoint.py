@@ -20,10 +20,8 @@ from django.utils import timezone
 
 from console.jobs.models import Job, JobState
 from console.jobs.services import job_dispatch_if_due
-from console.runs import services
 from tests.processes import wait_for
-from tests.runs.conftest import make_corpus
-from tests.train.conftest import VOCAB
+from tests.runs.conftest import tiny_cpu_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -46,19 +44,11 @@ def plant(folder: Path, marker: Path) -> Path:
 def test_a_planted_pickle_fails_the_run_and_never_runs(
     personas, settings, tmp_path, tiny_corpus, stack
 ):
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    run = services.run_create(
-        actor=personas.ml_engineer,
-        project=personas.project,
-        corpus=corpus,
-        preset="tiny",
-        steps=12,
-        micro_batch=4,
-        grad_accum=2,
-        zero_stage=2,
-        gpus_per_node=0,
+    run = tiny_cpu_run(
+        personas,
+        settings,
+        tmp_path,
+        tiny_corpus,
         checkpoint_every=100,
         eval_every=100,
         not_before=timezone.now() + timedelta(hours=2),  # held while the file is planted

@@ -7,6 +7,7 @@ node succeeded, and any node's failure restarting the whole group.
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from console.fleet.models import AllocatedGpu, Allocation
 from console.jobs import services as job_services
@@ -47,7 +48,8 @@ def test_a_group_is_placed_on_distinct_nodes_with_one_rendezvous(personas, corpu
     assert [a.node_rank for a in group] == [0, 1]
     assert {a.node.name for a in group} == {"gpu-a", "gpu-b"}
     assert all(len(a.gpu_indices) == 1 for a in group)
-    assert 29500 <= group[0].master_port <= 29999 and group[1].master_port is None
+    low, high = settings.FORGE_RENDEZVOUS_PORTS
+    assert low <= group[0].master_port <= high and group[1].master_port is None
     launches = _launches(job)
     assert [(la.node, la.rendezvous.node_rank) for la in launches] == [
         (group[0].node.name, 0),

@@ -17,11 +17,9 @@ from django.test import Client
 
 from console.fleet.models import StackDump
 from console.jobs.models import Job, JobState
-from console.runs import services
 from gpu_agent.supervisor import STUCK_PREFIX
 from tests.processes import wait_for
-from tests.runs.conftest import _start_stack, _stop_stack, _wait_online, make_corpus
-from tests.train.conftest import VOCAB
+from tests.runs.conftest import _start_stack, _stop_stack, _wait_online, tiny_cpu_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -75,19 +73,13 @@ def stack(tmp_path, personas, ext_dir):
 def test_a_run_stuck_on_a_build_lock_fails_with_the_reason_and_its_stacks(
     personas, settings, tmp_path, tiny_corpus, ext_dir, holder, stack
 ):
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    run = services.run_create(
-        actor=personas.ml_engineer,
-        project=personas.project,
-        corpus=corpus,
-        preset="tiny",
+    run = tiny_cpu_run(
+        personas,
+        settings,
+        tmp_path,
+        tiny_corpus,
         steps=4,
-        micro_batch=4,
         grad_accum=1,
-        zero_stage=2,
-        gpus_per_node=0,
         checkpoint_every=4,
         eval_every=4,
         max_restarts=0,
@@ -146,23 +138,15 @@ def test_a_run_that_stalls_mid_training_gets_its_stacks_on_the_alert(
     from console.jobs.services import job_cancel
     from console.metrics.selectors import metric_points
 
-    settings.FORGE_DATA_DIR = tiny_corpus.parent
-    settings.FORGE_RUNS_DIR = tmp_path / "runs"
-    corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=tiny_corpus.name)
-    run = services.run_create(
-        actor=personas.ml_engineer,
-        project=personas.project,
-        corpus=corpus,
-        preset="tiny",
+    run = tiny_cpu_run(
+        personas,
+        settings,
+        tmp_path,
+        tiny_corpus,
         steps=8,
-        micro_batch=4,
         grad_accum=1,
-        zero_stage=2,
-        gpus_per_node=0,
         checkpoint_every=4,
         eval_every=8,
-        lr=3e-3,
-        warmup_steps=2,
         max_restarts=0,
     )
     step_dir = tmp_path / "runs" / str(run.pk) / "step_4"

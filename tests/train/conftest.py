@@ -10,6 +10,8 @@ import pytest
 
 from console.data.engine.shards import tokenize_to_shards
 from console.data.engine.tokenizer import train_tokenizer
+from tests.processes import free_port
+from tests.shared import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
@@ -19,20 +21,24 @@ VOCAB = 512
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
-    """The sample corpus, tokenized with a 512-token BPE into 64-token sequences."""
-    base = tmp_path_factory.mktemp("corpus")
-    version = base / "version"
-    version.mkdir()
-    with open(version / "documents.jsonl", "w", encoding="utf-8") as out:
-        for name in ("en.jsonl", "zh.jsonl"):
-            for line in (SAMPLE / name).read_text("utf-8").splitlines():
-                out.write(json.dumps({"text": json.loads(line)["text"]}, ensure_ascii=False) + "\n")
-    (version / "manifest.json").write_text("{}\n")
-    train_tokenizer(version, base / "tokenizer", vocab_size=VOCAB)
-    tokenize_to_shards(
-        version, base / "tokenizer", base / "shards", seq_len=SEQ_LEN, val_fraction=0.1
-    )
-    return base / "shards"
+    """The sample corpus, tokenized with a 512-token BPE into 64-token sequences
+    (built once per test run, shared by xdist's workers)."""
+
+    def build(base: Path) -> None:
+        version = base / "version"
+        version.mkdir()
+        with open(version / "documents.jsonl", "w", encoding="utf-8") as out:
+            for name in ("en.jsonl", "zh.jsonl"):
+                for line in (SAMPLE / name).read_text("utf-8").splitlines():
+                    text = json.loads(line)["text"]
+                    out.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+        (version / "manifest.json").write_text("{}\n")
+        train_tokenizer(version, base / "tokenizer", vocab_size=VOCAB)
+        tokenize_to_shards(
+            version, base / "tokenizer", base / "shards", seq_len=SEQ_LEN, val_fraction=0.1
+        )
+
+    return built_once(tmp_path_factory, "tiny-corpus", build) / "shards"
 
 
 def tiny_spec(corpus: Path, ckpt: Path, **overrides) -> dict:
@@ -63,7 +69,7 @@ def launch_by_hand(
     work: Path,
     *,
     procs: int = 1,
-    port: int = 29511,
+    port: int | None = None,
     timeout: int = 600,
     env: dict[str, str] | None = None,
 ):
@@ -85,7 +91,7 @@ def launch_by_hand(
         "--num_gpus",
         str(procs),
         "--master_port",
-        str(port),
+        str(port or free_port()),
         "--module",
         "gpu_agent.train",
         "--spec",
@@ -100,10 +106,15 @@ def tiny_trained(tmp_path_factory, tiny_corpus) -> dict[str, Path]:
     checkpoints at steps 3 and 6, each holding its weights as a Hugging Face folder
     (<tag>/hf). Keys: root (the checkpoint folder), hf (step 6's weights), tokenizer
     (the corpus's tokenizer, Hugging Face format), corpus (the packed shards)."""
-    base = tmp_path_factory.mktemp("trained")
-    spec = tiny_spec(tiny_corpus, base / "ckpt", steps=6, checkpoint={"every": 3, "eval_every": 3})
-    done = launch_by_hand(spec, base / "work", port=29533)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    def build(base: Path) -> None:
+        spec = tiny_spec(
+            tiny_corpus, base / "ckpt", steps=6, checkpoint={"every": 3, "eval_every": 3}
+        )
+        done = launch_by_hand(spec, base / "work")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    base = built_once(tmp_path_factory, "tiny-trained", build)
     return {
         "root": base / "ckpt",
         "hf": base / "ckpt" / "step_6" / "hf",

@@ -69,14 +69,12 @@ def test_a_rank_killed_during_save_never_makes_it_latest(tiny_corpus, tmp_path):
     marker, and the next launch resumes from step 5."""
     ckpt = tmp_path / "ckpt"
     spec = tiny_spec(tiny_corpus, ckpt, steps=12)
-    died = launch_by_hand(
-        spec, tmp_path / "a", procs=2, port=29541, env={"FORGE_TRAIN_KILL_IN_SAVE": "1:10"}
-    )
+    died = launch_by_hand(spec, tmp_path / "a", procs=2, env={"FORGE_TRAIN_KILL_IN_SAVE": "1:10"})
     assert died.returncode != 0
     assert (ckpt / "step_10").is_dir() and any((ckpt / "step_10").iterdir())
     assert not (ckpt / "step_10" / checkpoints.COMPLETE).exists()
     assert checkpoints.latest_complete(ckpt) == 5
-    again = launch_by_hand(spec, tmp_path / "b", procs=2, port=29543)
+    again = launch_by_hand(spec, tmp_path / "b", procs=2)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resumed from checkpoint step 5" in again.stdout
     assert checkpoints.latest_complete(ckpt) == 12

@@ -41,7 +41,7 @@ def test_zero3_gathers_the_partitioned_weights(tmp_path, tiny_corpus):
     spec = tiny_spec(
         tiny_corpus, tmp_path / "ckpt", steps=2, zero={"stage": 3}, checkpoint={"every": 2}
     )
-    done = launch_by_hand(spec, tmp_path / "work", procs=2, port=29537)
+    done = launch_by_hand(spec, tmp_path / "work", procs=2)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt" / "step_2" / "hf")
     expected = param_count(spec_from_dict(TrainSpec, spec).model)
