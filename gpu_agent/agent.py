@@ -17,13 +17,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from gpu_agent import __version__, extensions
+from gpu_agent.backoff import backoff_delay, jittered
 from gpu_agent.console import ConsoleClient, ConsoleError, ConsoleUnavailable
 from gpu_agent.consumer import LaunchHandler, QueueConsumer
 from gpu_agent.hardware import HostLoad, NodeInventory, address_towards, node_inventory
@@ -161,12 +161,12 @@ def register(
             )
         except ConsoleUnavailable as exc:
             failures += 1
-            delay = min(backoff_cap, 0.5 * 2 ** min(failures, 8))
+            delay = backoff_delay(failures, base=0.5, cap=backoff_cap, max_doublings=8)
             if failures == 1 or failures % 10 == 0:
                 log.warning("console unreachable (%s); retrying registration", exc)
         except (ConsoleError, ValueError) as exc:
             failures += 1
-            delay = min(refused_backoff_cap, 0.5 * 2 ** min(failures, 8))
+            delay = backoff_delay(failures, base=0.5, cap=refused_backoff_cap, max_doublings=8)
             log.error(
                 "the console refused registration of node %r: %s (check the node's name and "
                 "FORGE_NODE_TOKEN); retrying in %.0f s",
@@ -182,7 +182,7 @@ def register(
                 reply.heartbeat_seconds,
             )
             return reply
-        stop.wait(delay * random.uniform(0.75, 1.0))
+        stop.wait(jittered(delay, low=0.75))
     return None
 
 

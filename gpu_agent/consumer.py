@@ -25,6 +25,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from gpu_agent.backoff import backoff_delay
 from gpu_agent.spec import (
     AGENT_LAUNCH_TASK,
     AGENT_STACKS_TASK,
@@ -200,7 +201,7 @@ class QueueConsumer:
             except Exception as exc:
                 self.consuming.clear()
                 failures += 1
-                delay = min(self.backoff_cap, 0.5 * 2 ** min(failures, 8))
+                delay = backoff_delay(failures, base=0.5, cap=self.backoff_cap, max_doublings=8)
                 log.warning(
                     "broker %s: %s: %s; retrying in %.0f s",
                     _safe_url(self.broker_url),

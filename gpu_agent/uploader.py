@@ -27,12 +27,12 @@ What each reply does:
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from gpu_agent.backoff import backoff_delay, jittered
 from gpu_agent.console import ConsoleClient, ConsoleUnavailable
 from gpu_agent.spec import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, Record
 from gpu_agent.spool import Spool, batch_json
@@ -127,7 +127,7 @@ class Uploader:
 
     def backoff(self, outcome: str = RETRY) -> float:
         cap = self.auth_backoff_cap if outcome == AUTH else self.backoff_cap
-        return min(cap, 0.25 * 2 ** min(self.failures, 16)) * random.uniform(0.5, 1.0)
+        return jittered(backoff_delay(self.failures, base=0.25, cap=cap), low=0.5)
 
     def flush(self, timeout: float) -> bool:
         """Send until nothing is pending or timeout passes (used at shutdown)."""
