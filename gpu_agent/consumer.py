@@ -29,6 +29,7 @@ from gpu_agent.backoff import backoff_delay
 from gpu_agent.spec import (
     AGENT_LAUNCH_TASK,
     AGENT_STACKS_TASK,
+    STACKS_REASON_CHARS,
     LaunchSpec,
     SpecError,
     spec_from_dict,
@@ -102,7 +103,7 @@ class LaunchHandler:
             log.error("ignoring a stacks request without job and attempt: %.200r", payload)
             return False
         reason = reason if isinstance(reason, str) and reason else "asked by the console"
-        if not self.supervisor.capture_stacks(job, attempt, reason[:500]):
+        if not self.supervisor.capture_stacks(job, attempt, reason[:STACKS_REASON_CHARS]):
             log.info("stacks of job %s attempt %s: not running here", job, attempt)
             return False
         log.info("reading the stacks of job %s attempt %s: %s", job, attempt, reason)

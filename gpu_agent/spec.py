@@ -367,6 +367,17 @@ RECORD_TYPES = ("metric", "log", "progress", "status", "telemetry", "stacks")
 # record (metric or progress); every other line is a log line.
 STDOUT_MARKER = "@forge "
 
+# What one record may carry. The agent cuts what it sends to these; the console
+# refuses a record past a limit it checks (metric names, stacks processes) and cuts
+# the rest on ingest, so both sides read them from here.
+LOG_LINE_CAP = 4096  # a log line (and a progress message): bytes the agent keeps, chars stored
+MARKER_LINE_CAP = 64 * 1024  # bytes of a STDOUT_MARKER line; a longer one is a log line
+METRIC_NAME_MAX = 64  # characters of a metric's name (1 to this)
+STACKS_MAX_PROCESSES = 64  # processes in one stacks record
+STACKS_TEXT_CHARS = 16 * 1024  # characters of one process's stack
+STACKS_REASON_CHARS = 500  # characters of why the stacks were read (the console's request)
+STATUS_REASON_CHARS = 2000  # characters of a status record's reason the console keeps
+
 
 @dataclass(kw_only=True)
 class Rendezvous:

@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from gpu_agent.spec import STACKS_MAX_PROCESSES, STACKS_REASON_CHARS, STACKS_TEXT_CHARS
+
 log = logging.getLogger("gpu_agent.stacks")
 
 FOLDER = "stacks"  # under the job's folder: faulthandler's files
-TEXT_CAP = 16 * 1024  # characters of one process's stack kept
-MAX_PROCESSES = 64
 _registered: list[TextIO] = []
 
 
@@ -196,7 +196,7 @@ def capture(job_dir: Path, pgid: int) -> list[ProcessStack]:
         found.append((pid, label, rank))
     found.sort(key=lambda p: (p[2] is None, p[2] if p[2] is not None else 0, p[0]))
     out = []
-    for pid, label, rank in found[:MAX_PROCESSES]:
+    for pid, label, rank in found[:STACKS_MAX_PROCESSES]:
         text, why = dump_py_spy(pid)
         method = "py-spy"
         if text is None:
@@ -204,8 +204,8 @@ def capture(job_dir: Path, pgid: int) -> list[ProcessStack]:
             method = "faulthandler"
             if text is None:
                 text, method = f"(no stack: {why}; {why2})", "none"
-        if len(text) > TEXT_CAP:
-            text = text[: TEXT_CAP // 2] + "\n…[cut]…\n" + text[-TEXT_CAP // 2 :]
+        if len(text) > STACKS_TEXT_CHARS:
+            text = text[: STACKS_TEXT_CHARS // 2] + "\n…[cut]…\n" + text[-STACKS_TEXT_CHARS // 2 :]
         out.append(ProcessStack(pid=pid, label=label, method=method, text=text, rank=rank))
     return out
 
@@ -253,4 +253,4 @@ def _short(path: str) -> str:
 
 def record(reason: str, stacks: list[ProcessStack]) -> dict[str, Any]:
     """The data of a "stacks" record."""
-    return {"reason": reason[:500], "processes": [s.as_dict() for s in stacks]}
+    return {"reason": reason[:STACKS_REASON_CHARS], "processes": [s.as_dict() for s in stacks]}

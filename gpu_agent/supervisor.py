@@ -36,7 +36,7 @@ Output lines: a stdout line starting with STDOUT_MARKER carries a JSON object
 ``{"type": "metric", "step": int, "values": {name: number}}`` or
 ``{"type": "progress", "percent": number, "message": str, "checkpoint": dict|null}``;
 a malformed one is kept as a log line; every other line is a "log" record
-``{"stream", "line"}``, cut at LINE_CAP bytes.
+``{"stream", "line"}``, cut at LOG_LINE_CAP bytes.
 """
 
 from __future__ import annotations
@@ -61,14 +61,20 @@ import gpu_agent
 from gpu_agent import extensions, stacks, wrap
 from gpu_agent.kinds import KINDS, Kind
 from gpu_agent.roots import outside as paths_outside
-from gpu_agent.spec import STDOUT_MARKER, LaunchSpec, SpecError, spec_from_dict
+from gpu_agent.spec import (
+    LOG_LINE_CAP,
+    MARKER_LINE_CAP,
+    METRIC_NAME_MAX,
+    STATUS_REASON_CHARS,
+    STDOUT_MARKER,
+    LaunchSpec,
+    SpecError,
+    spec_from_dict,
+)
 from gpu_agent.spool import ACCEPTED, JobRow, Spool
 
 log = logging.getLogger("gpu_agent.supervisor")
 
-LINE_CAP = 4096  # bytes of one log line kept; the rest is cut
-MARKER_CAP = 64 * 1024  # bytes a marker line may have (and an unfinished line may wait for)
-METRIC_NAME_MAX = 64  # characters of a metric's name (the console refuses longer)
 READ_CHUNK = 1 << 20  # bytes read per file per tick (a chatty job catches up over ticks)
 # Never handed to a job (the last ones are there when `make run` starts the agent
 # with the console's environment): a job is user code.
@@ -176,7 +182,9 @@ def parse_marker(payload: str) -> list[Item] | None:
             items.append(("metric", {"step": step, "values": good}))
         if bad:  # NaN/inf are not JSON, odd names are refused: say so in the log instead
             line = f"metric values not recorded at step {step} (not finite, or bad name): "
-            items.append(("log", {"stream": "stdout", "line": (line + ", ".join(bad))[:LINE_CAP]}))
+            items.append(
+                ("log", {"stream": "stdout", "line": (line + ", ".join(bad))[:LOG_LINE_CAP]})
+            )
         return items
     if kind == "progress":
         percent = _clean_number(obj.get("percent"))
@@ -196,7 +204,7 @@ def parse_marker(payload: str) -> list[Item] | None:
                 "progress",
                 {
                     "percent": min(100.0, max(0.0, percent)),
-                    "message": message[:LINE_CAP],
+                    "message": message[:LOG_LINE_CAP],
                     "checkpoint": checkpoint,
                 },
             )
@@ -206,13 +214,13 @@ def parse_marker(payload: str) -> list[Item] | None:
 
 def line_items(stream: str, raw: bytes) -> list[Item]:
     """The records for one output line (without its newline)."""
-    if stream == "stdout" and raw.startswith(MARKER_BYTES) and len(raw) <= MARKER_CAP:
+    if stream == "stdout" and raw.startswith(MARKER_BYTES) and len(raw) <= MARKER_LINE_CAP:
         items = parse_marker(raw[len(MARKER_BYTES) :].decode("utf-8", "replace"))
         if items is not None:
             return items
-    if len(raw) > LINE_CAP:
-        cut = len(raw) - LINE_CAP
-        text = raw[:LINE_CAP].decode("utf-8", "replace") + f" …[{cut} bytes cut]"
+    if len(raw) > LOG_LINE_CAP:
+        cut = len(raw) - LOG_LINE_CAP
+        text = raw[:LOG_LINE_CAP].decode("utf-8", "replace") + f" …[{cut} bytes cut]"
     else:
         text = raw.decode("utf-8", "replace")
     text = text.rstrip("\r")
@@ -222,7 +230,7 @@ def line_items(stream: str, raw: bytes) -> list[Item]:
 def read_lines(path: Path, offset: int, *, final: bool) -> tuple[list[bytes], int]:
     """Complete lines of ``path`` from ``offset`` on, and the offset after them.
 
-    An unfinished last line stays unread, unless it is longer than MARKER_CAP (then it
+    An unfinished last line stays unread, unless it is longer than MARKER_LINE_CAP (then it
     is taken as it is) or ``final`` (the writer is gone: everything is read)."""
     lines: list[bytes] = []
     try:
@@ -239,7 +247,7 @@ def read_lines(path: Path, offset: int, *, final: bool) -> tuple[list[bytes], in
             lines.extend(complete)
             offset += len(chunk) - len(rest)
             at_eof = len(chunk) < READ_CHUNK
-            if rest and (len(rest) > MARKER_CAP or (final and at_eof)):
+            if rest and (len(rest) > MARKER_LINE_CAP or (final and at_eof)):
                 lines.append(rest)
                 offset += len(rest)
             if not final or at_eof:
@@ -250,7 +258,7 @@ def last_line(path: Path) -> str:
     """The last non-empty line of a file (for a failure's reason)."""
     try:
         with open(path, "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - LINE_CAP))
+            f.seek(max(0, os.fstat(f.fileno()).st_size - LOG_LINE_CAP))
             tail = f.read()
     except OSError:
         return ""
@@ -717,7 +725,8 @@ class Supervisor:
         return "failed", code, reason
 
 
-ERROR_REASON_CHARS = 1800
+# A traceback kept in a status reason: under the console's cut, with room for "exit code N: ".
+ERROR_REASON_CHARS = STATUS_REASON_CHARS - 200
 
 
 def first_error(job_dir: Path) -> str:

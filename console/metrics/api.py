@@ -9,10 +9,11 @@ from rest_framework.views import APIView
 
 from console.jobs.selectors import job_get
 from console.metrics.selectors import metric_names, metric_series
+from gpu_agent.spec import METRIC_NAME_MAX
 
 
 class MetricQuerySerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, max_length=64)
+    name = serializers.CharField(required=False, max_length=METRIC_NAME_MAX)
     max_points = serializers.IntegerField(
         required=False, min_value=10, max_value=20_000, default=1000
     )

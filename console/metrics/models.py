@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from gpu_agent.spec import METRIC_NAME_MAX
+
 # Rollup block sizes, as powers of two: 64, 1,024, 16,384 and 262,144 steps.
 ROLLUP_LEVELS = (6, 10, 14, 18)
 
@@ -23,7 +25,7 @@ class MetricChunk(models.Model):
     id = models.BigAutoField(primary_key=True)
     job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="+", db_index=False)
     attempt = models.PositiveIntegerField()
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=METRIC_NAME_MAX)
     first_step = models.BigIntegerField()
     last_step = models.BigIntegerField()
     count = models.PositiveIntegerField()
@@ -46,7 +48,7 @@ class MetricRollup(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="+", db_index=False)
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=METRIC_NAME_MAX)
     level = models.PositiveSmallIntegerField()
     block = models.BigIntegerField()
     count = models.BigIntegerField()

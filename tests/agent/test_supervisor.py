@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from gpu_agent.kinds import KINDS, Kind
-from gpu_agent.spec import LaunchSpec
+from gpu_agent.spec import LOG_LINE_CAP, LaunchSpec
 from gpu_agent.spool import Spool
 from gpu_agent.supervisor import (
-    LINE_CAP,
     LOST_REASON,
     Supervisor,
     line_items,
@@ -167,15 +166,15 @@ def test_other_lines_are_log_records_cut_at_the_cap():
     assert line_items("stdout", b"@forge {bad") == [
         ("log", {"stream": "stdout", "line": "@forge {bad"})
     ]
-    [(kind, data)] = line_items("stdout", b"y" * (LINE_CAP + 100))
-    assert kind == "log" and data["line"].startswith("y" * LINE_CAP)
+    [(kind, data)] = line_items("stdout", b"y" * (LOG_LINE_CAP + 100))
+    assert kind == "log" and data["line"].startswith("y" * LOG_LINE_CAP)
     assert data["line"].endswith("[100 bytes cut]")
 
 
 def test_a_marker_line_may_be_longer_than_a_log_line():
     values = {f"series_{i:03d}": i / 7 for i in range(300)}
     raw = ("@forge " + json.dumps({"type": "metric", "step": 9, "values": values})).encode()
-    assert len(raw) > LINE_CAP
+    assert len(raw) > LOG_LINE_CAP
     assert line_items("stdout", raw + b"\r") == [("metric", {"step": 9, "values": values})]
     [(kind, _)] = line_items("stderr", raw)  # markers count on stdout only
     assert kind == "log"
