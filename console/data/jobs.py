@@ -47,7 +47,7 @@ from console.data.engine.versions import DOCUMENTS, file_sha256, read_manifest, 
 from console.data.models import Dataset, DatasetVersion, Tokenizer
 from console.data.services import SAMPLE_DIR, SAMPLE_FILES
 from console.jobs import kinds
-from console.jobs.execution import JobContext, JobFailed, JobInterrupted
+from console.jobs.execution import JobContext, JobFailed, JobInterrupted, run_with_heartbeat
 from console.jobs.models import TERMINAL_STATES, Job
 from gpu_agent.spec import DataCleanSpec, DataIngestSpec, DataTokenizerTrainSpec, DataTokenizeSpec
 from workers.queues import Queue
@@ -93,30 +93,18 @@ class _EngineRun:
     # Called by the job's thread.
     def run(self, work, message: str, *, storage: LocalStorage, key: str) -> Any:
         self.message = message
-        outcome: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                outcome["result"] = work()
-            except BaseException as exc:  # handed to the job's thread
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=target, name=f"job-{self.ctx.job_id}", daemon=True)
-        thread.start()
-        try:
-            while thread.is_alive():
-                share = max(0.0, min(1.0, self.fraction))
-                self.ctx.progress(self.end * share, self.message)
-                thread.join(REPORT_EVERY_S or 0.02)
-        except BaseException:
-            self._stop.set()
-            thread.join()
+        return run_with_heartbeat(
+            self.ctx,
+            work,
+            self._report,
+            every=REPORT_EVERY_S or 0.02,
+            stop=self._stop,
             # The engine may have finished just before the cancel was seen.
-            _discard_if_ended(self.ctx, storage, key)
-            raise
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
+            on_stopped=lambda: _discard_if_ended(self.ctx, storage, key),
+        )
+
+    def _report(self) -> tuple[float, str]:
+        return self.end * max(0.0, min(1.0, self.fraction)), self.message
 
 
 def _job(ctx: JobContext) -> Job:

@@ -12,7 +12,7 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils import timezone
 
@@ -76,15 +76,26 @@ class JobContext:
 
 
 THREAD_REPORT_EVERY_S = 1.0
+T = TypeVar("T")
 
 
-def in_thread(ctx: JobContext, message: str | Callable[[], tuple[int, str]], work) -> Any:
-    """Run ``work`` in a thread while this one reports progress (the heartbeat and the
-    cancel check): the engine's calls (loading, a forward pass over the split) can run
-    longer than the heartbeat timeout. ``message`` is a fixed line (at 50%) or a
-    callable returning (percent, line), read at each report. A cancel lets the work
-    finish its call, then the JobInterrupted goes on (the caller's atomic_dir removes a
-    partial folder)."""
+def run_with_heartbeat(
+    ctx: JobContext,
+    work: Callable[[], T],
+    report: Callable[[], tuple[float, str]],
+    *,
+    every: float = THREAD_REPORT_EVERY_S,
+    stop: threading.Event | None = None,
+    on_stopped: Callable[[], None] | None = None,
+) -> T:
+    """Run ``work()`` in a thread of its own while this thread calls
+    ``ctx.progress(*report())`` every ``every`` seconds: the heartbeat and the cancel
+    check, however long one call of the work runs. The work's result is returned, its
+    exception raised here.
+
+    When ``ctx.progress`` raises (the job was cancelled or paused, the worker is
+    stopping), ``stop`` is set (work that polls it stops early; other work finishes its
+    call), the thread is waited for, ``on_stopped()`` runs, and the exception goes on."""
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -97,18 +108,35 @@ def in_thread(ctx: JobContext, message: str | Callable[[], tuple[int, str]], wor
     thread.start()
     try:
         while thread.is_alive():
-            percent, line = message() if callable(message) else (50, message)
-            ctx.progress(percent, line)
-            thread.join(THREAD_REPORT_EVERY_S)
+            ctx.progress(*report())
+            thread.join(every)
     except BaseException:
+        if stop is not None:
+            stop.set()
         thread.join()
+        if on_stopped is not None:
+            on_stopped()
         raise
     if "error" in outcome:
-        exc = outcome["error"]
-        if isinstance(exc, ValueError):  # ModelFolderError and bad parameters: no retry
-            raise JobFailed(str(exc)) from None
-        raise exc
+        raise outcome["error"]
     return outcome["result"]
+
+
+def in_thread(ctx: JobContext, message: str | Callable[[], tuple[int, str]], work) -> Any:
+    """``run_with_heartbeat`` for the engines' long calls (loading, a forward pass over
+    the split), which can run longer than the heartbeat timeout. ``message`` is a fixed
+    line (at 50%) or a callable returning (percent, line), read at each report. A cancel
+    lets the work finish its call, then the JobInterrupted goes on (the caller's
+    atomic_dir removes a partial folder). A ValueError from the work fails the job."""
+
+    def checked() -> Any:
+        try:
+            return work()
+        except ValueError as exc:  # ModelFolderError and bad parameters: no retry
+            raise JobFailed(str(exc)) from None
+
+    report = message if callable(message) else (lambda: (50, message))
+    return run_with_heartbeat(ctx, checked, report)
 
 
 def job_claim(*, job_id: int, attempt: int) -> Job | None:
