@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workers.cli import worker_argv  # noqa: E402
 
 
 def run_one(broker: str, redis_url: str | None, jobs: int) -> dict:
@@ -82,23 +85,13 @@ print("RESULT", json.dumps(out), flush=True)
     assert line.startswith("READY"), line
     worker_log = open(state / "worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-Q",
-            "default,pipelines,scheduler",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        worker_argv(
+            queues=["default", "pipelines", "scheduler"],
+            concurrency=1,
+            loglevel="WARNING",
+            quiet=True,
+            name=None,
+        ),
         cwd=ROOT,
         env=env,
         stdout=worker_log,

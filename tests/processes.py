@@ -15,6 +15,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from workers.cli import worker_argv
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -81,27 +83,13 @@ class CeleryWorker:
         concurrency: int = 1,
     ) -> None:
         self.log_path = log_path
-        self.argv = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-Q",
-            queues,
-            "--pool",
-            pool,
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-        ]
+        self.argv = worker_argv(
+            queues=queues.split(","),
+            pool=pool,
+            concurrency=concurrency,
+            quiet=True,
+            name=f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        )
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> CeleryWorker:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from console.env import Env, parse_database_url
+from workers.cli import worker_argv
 from workers.queues import CONSOLE_QUEUES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,6 +228,12 @@ def test_worker_consumes_every_console_queue(compose):
     assert "worker" in command
     queues = command[command.index("-Q") + 1].split(",")
     assert sorted(queues) == sorted(str(q) for q in CONSOLE_QUEUES)
+
+
+def test_worker_command_is_the_one_run_stack_uses(raw):
+    """The YAML spells out workers.cli.worker_argv (the command `make run` starts)."""
+    command = raw["services"]["worker"]["command"]
+    assert command == worker_argv(python="python", concurrency="${FORGE_WORKER_CONCURRENCY:-2}")
 
 
 def test_beat_keeps_its_schedule_in_a_volume(compose):

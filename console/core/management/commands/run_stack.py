@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workers.queues import CONSOLE_QUEUES
+from workers.cli import worker_argv
 
 COLORS = {"web": "36", "worker": "33", "beat": "35", "agent": "32"}
 
@@ -72,22 +72,7 @@ class Command(BaseCommand):
             ),
             Service(
                 "worker",
-                [
-                    py,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers",
-                    "worker",
-                    "-Q",
-                    ",".join(CONSOLE_QUEUES),
-                    "--concurrency",
-                    os.environ.get("FORGE_WORKER_CONCURRENCY", "2"),
-                    "--loglevel",
-                    "INFO",
-                    "-n",
-                    "console@%h",
-                ],
+                worker_argv(concurrency=os.environ.get("FORGE_WORKER_CONCURRENCY", "2"), python=py),
             ),
             Service(
                 "beat",
