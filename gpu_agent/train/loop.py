@@ -5,13 +5,14 @@
 
 ``launch.json`` is the LaunchSpec the agent wrote: ``spec`` is a TrainSpec
 (gpu_agent/train/spec.py) whose ``deepspeed`` dict is the exact DeepSpeed
-configuration the console stored. The loop:
+configuration the console stored. ``Trainer.run`` is the loop:
 
-    load the latest complete checkpoint, if any
-    → optimizer steps (micro-batches x gradient accumulation)
-    → report metrics (rank 0: marker lines the agent streams; TensorBoard)
-    → evaluate every ``checkpoint.eval_every`` steps
-    → save a checkpoint every ``checkpoint.every`` steps (all ranks, then marked
+    set up (distributed, data, DeepSpeed engine, run.json)
+    → load the latest complete checkpoint, if any
+    → ``train_step``: an optimizer step (micro-batches x gradient accumulation)
+    → ``evaluate`` every ``checkpoint.eval_every`` steps
+    → ``report`` metrics (rank 0: marker lines the agent streams; TensorBoard)
+    → ``save`` a checkpoint every ``checkpoint.every`` steps (all ranks, then marked
       complete by rank 0, then announced to the console)
     → a final checkpoint.
 
@@ -173,130 +174,288 @@ class Batches:
 
 
 def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
-    import deepspeed
-    import torch
-    import torch.distributed as dist
+    """Train this rank's part of the run; the exit code (0 done, 143 stopped after a
+    checkpoint)."""
+    return Trainer(spec).run(resume_hint)
 
-    cpu = spec.gpus_per_node == 0 or not torch.cuda.is_available()
-    deepspeed.init_distributed(
-        dist_backend="gloo" if cpu else "nccl", timeout=timedelta(minutes=10)
-    )
-    rank, world = dist.get_rank(), dist.get_world_size()
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if not cpu:
-        torch.cuda.set_device(local_rank)
-    device = torch.device("cpu" if cpu else f"cuda:{local_rank}")
-    lead = rank == 0
 
-    def say(message: str) -> None:
-        if lead:
-            print(message, flush=True)
+class Trainer:
+    """One rank of a training run. ``run()`` is the whole of it: set up, then one loop
+    of ``train_step`` → ``evaluate`` → ``report`` → ``save``; every other method is one
+    of those parts. Only rank 0 (``lead``) writes reports and checkpoint markers."""
 
-    root = Path(spec.checkpoint.dir)
-    train = PackedShards(Path(spec.data.corpus_dir), "train")
-    val = PackedShards(Path(spec.data.corpus_dir), "val")
-    if train.seq_len != spec.data.seq_len:
-        raise CannotTrain(
-            f"the corpus has sequences of {train.seq_len}, the spec asks {spec.data.seq_len}"
+    def __init__(self, spec: TrainSpec) -> None:
+        import deepspeed
+        import torch
+        import torch.distributed as dist
+
+        self.spec = spec
+        self.deepspeed, self.torch, self.dist = deepspeed, torch, dist
+        self.root = Path(spec.checkpoint.dir)
+        self.writer: Any = None
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self, resume_hint: dict[str, Any] | None) -> int:
+        spec = self.spec
+        self.init_distributed()
+        self.load_data()
+        self.build_engine()
+        self.write_run_config()
+        step = self.load_checkpoint(resume_hint)
+        self.open_reports(step)
+        kill_in_save = _fault_at("FORGE_TRAIN_KILL_IN_SAVE", self.rank)
+        self.engine.train()
+        last_saved = step
+        self.report_progress(step, f"step {step}/{spec.steps}")
+        crash_at = _fault_at("FORGE_TRAIN_CRASH_AT", self.rank)
+        while step < spec.steps:
+            if step + 1 == crash_at:
+                raise RuntimeError(f"injected fault (FORGE_TRAIN_CRASH_AT) at step {crash_at}")
+            values = self.train_step(step)
+            step += 1
+            if step % spec.checkpoint.eval_every == 0 or step == spec.steps:
+                values.update(self.evaluate())
+            self.report(step, values)
+            stopping = self.stop_everywhere()
+            final = step == spec.steps and spec.checkpoint.save_final
+            if step % spec.checkpoint.every == 0 or final or stopping:
+                self.save(step, kill=step == kill_in_save)
+                last_saved = step
+            else:
+                self.report_progress(step, f"step {step}/{spec.steps} loss {values['loss']:.4f}")
+            if stopping:
+                self.say(
+                    f"stopped at step {step} after saving a checkpoint (resume continues from it)"
+                )
+                self.close()
+                return 143
+        self.close()
+        self.say(f"done: {spec.steps} steps, last checkpoint at step {last_saved}")
+        return 0
+
+    # ------------------------------------------------------------ setup
+
+    def init_distributed(self) -> None:
+        torch = self.torch
+        self.cpu = self.spec.gpus_per_node == 0 or not torch.cuda.is_available()
+        self.deepspeed.init_distributed(
+            dist_backend="gloo" if self.cpu else "nccl", timeout=timedelta(minutes=10)
         )
-    if train.vocab_size > spec.model.vocab_size:
-        raise CannotTrain(
-            f"the corpus's tokenizer has {train.vocab_size} tokens, the model's vocabulary "
-            f"{spec.model.vocab_size}"
+        self.rank, self.world = self.dist.get_rank(), self.dist.get_world_size()
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if not self.cpu:
+            torch.cuda.set_device(local_rank)
+        self.device = torch.device("cpu" if self.cpu else f"cuda:{local_rank}")
+        self.lead = self.rank == 0
+
+    def load_data(self) -> None:
+        spec = self.spec
+        self.train_shards = PackedShards(Path(spec.data.corpus_dir), "train")
+        self.val_shards = PackedShards(Path(spec.data.corpus_dir), "val")
+        if self.train_shards.seq_len != spec.data.seq_len:
+            raise CannotTrain(
+                f"the corpus has sequences of {self.train_shards.seq_len}, "
+                f"the spec asks {spec.data.seq_len}"
+            )
+        if self.train_shards.vocab_size > spec.model.vocab_size:
+            raise CannotTrain(
+                f"the corpus's tokenizer has {self.train_shards.vocab_size} tokens, "
+                f"the model's vocabulary {spec.model.vocab_size}"
+            )
+
+    def build_engine(self) -> None:
+        spec, torch, deepspeed = self.spec, self.torch, self.deepspeed
+        train = self.train_shards
+        special = {
+            "bos_token_id": train.bos_id,
+            "eos_token_id": train.eos_id,
+            "pad_token_id": train.pad_id,
+        }
+        torch.manual_seed(spec.seed)
+        np.random.seed(spec.seed)
+        ds_config = spec.deepspeed or {}
+        if not ds_config:
+            from gpu_agent.train.dsconfig import deepspeed_config
+
+            ds_config = deepspeed_config(spec)
+        self.ds_config = ds_config
+        self.zero3 = ds_config.get("zero_optimization", {}).get("stage") == 3
+        if self.zero3:
+            # Built partitioned across ranks from the start: a 7B model never exists whole.
+            # zero.Init patches tensor constructors: import what would import late first.
+            import torch._dynamo
+            import transformers.models.llama.modeling_llama  # noqa: F401
+
+            with deepspeed.zero.Init(config_dict_or_path=ds_config):
+                model = build_model(spec, torch, special)
+        else:
+            with torch.device(self.device):
+                model = build_model(spec, torch, special)
+        self.engine, _opt, _, self.scheduler = deepspeed.initialize(
+            model=model, model_parameters=model.parameters(), config=ds_config
+        )
+        self.accum = self.engine.gradient_accumulation_steps()
+        self.micro = self.engine.train_micro_batch_size_per_gpu()
+        rank, world, micro = self.rank, self.world, self.micro
+        self.batches = Batches(train, micro_batch=micro, rank=rank, world=world, seed=spec.seed)
+        self.eval_batches = (
+            Batches(self.val_shards, micro_batch=micro, rank=rank, world=world, seed=spec.seed + 1)
+            if len(self.val_shards) >= world * micro
+            else None
         )
 
-    special = {
-        "bos_token_id": train.bos_id,
-        "eos_token_id": train.eos_id,
-        "pad_token_id": train.pad_id,
-    }
-    torch.manual_seed(spec.seed)
-    np.random.seed(spec.seed)
-    ds_config = spec.deepspeed or {}
-    if not ds_config:
-        from gpu_agent.train.dsconfig import deepspeed_config
+    def write_run_config(self) -> None:
+        """The resolved config beside the checkpoints: the folder alone reproduces the run."""
+        if self.lead:
+            self.root.mkdir(parents=True, exist_ok=True)
+            checkpoints.write_json_atomic(
+                self.root / "run.json",
+                {"spec": dataclasses.asdict(self.spec), "deepspeed": self.ds_config},
+            )
 
-        ds_config = deepspeed_config(spec)
-    if ds_config.get("zero_optimization", {}).get("stage") == 3:
-        # Built partitioned across ranks from the start: a 7B model never exists whole.
-        # zero.Init patches tensor constructors: import what would import late first.
-        import torch._dynamo
-        import transformers.models.llama.modeling_llama  # noqa: F401
+    def load_checkpoint(self, resume_hint: dict[str, Any] | None) -> int:
+        """The step to start after: the latest complete checkpoint's, loaded, else 0."""
+        root = self.root
+        latest = checkpoints.latest_complete(root)
+        if latest is not None:
+            with no_code_in_pickles():  # DeepSpeed's torch.load would unpickle anything (S10)
+                self.engine.load_checkpoint(str(root), tag=checkpoints.tag_for(latest))
+            self.say(f"resumed from checkpoint step {latest} in {root}")
+            return latest
+        if resume_hint:
+            self.say(f"no complete checkpoint in {root}; starting at step 0")
+        return 0
 
-        with deepspeed.zero.Init(config_dict_or_path=ds_config):
-            model = build_model(spec, torch, special)
-    else:
-        with torch.device(device):
-            model = build_model(spec, torch, special)
-    engine, _opt, _, scheduler = deepspeed.initialize(
-        model=model, model_parameters=model.parameters(), config=ds_config
-    )
-    accum = engine.gradient_accumulation_steps()
-    micro = engine.train_micro_batch_size_per_gpu()
-    batches = Batches(train, micro_batch=micro, rank=rank, world=world, seed=spec.seed)
-    eval_batches = (
-        Batches(val, micro_batch=micro, rank=rank, world=world, seed=spec.seed + 1)
-        if len(val) >= world * micro
-        else None
-    )
+    def open_reports(self, step: int) -> None:
+        """TensorBoard (rank 0), the figures every step's report needs, the run's first line."""
+        spec, torch = self.spec, self.torch
+        if self.lead:
+            from gpu_agent.train.tensorboard import SummaryWriter
 
-    if lead:
-        root.mkdir(parents=True, exist_ok=True)
-        checkpoints.write_json_atomic(
-            root / "run.json",
-            {"spec": dataclasses.asdict(spec), "deepspeed": ds_config},
+            self.writer = SummaryWriter(self.root / "tensorboard")
+        n_params = param_count(spec.model)
+        seq_len = self.train_shards.seq_len
+        self.tokens_per_step = self.world * self.micro * self.accum * seq_len
+        self.flops_step = flops_per_token(spec.model, seq_len) * self.tokens_per_step
+        self.peak = peak_flops(torch)
+        self.say(
+            f"training {spec.model.preset}: {n_params:,} parameters, {self.world} rank(s) on "
+            f"{'CPU (gloo)' if self.cpu else torch.cuda.get_device_name()}, "
+            f"{self.tokens_per_step:,} tokens a step, "
+            f"steps {step + 1}..{spec.steps}"
         )
-    step = 0
-    latest = checkpoints.latest_complete(root)
-    if latest is not None:
-        with no_code_in_pickles():  # DeepSpeed's torch.load would unpickle anything (S10)
-            engine.load_checkpoint(str(root), tag=checkpoints.tag_for(latest))
-        step = latest
-        say(f"resumed from checkpoint step {latest} in {root}")
-    elif resume_hint:
-        say(f"no complete checkpoint in {root}; starting at step 0")
 
-    writer = None
-    if lead:
-        from gpu_agent.train.tensorboard import SummaryWriter
+    # ------------------------------------------------------------ the parts of a step
 
-        writer = SummaryWriter(root / "tensorboard")
-    n_params = param_count(spec.model)
-    tokens_per_step = world * micro * accum * train.seq_len
-    flops_step = flops_per_token(spec.model, train.seq_len) * tokens_per_step
-    peak = peak_flops(torch)
-    say(
-        f"training {spec.model.preset}: {n_params:,} parameters, {world} rank(s) on "
-        f"{'CPU (gloo)' if cpu else torch.cuda.get_device_name()}, "
-        f"{tokens_per_step:,} tokens a step, "
-        f"steps {step + 1}..{spec.steps}"
-    )
+    def train_step(self, step: int) -> dict[str, float]:
+        """One optimizer step (the micro-batches of step ``step + 1``); its metric values."""
+        torch, engine, accum = self.torch, self.engine, self.accum
+        started = time.perf_counter()
+        loss_sum = torch.zeros((), device=self.device)
+        for j in range(accum):
+            batch = self.batch(self.batches, step * accum + j)
+            loss = engine(**batch).loss
+            engine.backward(loss)
+            engine.step()
+            loss_sum += loss.detach().float()  # no host sync per micro-batch
+        loss_value = self.all_mean(loss_sum.item() / accum)
+        if not self.cpu:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
+        scheduler = self.scheduler
+        values: dict[str, float] = {
+            "loss": loss_value,
+            "lr": float(scheduler.get_lr()[0]) if scheduler is not None else self.spec.optimizer.lr,
+            "tokens_per_s": self.tokens_per_step / seconds,
+            "samples": float((step + 1) * self.world * self.micro * accum),
+            "step_seconds": seconds,
+        }
+        grad_norm = engine.get_global_grad_norm()
+        if grad_norm is not None:
+            values["grad_norm"] = float(grad_norm)
+        if self.peak:
+            values["mfu"] = self.flops_step / seconds / (self.peak * self.world)
+        if not self.cpu:
+            values["gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        return values
 
-    def all_mean(value: float) -> float:
-        t = torch.tensor([value], dtype=torch.float64, device=device)
-        dist.all_reduce(t)
-        return t.item() / world
+    def evaluate(self) -> dict[str, float]:
+        """The mean loss over ``checkpoint.eval_batches`` validation micro-batches (all
+        ranks); nothing when the corpus has too little validation data."""
+        if self.eval_batches is None:
+            return {}
+        engine = self.engine
+        engine.eval()
+        losses = []
+        with self.torch.no_grad():
+            for i in range(min(self.spec.checkpoint.eval_batches, self.eval_batches.per_epoch)):
+                losses.append(engine(**self.batch(self.eval_batches, i)).loss.item())
+        engine.train()
+        eval_loss = self.all_mean(sum(losses) / len(losses))
+        return {"eval_loss": eval_loss, "eval_ppl": math.exp(min(eval_loss, 50.0))}
 
-    def stop_everywhere() -> bool:
-        t = torch.tensor([1 if _stop_requested else 0], device=device)
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+    def report(self, step: int, values: dict[str, float]) -> None:
+        """Rank 0: the step's metric record, TensorBoard scalars and a log line."""
+        loss_value = values["loss"]
+        if not math.isfinite(loss_value):
+            values["loss_nonfinite"] = 1.0  # NaN/inf cannot travel as a value: flag it
+        if not self.lead:
+            return
+        if not math.isfinite(loss_value):
+            print(f"step {step}: loss is {loss_value}", file=sys.stderr, flush=True)
+        emit(
+            {
+                "type": "metric",
+                "step": step,
+                "values": {k: v for k, v in values.items() if math.isfinite(v)},
+            }
+        )
+        tb = {
+            "Loss/train": loss_value,
+            "LR/train": values["lr"],
+            "Throughput/tokens_per_s": values["tokens_per_s"],
+        }
+        if "eval_loss" in values:
+            tb["Loss/eval"] = values["eval_loss"]
+        if "grad_norm" in values:
+            tb["GradNorm/train"] = values["grad_norm"]
+        if "mfu" in values:
+            tb["MFU/train"] = values["mfu"]
+        self.writer.add_scalars(step, {k: v for k, v in tb.items() if math.isfinite(v)})
+        print(
+            f"step {step}/{self.spec.steps} loss {loss_value:.4f} lr {values['lr']:.3g} "
+            f"{values['tokens_per_s']:,.0f} tok/s"
+            + (f" mfu {values['mfu']:.1%}" if "mfu" in values else ""),
+            flush=True,
+        )
 
-    zero3 = ds_config.get("zero_optimization", {}).get("stage") == 3
-    kill_in_save = _fault_at("FORGE_TRAIN_KILL_IN_SAVE", rank)
+    def report_progress(self, step: int, message: str) -> None:
+        """Rank 0: a progress record (no checkpoint)."""
+        if self.lead:
+            emit(
+                {
+                    "type": "progress",
+                    "percent": round(100 * step / self.spec.steps, 3),
+                    "message": message,
+                }
+            )
 
-    def save(at: int) -> None:
+    def save(self, at: int, *, kill: bool = False) -> None:
+        """A checkpoint of step ``at`` (all ranks), the HF export when asked, then marked
+        complete and announced by rank 0. ``kill``: die in the middle (fault injection)."""
+        spec, engine, root, lead = self.spec, self.engine, self.root, self.lead
         engine.save_checkpoint(
             str(root), tag=checkpoints.tag_for(at), client_state={"step": at}, save_latest=False
         )
-        if at == kill_in_save:
+        if kill:
             os.kill(os.getpid(), signal.SIGKILL)
-        info: dict[str, Any] = {"world_size": world}
+        info: dict[str, Any] = {"world_size": self.world}
         if spec.checkpoint.export_weights:
             # ZeRO-3 gathers the partitioned weights to rank 0 (every rank takes part).
             state = (
                 engine._zero3_consolidated_16bit_state_dict()
-                if zero3
+                if self.zero3
                 else (engine.module.state_dict() if lead else None)
             )
             if lead:
@@ -309,7 +468,7 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
                 engine.module.config.use_cache = False
                 info["hf"] = checkpoints.HF_FOLDER
             del state
-        dist.barrier()
+        self.dist.barrier()
         if lead:
             record = checkpoints.mark_complete(root, at, info)
             emit(
@@ -329,118 +488,31 @@ def run(spec: TrainSpec, resume_hint: dict[str, Any] | None) -> int:
                     },
                 }
             )
-        dist.barrier()
+        self.dist.barrier()
 
-    def evaluate() -> float | None:
-        if eval_batches is None:
-            return None
-        engine.eval()
-        losses = []
-        with torch.no_grad():
-            for i in range(min(spec.checkpoint.eval_batches, eval_batches.per_epoch)):
-                batch = {k: v.to(device) for k, v in eval_batches.get(i, torch).items()}
-                losses.append(engine(**batch).loss.item())
-        engine.train()
-        return all_mean(sum(losses) / len(losses))
+    # ------------------------------------------------------------ helpers
 
-    engine.train()
-    last_saved = step
-    if lead:
-        emit(
-            {
-                "type": "progress",
-                "percent": round(100 * step / spec.steps, 3),
-                "message": f"step {step}/{spec.steps}",
-            }
-        )
-    crash_at = _fault_at("FORGE_TRAIN_CRASH_AT", rank)
-    while step < spec.steps:
-        if step + 1 == crash_at:
-            raise RuntimeError(f"injected fault (FORGE_TRAIN_CRASH_AT) at step {crash_at}")
-        started = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        for j in range(accum):
-            batch = {k: v.to(device) for k, v in batches.get(step * accum + j, torch).items()}
-            loss = engine(**batch).loss
-            engine.backward(loss)
-            engine.step()
-            loss_sum += loss.detach().float()  # no host sync per micro-batch
-        step += 1
-        loss_value = all_mean(loss_sum.item() / accum)
-        if not cpu:
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - started
-        values: dict[str, float] = {
-            "loss": loss_value,
-            "lr": float(scheduler.get_lr()[0]) if scheduler is not None else spec.optimizer.lr,
-            "tokens_per_s": tokens_per_step / seconds,
-            "samples": float(step * world * micro * accum),
-            "step_seconds": seconds,
-        }
-        grad_norm = engine.get_global_grad_norm()
-        if grad_norm is not None:
-            values["grad_norm"] = float(grad_norm)
-        if peak:
-            values["mfu"] = flops_step / seconds / (peak * world)
-        if not cpu:
-            values["gpu_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
-        if step % spec.checkpoint.eval_every == 0 or step == spec.steps:
-            eval_loss = evaluate()
-            if eval_loss is not None:
-                values["eval_loss"] = eval_loss
-                values["eval_ppl"] = math.exp(min(eval_loss, 50.0))
-        if not math.isfinite(loss_value):
-            values["loss_nonfinite"] = 1.0  # NaN/inf cannot travel as a value: flag it
-        if lead:
-            if not math.isfinite(loss_value):
-                print(f"step {step}: loss is {loss_value}", file=sys.stderr, flush=True)
-            emit(
-                {
-                    "type": "metric",
-                    "step": step,
-                    "values": {k: v for k, v in values.items() if math.isfinite(v)},
-                }
-            )
-            tb = {
-                "Loss/train": loss_value,
-                "LR/train": values["lr"],
-                "Throughput/tokens_per_s": values["tokens_per_s"],
-            }
-            if "eval_loss" in values:
-                tb["Loss/eval"] = values["eval_loss"]
-            if "grad_norm" in values:
-                tb["GradNorm/train"] = values["grad_norm"]
-            if "mfu" in values:
-                tb["MFU/train"] = values["mfu"]
-            writer.add_scalars(step, {k: v for k, v in tb.items() if math.isfinite(v)})
-            print(
-                f"step {step}/{spec.steps} loss {loss_value:.4f} lr {values['lr']:.3g} "
-                f"{values['tokens_per_s']:,.0f} tok/s"
-                + (f" mfu {values['mfu']:.1%}" if "mfu" in values else ""),
-                flush=True,
-            )
-        stopping = stop_everywhere()
-        final = step == spec.steps and spec.checkpoint.save_final
-        if step % spec.checkpoint.every == 0 or final or stopping:
-            save(step)
-            last_saved = step
-        elif lead:
-            emit(
-                {
-                    "type": "progress",
-                    "percent": round(100 * step / spec.steps, 3),
-                    "message": f"step {step}/{spec.steps} loss {loss_value:.4f}",
-                }
-            )
-        if stopping:
-            say(f"stopped at step {step} after saving a checkpoint (resume continues from it)")
-            if writer:
-                writer.close()
-            return 143
-    if writer:
-        writer.close()
-    say(f"done: {spec.steps} steps, last checkpoint at step {last_saved}")
-    return 0
+    def batch(self, batches: Batches, i: int) -> dict:
+        return {k: v.to(self.device) for k, v in batches.get(i, self.torch).items()}
+
+    def all_mean(self, value: float) -> float:
+        t = self.torch.tensor([value], dtype=self.torch.float64, device=self.device)
+        self.dist.all_reduce(t)
+        return t.item() / self.world
+
+    def stop_everywhere(self) -> bool:
+        """Whether any rank was asked to stop (SIGTERM): all ranks stop at the same step."""
+        t = self.torch.tensor([1 if _stop_requested else 0], device=self.device)
+        self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def say(self, message: str) -> None:
+        if self.lead:
+            print(message, flush=True)
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
 
 
 def main(argv: list[str] | None = None) -> int:
