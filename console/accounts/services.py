@@ -16,6 +16,7 @@ from django.utils import timezone
 from console.accounts.models import ApiToken, AuthFailure
 from console.accounts.roles import Role
 from console.audit.services import audit_record
+from console.core.types import Actor
 
 TOKEN_PREFIX = "fg_"
 TOKEN_PREFIX_LENGTH = 10  # the visible part of a key kept on its row (user and node tokens)
@@ -32,7 +33,7 @@ class IssuedToken:
 
 
 @transaction.atomic
-def api_token_create(*, user, name: str, actor=None) -> IssuedToken:
+def api_token_create(*, user, name: str, actor: Actor | None = None) -> IssuedToken:
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=key[:TOKEN_PREFIX_LENGTH], key_hash=token_hash(key)
@@ -47,7 +48,7 @@ def api_token_create(*, user, name: str, actor=None) -> IssuedToken:
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
@@ -201,7 +202,12 @@ def roles_ensure() -> None:
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str | None, roles: list[Role], actor=None, email: str = ""
+    *,
+    username: str,
+    password: str | None,
+    roles: list[Role],
+    actor: Actor | None = None,
+    email: str = "",
 ):
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     for role in roles:

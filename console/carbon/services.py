@@ -32,6 +32,7 @@ from console.carbon import selectors
 from console.carbon.engine import Plan, PlanError, ProviderError, plan
 from console.carbon.models import ForecastSnapshot
 from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.core.types import Actor
 from console.jobs import kinds
 from console.jobs.models import Job, JobState
 from console.jobs.services import _enqueue_on_commit, job_dispatch_if_due, job_transition
@@ -283,7 +284,7 @@ def job_plan_on_schedule(job: Job) -> None:
         job.not_before = nxt
 
 
-def job_run_now(*, actor: Any, job: Job) -> Job:
+def job_run_now(*, actor: Actor, job: Job) -> Job:
     """The user's override: start as soon as capacity allows, ignoring the plan."""
     if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
         raise Forbidden("Starting a job now needs the 'jobs.manage' permission or your own job.")
