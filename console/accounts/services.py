@@ -6,12 +6,17 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
 from console.accounts.models import ApiToken, AuthFailure
 from console.accounts.roles import Role
@@ -33,7 +38,7 @@ class IssuedToken:
 
 
 @transaction.atomic
-def api_token_create(*, user, name: str, actor: Actor | None = None) -> IssuedToken:
+def api_token_create(*, user: User, name: str, actor: Actor | None = None) -> IssuedToken:
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=key[:TOKEN_PREFIX_LENGTH], key_hash=token_hash(key)
@@ -144,7 +149,7 @@ def _username_exists(username: str) -> bool:
     return User.objects.filter(**{f"{User.USERNAME_FIELD}__iexact": username}).exists()
 
 
-def _recent(kind: str, address: str):
+def _recent(kind: str, address: str) -> QuerySet[AuthFailure]:
     since = timezone.now() - timedelta(seconds=settings.FORGE_LOCKOUT_WINDOW_SECONDS)
     return AuthFailure.objects.filter(kind=kind, address=address, created_at__gte=since)
 
@@ -208,7 +213,7 @@ def user_create(
     roles: list[Role],
     actor: Actor | None = None,
     email: str = "",
-):
+) -> User:
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     for role in roles:
         group, _ = Group.objects.get_or_create(name=role.value)

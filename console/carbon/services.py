@@ -19,8 +19,9 @@ for CPU jobs), so deferred jobs do not all pile into the same cheap hour.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -140,7 +141,7 @@ def _train_duration(job: Job) -> tuple[timedelta, str]:
         other = run.spec or {}
         if other.get("gpus_per_node", 0) * other.get("nodes", 1) != gpus:
             continue
-        _, values = metric_points(job_id=run.job_id, name="tokens_per_s")
+        _, values = metric_points(job_id=cast("int", run.job_id), name="tokens_per_s")
         rates = sorted(float(v) for v in values[-50:] if v > 0)
         if rates:
             rate = rates[len(rates) // 2]
@@ -163,7 +164,9 @@ def _capacity() -> tuple[int, int]:
     return gpus, nodes.count()
 
 
-def _blocker(job: Job, start: datetime, end: datetime, slot: timedelta):
+def _blocker(
+    job: Job, start: datetime, end: datetime, slot: timedelta
+) -> Callable[[datetime], bool] | None:
     """A blocked(slot_start) for the planner: True where the windows of the other planned
     jobs already use the capacity this job needs."""
     gpus, nodes, _ = job_demand(job)
@@ -181,7 +184,7 @@ def _blocker(job: Job, start: datetime, end: datetime, slot: timedelta):
         if on == 0 or bool(og) != bool(gpus):
             continue
         units = og * on if og else on
-        for w_start, w_end in other.carbon_plan.get("windows") or []:
+        for w_start, w_end in cast("dict[str, Any]", other.carbon_plan).get("windows") or []:
             a = datetime.fromisoformat(w_start).timestamp()
             b = datetime.fromisoformat(w_end).timestamp()
             a = max(a, start.timestamp() - step)

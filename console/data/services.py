@@ -352,7 +352,7 @@ def data_job_left_active(job_id: int) -> None:
         REGISTER[job.kind](job)
         _discard_upload_on_commit(job)
     elif job.state in (JobState.FAILED, JobState.CANCELLED):
-        key = output_key(job.kind, job.spec, job.pk)
+        key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
         transaction.on_commit(lambda: _discard(key))
         _discard_upload_on_commit(job)
 
@@ -385,7 +385,7 @@ def _next_number(dataset_id: int) -> tuple[Dataset, int]:
 def _register_version(job: Job) -> DatasetVersion | None:
     if DatasetVersion.objects.filter(job=job).exists():
         return None
-    key = output_key(job.kind, job.spec, job.pk)
+    key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
     folder = data_storage().path(key)
     manifest = read_manifest(folder)
     parent = None
@@ -441,7 +441,7 @@ def _register_tokenizer(job: Job) -> Tokenizer | None:
         return None
     from console.data.engine.tokenizer import REPORT_FILE
 
-    key = output_key(job.kind, job.spec, job.pk)
+    key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
     report = json.loads((data_storage().path(key) / REPORT_FILE).read_text("utf-8"))
     version = DatasetVersion.objects.select_related("dataset").get(pk=job.spec["version_id"])
     tokenizer = Tokenizer.objects.create(
@@ -479,7 +479,7 @@ def _register_corpus(job: Job) -> TokenizedCorpus | None:
         return None
     from console.data.engine.shards import INDEX_FILE
 
-    key = output_key(job.kind, job.spec, job.pk)
+    key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
     index = json.loads((data_storage().path(key) / INDEX_FILE).read_text("utf-8"))
     version = DatasetVersion.objects.select_related("dataset").get(pk=job.spec["version_id"])
     tokenizer = Tokenizer.objects.get(pk=job.spec["tokenizer_id"])

@@ -185,7 +185,7 @@ def review_item_update(
             _check_file(file)
             if item.evidence_file:
                 item.evidence_file.delete(save=False)
-            item.evidence_file.save(Path(file.name).name, file, save=False)
+            item.evidence_file.save(Path(cast("str", file.name)).name, file, save=False)
             changed["file"] = item.evidence_file.name
         item.save()
         _audit("review.evidence", actor, review, item=item.key, **changed)
@@ -272,7 +272,9 @@ def _decision_refused(actor: Actor, review: Review, decision: str) -> Conflict |
         project_id=review.project_id,
         after={"decision": decision, "state": state},
     )
-    return Conflict(f"Review {review.pk} is {ReviewState(state).label}; it takes no decision now.")
+    return Conflict(
+        f"Review {review.pk} is {ReviewState(cast('str', state)).label}; it takes no decision now."
+    )
 
 
 def _decide(*, actor: Actor, review: Review, decision: str, comment: str) -> Review:

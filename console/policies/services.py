@@ -10,6 +10,8 @@ disagree, and of two decisions at once exactly one is recorded (S2)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -59,12 +61,12 @@ def run_approval_decide(*, job: Job, actor: Actor, approved: bool, comment: str 
 def run_approve(*, actor: Actor, run_id: int, comment: str = "") -> Run:
     """The run page's, the runs API's and the admin's approval: the job's decision."""
     run = _run_job(run_id)
-    job_services.job_approve(actor=actor, job_id=run.job_id, comment=comment)
+    job_services.job_approve(actor=actor, job_id=cast("int", run.job_id), comment=comment)
     return run
 
 
 def run_reject(*, actor: Actor, run_id: int, comment: str = "") -> Run:
     """The run page's, the runs API's and the admin's rejection: the job's decision."""
     run = _run_job(run_id)
-    job_services.job_reject(actor=actor, job_id=run.job_id, reason=comment)
+    job_services.job_reject(actor=actor, job_id=cast("int", run.job_id), reason=comment)
     return run

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -153,7 +153,7 @@ def model_register(*, actor: Actor, run: Run, step: int, name: str) -> Job:
 
 
 def _eval_corpus(version: ModelVersion, corpus: TokenizedCorpus | None) -> TokenizedCorpus:
-    corpus = corpus or (version.run.corpus if version.run_id else None)
+    corpus = corpus or (cast("Run", version.run).corpus if version.run_id else None)
     if corpus is None:
         raise FieldErrors({"corpus": ["Pick a tokenized corpus (this version has no run)."]})
     if corpus.project_id != version.project_id:

@@ -554,7 +554,7 @@ def checkpoint_register(*, run: Run, checkpoint: dict[str, Any] | None) -> Check
         return Checkpoint.objects.filter(run=run, step=step).first()
 
 
-def run_checkpoint_announced(job_id: int, checkpoint: dict) -> None:
+def run_checkpoint_announced(job_id: int, checkpoint: dict[str, Any]) -> None:
     """The jobs hook: every checkpoint a run's job announces, registered in the ingest
     transaction that receives it (a pausing attempt's last one included)."""
     run = Run.objects.filter(job_id=job_id).first()
