@@ -7,6 +7,7 @@ silently wrong value.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import os
 import secrets
@@ -36,7 +37,7 @@ class Env:
     def str(self, name: str, default: Any = _MISSING) -> Any:
         return self._raw(name, default)
 
-    def bool(self, name: str, default: bool | Any = _MISSING) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool | Any = _MISSING) -> builtins.bool:
         raw = self._raw(name, default)
         if isinstance(raw, bool):
             return raw
@@ -49,12 +50,12 @@ class Env:
 
     def int(
         self,
-        name: str,
-        default: int | Any = _MISSING,
+        name: builtins.str,
+        default: builtins.int | Any = _MISSING,
         *,
-        min: int | None = None,
-        max: int | None = None,
-    ) -> int:
+        min: builtins.int | None = None,
+        max: builtins.int | None = None,
+    ) -> builtins.int:
         raw = self._raw(name, default)
         try:
             value = int(raw)
@@ -66,13 +67,17 @@ class Env:
             raise ImproperlyConfigured(f"{name}={value} is above the maximum {max}.")
         return value
 
-    def list(self, name: str, default: list[str] | Any = _MISSING) -> list[str]:
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str] | Any = _MISSING
+    ) -> builtins.list[builtins.str]:
         raw = self._raw(name, default)
         if isinstance(raw, list):
             return raw
         return [item.strip() for item in raw.split(",") if item.strip()]
 
-    def networks(self, name: str, default: list[str] | Any = _MISSING) -> list[str]:
+    def networks(
+        self, name: builtins.str, default: builtins.list[builtins.str] | Any = _MISSING
+    ) -> builtins.list[builtins.str]:
         """A comma-separated list of IP addresses or CIDR networks, each normalised
         (``10.0.0.7`` becomes ``10.0.0.7/32``)."""
         networks = []
@@ -85,13 +90,13 @@ class Env:
                 ) from None
         return networks
 
-    def path(self, name: str, default: Path | Any = _MISSING) -> Path:
+    def path(self, name: builtins.str, default: Path | Any = _MISSING) -> Path:
         raw = self._raw(name, default)
         if not str(raw).strip():
             raise ImproperlyConfigured(f"{name} is set but empty.")
         return Path(raw).expanduser().resolve()
 
-    def redis_url(self, name: str) -> str | None:
+    def redis_url(self, name: builtins.str) -> builtins.str | None:
         raw = self._raw(name, None)
         if raw is None or raw == "":
             return None

@@ -14,7 +14,7 @@ import functools
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, TypeVar, Union, cast
 
 T = TypeVar("T")
 
@@ -83,10 +83,10 @@ def _type_name(annotation: Any) -> str:
 
 
 @functools.cache
-def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
     """A spec class's resolved annotations and fields, computed once per class
     (``get_type_hints`` re-evaluates string annotations on every call)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     return typing.get_type_hints(cls), fields
 
 
@@ -94,7 +94,7 @@ def spec_from_dict(cls: type[T], data: Any) -> T:
     """Build a spec from JSON-like data, or raise SpecError listing every problem."""
     if not isinstance(data, dict):
         raise SpecError({"params": ["must be an object"]})
-    hints, fields = _shape(cls)
+    hints, fields = _shape(cast(type, cls))
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     for name in data:

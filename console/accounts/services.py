@@ -6,6 +6,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,9 +14,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
+
 from console.accounts.models import ApiToken, AuthFailure
 from console.accounts.roles import Role
 from console.audit.services import audit_record
+from console.core.types import Actor
 
 TOKEN_PREFIX = "fg_"
 TOKEN_PREFIX_LENGTH = 10  # the visible part of a key kept on its row (user and node tokens)
@@ -32,7 +38,7 @@ class IssuedToken:
 
 
 @transaction.atomic
-def api_token_create(*, user, name: str, actor=None) -> IssuedToken:
+def api_token_create(*, user: User, name: str, actor: Actor | None = None) -> IssuedToken:
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=key[:TOKEN_PREFIX_LENGTH], key_hash=token_hash(key)
@@ -47,7 +53,7 @@ def api_token_create(*, user, name: str, actor=None) -> IssuedToken:
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: Actor) -> ApiToken:
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
@@ -143,7 +149,7 @@ def _username_exists(username: str) -> bool:
     return User.objects.filter(**{f"{User.USERNAME_FIELD}__iexact": username}).exists()
 
 
-def _recent(kind: str, address: str):
+def _recent(kind: str, address: str) -> QuerySet[AuthFailure]:
     since = timezone.now() - timedelta(seconds=settings.FORGE_LOCKOUT_WINDOW_SECONDS)
     return AuthFailure.objects.filter(kind=kind, address=address, created_at__gte=since)
 
@@ -201,8 +207,13 @@ def roles_ensure() -> None:
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str | None, roles: list[Role], actor=None, email: str = ""
-):
+    *,
+    username: str,
+    password: str | None,
+    roles: list[Role],
+    actor: Actor | None = None,
+    email: str = "",
+) -> User:
     user = get_user_model().objects.create_user(username=username, password=password, email=email)
     for role in roles:
         group, _ = Group.objects.get_or_create(name=role.value)

@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.db import models
 
 from console.audit.models import AuditEvent
 from console.core import context
 from console.core.errors import FieldErrors
+from console.core.types import Actor
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 T = TypeVar("T")
 
@@ -16,7 +20,7 @@ T = TypeVar("T")
 def audit_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: Actor | None = None,
     obj: models.Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
@@ -33,7 +37,7 @@ def audit_record(
         object_repr = object_repr or str(obj)
         if project_id is None:
             project_id = getattr(obj, "project_id", None)
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = cast("User | None", actor if getattr(actor, "is_authenticated", False) else None)
     return AuditEvent.objects.create(
         actor=user,
         actor_name=user.get_username() if user else (str(actor) if actor else ""),
@@ -55,7 +59,7 @@ def refusals_audited(action: str) -> Callable[[Callable[..., T]], Callable[..., 
 
     def wrap(service: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(service)
-        def audited(*, actor: Any, project: Any, **kwargs: Any) -> T:
+        def audited(*, actor: Actor, project: Any, **kwargs: Any) -> T:
             try:
                 return service(actor=actor, project=project, **kwargs)
             except FieldErrors as exc:

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from console.accounts.roles import Cap
 from console.audit.api import AuditFilterSerializer
 from console.audit.selectors import audit_actions, audit_event_list
 from console.core.auth import require_cap
+from console.core.types import HtmxHttpRequest
 
 
 @require_cap(Cap.AUDIT_VIEW)
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     raw = {k: v for k, v in request.GET.items() if k in AuditFilterSerializer().fields and v}
     filters = AuditFilterSerializer(data=raw)
     valid = filters.is_valid()

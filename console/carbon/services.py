@@ -19,8 +19,9 @@ for CPU jobs), so deferred jobs do not all pile into the same cheap hour.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +33,7 @@ from console.carbon import selectors
 from console.carbon.engine import Plan, PlanError, ProviderError, plan
 from console.carbon.models import ForecastSnapshot
 from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.core.types import Actor
 from console.jobs import kinds
 from console.jobs.models import Job, JobState
 from console.jobs.services import _enqueue_on_commit, job_dispatch_if_due, job_transition
@@ -139,7 +141,7 @@ def _train_duration(job: Job) -> tuple[timedelta, str]:
         other = run.spec or {}
         if other.get("gpus_per_node", 0) * other.get("nodes", 1) != gpus:
             continue
-        _, values = metric_points(job_id=run.job_id, name="tokens_per_s")
+        _, values = metric_points(job_id=cast("int", run.job_id), name="tokens_per_s")
         rates = sorted(float(v) for v in values[-50:] if v > 0)
         if rates:
             rate = rates[len(rates) // 2]
@@ -162,7 +164,9 @@ def _capacity() -> tuple[int, int]:
     return gpus, nodes.count()
 
 
-def _blocker(job: Job, start: datetime, end: datetime, slot: timedelta):
+def _blocker(
+    job: Job, start: datetime, end: datetime, slot: timedelta
+) -> Callable[[datetime], bool] | None:
     """A blocked(slot_start) for the planner: True where the windows of the other planned
     jobs already use the capacity this job needs."""
     gpus, nodes, _ = job_demand(job)
@@ -180,7 +184,7 @@ def _blocker(job: Job, start: datetime, end: datetime, slot: timedelta):
         if on == 0 or bool(og) != bool(gpus):
             continue
         units = og * on if og else on
-        for w_start, w_end in other.carbon_plan.get("windows") or []:
+        for w_start, w_end in cast("dict[str, Any]", other.carbon_plan).get("windows") or []:
             a = datetime.fromisoformat(w_start).timestamp()
             b = datetime.fromisoformat(w_end).timestamp()
             a = max(a, start.timestamp() - step)
@@ -283,7 +287,7 @@ def job_plan_on_schedule(job: Job) -> None:
         job.not_before = nxt
 
 
-def job_run_now(*, actor: Any, job: Job) -> Job:
+def job_run_now(*, actor: Actor, job: Job) -> Job:
     """The user's override: start as soon as capacity allows, ignoring the plan."""
     if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
         raise Forbidden("Starting a job now needs the 'jobs.manage' permission or your own job.")

@@ -4,12 +4,11 @@ approved or production version and audit-logged either way ("deploy.bundle" or
 
 from __future__ import annotations
 
-from typing import Any
-
 from console.audit.services import audit_record
 from console.cards import deploy, render
 from console.cards.selectors import card_data
 from console.core.errors import Conflict
+from console.core.types import Actor
 from console.registry.models import ModelVersion, Status
 
 DEPLOYABLE = frozenset({Status.APPROVED, Status.PRODUCTION})
@@ -25,7 +24,7 @@ def deployment_refusal(version: ModelVersion) -> str:
     )
 
 
-def deployment_bundle_export(*, actor: Any, version: ModelVersion) -> tuple[str, bytes]:
+def deployment_bundle_export(*, actor: Actor, version: ModelVersion) -> tuple[str, bytes]:
     """(file name, zip bytes) of the version's bundle; Conflict (409) when not approved."""
     version.refresh_from_db(fields=["status"])
     reason = deployment_refusal(version)

@@ -19,7 +19,10 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,6 +31,7 @@ from django.db.models import Max
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import FieldErrors, Forbidden, InvalidInput
+from console.core.types import Actor
 from console.data.artifacts import (
     INCOMING,
     UPLOADS,
@@ -79,7 +83,7 @@ class PipelineInvalid(InvalidInput):
         self.errors = errors
 
 
-def _require_write(actor: Any) -> None:
+def _require_write(actor: Actor) -> None:
     if not has_cap(actor, Cap.DATA_WRITE):
         raise Forbidden("This needs the 'data.write' permission.")
 
@@ -98,7 +102,7 @@ def _check_text_field(value: str) -> str:
 
 @transaction.atomic
 def dataset_create(
-    *, actor: Any, project: Project, name: str, description: str = "", text_field: str = "text"
+    *, actor: Actor, project: Project, name: str, description: str = "", text_field: str = "text"
 ) -> Dataset:
     _require_write(actor)
     name = (name or "").strip()
@@ -115,7 +119,7 @@ def dataset_create(
         errors["description"] = ["At most 5,000 characters."]
     if errors:
         raise FieldErrors(errors)
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = cast("User | None", actor if getattr(actor, "is_authenticated", False) else None)
     try:
         with transaction.atomic():
             dataset = Dataset.objects.create(
@@ -150,7 +154,7 @@ def _precheck(path: Path, fmt: str, *, name: str, text_field: str) -> None:
 
 
 def dataset_upload(
-    *, actor: Any, dataset: Dataset, upload: StagedUpload, text_field: str | None = None
+    *, actor: Actor, dataset: Dataset, upload: StagedUpload, text_field: str | None = None
 ) -> Job:
     """Queue the ingest of a file the upload handler staged on disk. The file is moved
     under uploads/ for the job, or removed when it is refused."""
@@ -206,7 +210,7 @@ def dataset_upload(
 
 
 def dataset_import(
-    *, actor: Any, dataset: Dataset, path: str, text_field: str | None = None
+    *, actor: Actor, dataset: Dataset, path: str, text_field: str | None = None
 ) -> Job:
     """Queue the ingest of a file or folder under FORGE_DATA_IMPORT_ROOT."""
     _require_write(actor)
@@ -239,7 +243,7 @@ def dataset_import(
 
 
 @transaction.atomic
-def dataset_sample_load(*, actor: Any, project: Project) -> Dataset | None:
+def dataset_sample_load(*, actor: Actor, project: Project) -> Dataset | None:
     """The shipped sample corpus as a dataset of ``project``, ingested by a job (the
     demo). Idempotent: None when the project already has it."""
     if Dataset.objects.filter(project=project, name=SAMPLE_NAME).exists():
@@ -264,7 +268,7 @@ def dataset_sample_load(*, actor: Any, project: Project) -> Dataset | None:
 # ------------------------------------------------------------------ cleaning, tokenizers
 
 
-def version_clean(*, actor: Any, version: DatasetVersion, steps: Any, workers: int = 1) -> Job:
+def version_clean(*, actor: Actor, version: DatasetVersion, steps: Any, workers: int = 1) -> Job:
     _require_write(actor)
     try:
         steps = validate_pipeline(steps)
@@ -282,7 +286,7 @@ def version_clean(*, actor: Any, version: DatasetVersion, steps: Any, workers: i
 
 def tokenizer_train(
     *,
-    actor: Any,
+    actor: Actor,
     version: DatasetVersion,
     name: str = "",
     vocab_size: int = 52_000,
@@ -308,7 +312,7 @@ def tokenizer_train(
 
 def corpus_tokenize(
     *,
-    actor: Any,
+    actor: Actor,
     version: DatasetVersion,
     tokenizer: Tokenizer,
     seq_len: int = 2048,
@@ -348,7 +352,7 @@ def data_job_left_active(job_id: int) -> None:
         REGISTER[job.kind](job)
         _discard_upload_on_commit(job)
     elif job.state in (JobState.FAILED, JobState.CANCELLED):
-        key = output_key(job.kind, job.spec, job.pk)
+        key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
         transaction.on_commit(lambda: _discard(key))
         _discard_upload_on_commit(job)
 
@@ -381,7 +385,7 @@ def _next_number(dataset_id: int) -> tuple[Dataset, int]:
 def _register_version(job: Job) -> DatasetVersion | None:
     if DatasetVersion.objects.filter(job=job).exists():
         return None
-    key = output_key(job.kind, job.spec, job.pk)
+    key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
     folder = data_storage().path(key)
     manifest = read_manifest(folder)
     parent = None
@@ -437,7 +441,7 @@ def _register_tokenizer(job: Job) -> Tokenizer | None:
         return None
     from console.data.engine.tokenizer import REPORT_FILE
 
-    key = output_key(job.kind, job.spec, job.pk)
+    key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
     report = json.loads((data_storage().path(key) / REPORT_FILE).read_text("utf-8"))
     version = DatasetVersion.objects.select_related("dataset").get(pk=job.spec["version_id"])
     tokenizer = Tokenizer.objects.create(
@@ -475,7 +479,7 @@ def _register_corpus(job: Job) -> TokenizedCorpus | None:
         return None
     from console.data.engine.shards import INDEX_FILE
 
-    key = output_key(job.kind, job.spec, job.pk)
+    key = cast("str", output_key(job.kind, job.spec, job.pk))  # a data kind: never None
     index = json.loads((data_storage().path(key) / INDEX_FILE).read_text("utf-8"))
     version = DatasetVersion.objects.select_related("dataset").get(pk=job.spec["version_id"])
     tokenizer = Tokenizer.objects.get(pk=job.spec["tokenizer_id"])

@@ -39,6 +39,8 @@ ENVELOPE = 1024 * 1024
 class StagedUpload(UploadedFile):
     """An uploaded file already on disk at ``path`` (closed), with its sha256."""
 
+    name: str
+
     def __init__(self, *, path: Path, name: str, size: int, sha256: str, content_type: str):
         super().__init__(file=None, name=name, content_type=content_type, size=size)
         self.path = path

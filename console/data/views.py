@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -17,6 +17,7 @@ from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
 from console.core.ids import InvalidId, parse_id
+from console.core.types import HtmxHttpRequest
 from console.data import forms, selectors, services
 from console.data.api import too_large_message
 from console.data.artifacts import data_storage
@@ -29,7 +30,7 @@ from console.jobs.services import SpecInvalid
 from console.projects.selectors import project_get, project_list
 
 
-def _can_write(request: HttpRequest) -> bool:
+def _can_write(request: HtmxHttpRequest) -> bool:
     return has_cap(request.user, Cap.DATA_WRITE)
 
 
@@ -40,7 +41,7 @@ def _errors_of(exc: ServiceError) -> dict[str, list[str]]:
 # ------------------------------------------------------------------ the list
 
 
-def _list_context(request: HttpRequest, form: forms.DatasetForm | None = None) -> dict:
+def _list_context(request: HtmxHttpRequest, form: forms.DatasetForm | None = None) -> dict:
     projects = project_list(user=request.user)
     project = request.GET.get("project", "")
     return {
@@ -55,14 +56,14 @@ def _list_context(request: HttpRequest, form: forms.DatasetForm | None = None) -
 
 
 @require_cap(Cap.VIEW)
-def data_list(request: HttpRequest) -> HttpResponse:
+def data_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "data/list.html#datasets" if request.htmx else "data/list.html"
     return render(request, template, _list_context(request))
 
 
 @require_POST
 @require_cap(Cap.DATA_WRITE)
-def dataset_create(request: HttpRequest) -> HttpResponse:
+def dataset_create(request: HtmxHttpRequest) -> HttpResponse:
     projects = project_list(user=request.user)
     form = forms.DatasetForm(request.POST, projects=projects)
     if form.is_valid():
@@ -108,7 +109,7 @@ def _lineage_rows(versions: list[DatasetVersion]) -> list[tuple[DatasetVersion, 
     return rows
 
 
-def _dataset_context(request: HttpRequest, dataset: Dataset, **extra: Any) -> dict:
+def _dataset_context(request: HtmxHttpRequest, dataset: Dataset, **extra: Any) -> dict:
     versions = list(selectors.version_list(user=request.user, dataset=dataset.pk))
     jobs = selectors.dataset_jobs(dataset=dataset)
     version_ids = [v.pk for v in versions]
@@ -131,7 +132,7 @@ def _dataset_context(request: HttpRequest, dataset: Dataset, **extra: Any) -> di
     }
 
 
-def _visible_dataset(request: HttpRequest, dataset_id: int) -> Dataset:
+def _visible_dataset(request: HtmxHttpRequest, dataset_id: int) -> Dataset:
     dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
     if dataset is None:
         raise Http404("No such dataset.")
@@ -139,18 +140,18 @@ def _visible_dataset(request: HttpRequest, dataset_id: int) -> Dataset:
 
 
 @require_cap(Cap.VIEW)
-def dataset_detail(request: HttpRequest, dataset_id: int) -> HttpResponse:
+def dataset_detail(request: HtmxHttpRequest, dataset_id: int) -> HttpResponse:
     dataset = _visible_dataset(request, dataset_id)
     template = "data/dataset.html#live" if request.htmx else "data/dataset.html"
     return render(request, template, _dataset_context(request, dataset))
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def _wants_json(request: HtmxHttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
 def _upload_refused(
-    request: HttpRequest, dataset: Dataset, errors: dict[str, list[str]], status: int
+    request: HtmxHttpRequest, dataset: Dataset, errors: dict[str, list[str]], status: int
 ) -> HttpResponse:
     if _wants_json(request):
         detail = " ".join(msg for msgs in errors.values() for msg in msgs)
@@ -161,7 +162,7 @@ def _upload_refused(
 
 @csrf_exempt  # the upload handler must be in place before the CSRF check reads the body
 @require_cap(Cap.DATA_WRITE)
-def dataset_upload(request: HttpRequest, dataset_id: int) -> HttpResponse:
+def dataset_upload(request: HtmxHttpRequest, dataset_id: int) -> HttpResponse:
     """Upload a file (browser: XMLHttpRequest with a progress bar, or a plain form).
     The body is streamed to disk by DataUploadHandler; nothing stays behind when the
     upload is refused."""
@@ -185,7 +186,7 @@ def dataset_upload(request: HttpRequest, dataset_id: int) -> HttpResponse:
 
 @csrf_protect
 def _dataset_upload(
-    request: HttpRequest, dataset: Dataset, handler: DataUploadHandler
+    request: HtmxHttpRequest, dataset: Dataset, handler: DataUploadHandler
 ) -> HttpResponse:
     upload = request.FILES.get("file")
     if handler.too_large:
@@ -215,7 +216,7 @@ def _dataset_upload(
 
 @require_POST
 @require_cap(Cap.DATA_WRITE)
-def dataset_import(request: HttpRequest, dataset_id: int) -> HttpResponse:
+def dataset_import(request: HtmxHttpRequest, dataset_id: int) -> HttpResponse:
     dataset = _visible_dataset(request, dataset_id)
     form = forms.ImportForm(request.POST)
     if form.is_valid():
@@ -274,7 +275,7 @@ def _dedup_examples(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _version_context(request: HttpRequest, version: DatasetVersion, **extra: Any) -> dict:
+def _version_context(request: HtmxHttpRequest, version: DatasetVersion, **extra: Any) -> dict:
     user = request.user
     project_versions = selectors.version_list(user=user).filter(
         dataset__project_id=version.dataset.project_id
@@ -310,7 +311,7 @@ def _version_context(request: HttpRequest, version: DatasetVersion, **extra: Any
     return context
 
 
-def _visible_version(request: HttpRequest, version_id: int) -> DatasetVersion:
+def _visible_version(request: HtmxHttpRequest, version_id: int) -> DatasetVersion:
     version = selectors.version_get(user=request.user, version_id=version_id)
     if version is None:
         raise Http404("No such dataset version.")
@@ -318,14 +319,14 @@ def _visible_version(request: HttpRequest, version_id: int) -> DatasetVersion:
 
 
 @require_cap(Cap.VIEW)
-def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+def version_detail(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _visible_version(request, version_id)
     return render(request, "data/version.html", _version_context(request, version))
 
 
 @require_POST
 @require_cap(Cap.DATA_WRITE)
-def version_clean(request: HttpRequest, version_id: int) -> HttpResponse:
+def version_clean(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _visible_version(request, version_id)
     steps, errors = forms.clean_form_steps(request.POST)
     if not errors:
@@ -352,7 +353,7 @@ def version_clean(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.DATA_WRITE)
-def version_tokenizer(request: HttpRequest, version_id: int) -> HttpResponse:
+def version_tokenizer(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _visible_version(request, version_id)
     form = forms.TokenizerForm(request.POST)
     if form.is_valid():
@@ -381,14 +382,14 @@ def version_tokenizer(request: HttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def tokenizer_detail(request: HttpRequest, tokenizer_id: int) -> HttpResponse:
+def tokenizer_detail(request: HtmxHttpRequest, tokenizer_id: int) -> HttpResponse:
     tokenizer = selectors.tokenizer_get(user=request.user, tokenizer_id=tokenizer_id)
     if tokenizer is None:
         raise Http404("No such tokenizer.")
     return render(request, "data/tokenizer.html", _tokenizer_context(request, tokenizer))
 
 
-def _tokenizer_context(request: HttpRequest, tokenizer: Tokenizer, **extra: Any) -> dict:
+def _tokenizer_context(request: HtmxHttpRequest, tokenizer: Tokenizer, **extra: Any) -> dict:
     versions = selectors.version_list(user=request.user).filter(
         dataset__project_id=tokenizer.project_id
     )
@@ -413,7 +414,7 @@ def _tokenizer_context(request: HttpRequest, tokenizer: Tokenizer, **extra: Any)
 
 @require_POST
 @require_cap(Cap.DATA_WRITE)
-def corpus_new(request: HttpRequest) -> HttpResponse:
+def corpus_new(request: HtmxHttpRequest) -> HttpResponse:
     """Tokenize a version with a tokenizer (the form is on version and tokenizer pages)."""
     user = request.user
     versions = selectors.version_list(user=user)
@@ -461,7 +462,7 @@ def _int(raw: str | None) -> int:
 
 
 @require_cap(Cap.VIEW)
-def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
+def corpus_detail(request: HtmxHttpRequest, corpus_id: int) -> HttpResponse:
     corpus = selectors.corpus_get(user=request.user, corpus_id=corpus_id)
     if corpus is None:
         raise Http404("No such tokenized corpus.")
@@ -482,7 +483,7 @@ def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def job_output(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_output(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """Where a data job's result lives: its version, tokenizer or corpus page."""
     found = selectors.job_output(user=request.user, job_id=job_id)
     if found is None:

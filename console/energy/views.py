@@ -6,11 +6,12 @@ monthly emissions."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from console.accounts.roles import Cap
 from console.core.auth import require_cap
+from console.core.types import HtmxHttpRequest
 from console.energy import selectors
 from console.energy.services import currency
 from console.jobs.models import Job, JobState
@@ -20,7 +21,7 @@ TOP_JOBS = 10
 
 
 @require_cap(Cap.VIEW)
-def job_panel(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_panel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = job_get(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such job.")
@@ -46,7 +47,7 @@ def _phase(job: Job) -> str:
 
 
 @require_cap(Cap.VIEW)
-def energy_home(request: HttpRequest) -> HttpResponse:
+def energy_home(request: HtmxHttpRequest) -> HttpResponse:
     by_month = selectors.usage_totals(request.user, group="month")
     return render(
         request,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,12 +11,13 @@ from console.accounts.roles import Cap, has_cap
 from console.audit.selectors import audit_object_history
 from console.core.auth import require_cap
 from console.core.errors import ServiceError
+from console.core.types import HtmxHttpRequest
 from console.fleet import selectors, services
 from console.fleet.models import Node
 
 
 @require_cap(Cap.VIEW)
-def fleet_list(request: HttpRequest) -> HttpResponse:
+def fleet_list(request: HtmxHttpRequest) -> HttpResponse:
     nodes = list(selectors.node_list())
     context = {
         "nodes": nodes,
@@ -29,7 +30,7 @@ def fleet_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.FLEET_MANAGE)
-def node_create(request: HttpRequest) -> HttpResponse:
+def node_create(request: HtmxHttpRequest) -> HttpResponse:
     name = request.POST.get("name", "").strip()
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_slug
@@ -46,7 +47,7 @@ def node_create(request: HttpRequest) -> HttpResponse:
     return _show_token(request, issued)
 
 
-def _show_token(request: HttpRequest, issued: services.IssuedNodeToken) -> HttpResponse:
+def _show_token(request: HtmxHttpRequest, issued: services.IssuedNodeToken) -> HttpResponse:
     node = selectors.node_get(name=issued.node.name)
     return render(
         request,
@@ -56,7 +57,7 @@ def _show_token(request: HttpRequest, issued: services.IssuedNodeToken) -> HttpR
 
 
 @require_cap(Cap.VIEW)
-def node_detail(request: HttpRequest, name: str) -> HttpResponse:
+def node_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     node = selectors.node_get(name=name)
     if node is None:
         raise Http404("No such node.")
@@ -78,7 +79,7 @@ def node_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.FLEET_MANAGE)
-def node_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
+def node_action(request: HtmxHttpRequest, name: str, action: str) -> HttpResponse:
     node = Node.objects.filter(name=name).first()
     if node is None:
         raise Http404("No such node.")

@@ -11,7 +11,10 @@ decision after a final state (an approval replayed after a rejection) is a Confl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,6 +26,7 @@ from django.utils import timezone
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.core.types import Actor
 from console.governance.models import (
     OPEN_STATES,
     CheckKind,
@@ -55,11 +59,11 @@ def max_evidence_bytes() -> int:
     return int(getattr(settings, "FORGE_GOVERNANCE_MAX_FILE_BYTES", MAX_EVIDENCE_BYTES))
 
 
-def _user_id(actor: Any) -> int | None:
+def _user_id(actor: Actor) -> int | None:
     return getattr(actor, "pk", None)
 
 
-def _audit(action: str, actor: Any, review: Review, **after: Any) -> None:
+def _audit(action: str, actor: Actor | None, review: Review, **after: Any) -> None:
     audit_record(
         action=action,
         actor=actor,
@@ -76,7 +80,7 @@ def _locked(review: Review) -> Review:
 # ------------------------------------------------------------------ submitter
 
 
-def review_open(*, actor: Any, version: ModelVersion, template: ChecklistTemplate) -> Review:
+def review_open(*, actor: Actor, version: ModelVersion, template: ChecklistTemplate) -> Review:
     """Open a review of ``version`` against ``template``, copying its items (one open
     review per version; the version must be a draft)."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
@@ -96,7 +100,7 @@ def review_open(*, actor: Any, version: ModelVersion, template: ChecklistTemplat
                 template=template,
                 template_name=template.name,
                 required_approvers=template.required_approvers,
-                submitted_by=actor,
+                submitted_by=cast("User", actor),  # capabilities checked: not anonymous
             )
             ReviewItem.objects.bulk_create(
                 ReviewItem(
@@ -135,7 +139,7 @@ def _check_file(upload: UploadedFile) -> None:
 
 def review_item_update(
     *,
-    actor: Any,
+    actor: Actor,
     item: ReviewItem,
     text: str | None = None,
     link: str | None = None,
@@ -181,14 +185,14 @@ def review_item_update(
             _check_file(file)
             if item.evidence_file:
                 item.evidence_file.delete(save=False)
-            item.evidence_file.save(Path(file.name).name, file, save=False)
+            item.evidence_file.save(Path(cast("str", file.name)).name, file, save=False)
             changed["file"] = item.evidence_file.name
         item.save()
         _audit("review.evidence", actor, review, item=item.key, **changed)
     return item
 
 
-def review_submit(*, actor: Any, review: Review) -> Review:
+def review_submit(*, actor: Actor, review: Review) -> Review:
     """Submit for review: every required item has evidence; the version goes in review."""
     with transaction.atomic():
         review = _locked(review)
@@ -218,7 +222,7 @@ def review_submit(*, actor: Any, review: Review) -> Review:
 # ------------------------------------------------------------------ reviewers
 
 
-def _check_reviewer(actor: Any, review: Review, what: str) -> None:
+def _check_reviewer(actor: Actor, review: Review, what: str) -> None:
     if not has_cap(actor, Cap.REVIEW):
         raise Forbidden(f"{what} needs the 'review' permission.")
     me = _user_id(actor)
@@ -233,7 +237,7 @@ def _check_reviewer(actor: Any, review: Review, what: str) -> None:
         raise Forbidden("Four-eyes: you cannot review a model version you submitted or created.")
 
 
-def review_start(*, actor: Any, review: Review) -> Review:
+def review_start(*, actor: Actor, review: Review) -> Review:
     """A reviewer picks up a submitted review: submitted → in review."""
     _check_reviewer(actor, review, "Starting a review")
     with transaction.atomic():
@@ -255,7 +259,7 @@ def _to_in_review(review: Review) -> None:
     review.state, review.started_at = ReviewState.IN_REVIEW, now
 
 
-def _decision_refused(actor: Any, review: Review, decision: str) -> Conflict | None:
+def _decision_refused(actor: Actor, review: Review, decision: str) -> Conflict | None:
     """A decision on a review that takes none (a final state, a draft): audit-logged
     outside the decision's transaction, so the refusal stays on record."""
     state = Review.objects.filter(pk=review.pk).values_list("state", flat=True).first()
@@ -268,12 +272,15 @@ def _decision_refused(actor: Any, review: Review, decision: str) -> Conflict | N
         project_id=review.project_id,
         after={"decision": decision, "state": state},
     )
-    return Conflict(f"Review {review.pk} is {ReviewState(state).label}; it takes no decision now.")
+    return Conflict(
+        f"Review {review.pk} is {ReviewState(cast('str', state)).label}; it takes no decision now."
+    )
 
 
-def _decide(*, actor: Any, review: Review, decision: str, comment: str) -> Review:
+def _decide(*, actor: Actor, review: Review, decision: str, comment: str) -> Review:
     label = DecisionKind(decision).label
     _check_reviewer(actor, review, f"{label.capitalize()}")
+    reviewer = cast("User", actor)  # _check_reviewer refused anonymous actors
     comment = (comment or "").strip()
     if decision != DecisionKind.APPROVE and not comment:
         raise InvalidInput(f"Say why ({label} needs a comment).")
@@ -286,14 +293,18 @@ def _decide(*, actor: Any, review: Review, decision: str, comment: str) -> Revie
             raise Conflict(
                 f"Review {review.pk} is {review.get_state_display()}; it takes no decision now."
             )
-        if Decision.objects.filter(review=review, round=review.round, reviewer=actor).exists():
+        if Decision.objects.filter(review=review, round=review.round, reviewer=reviewer).exists():
             raise Conflict("You already decided on this review.")
         if decision == DecisionKind.APPROVE:
             _check_items_allow_approval(review)
         if review.state == ReviewState.SUBMITTED:
             _to_in_review(review)
         Decision.objects.create(
-            review=review, round=review.round, reviewer=actor, decision=decision, comment=comment
+            review=review,
+            round=review.round,
+            reviewer=reviewer,
+            decision=decision,
+            comment=comment,
         )
         _audit(f"review.{decision}", actor, review, comment=comment[:500])
         final = None
@@ -340,22 +351,22 @@ def _check_items_allow_approval(review: Review) -> None:
         )
 
 
-def review_approve(*, actor: Any, review: Review, comment: str = "") -> Review:
+def review_approve(*, actor: Actor, review: Review, comment: str = "") -> Review:
     return _decide(actor=actor, review=review, decision=DecisionKind.APPROVE, comment=comment)
 
 
-def review_reject(*, actor: Any, review: Review, comment: str) -> Review:
+def review_reject(*, actor: Actor, review: Review, comment: str) -> Review:
     return _decide(actor=actor, review=review, decision=DecisionKind.REJECT, comment=comment)
 
 
-def review_request_changes(*, actor: Any, review: Review, comment: str) -> Review:
+def review_request_changes(*, actor: Actor, review: Review, comment: str) -> Review:
     return _decide(
         actor=actor, review=review, decision=DecisionKind.REQUEST_CHANGES, comment=comment
     )
 
 
 def review_item_record_check(
-    *, actor: Any, item: ReviewItem, passed: bool, result: dict[str, Any] | None = None
+    *, actor: Actor, item: ReviewItem, passed: bool, result: dict[str, Any] | None = None
 ) -> ReviewItem:
     """A reviewer records a check result by hand, with the reason (``result["note"]``).
 
@@ -407,7 +418,7 @@ def review_item_record_check(
 
 
 def review_check_start(
-    *, actor: Any, item: ReviewItem, params: dict[str, Any] | None = None
+    *, actor: Actor, item: ReviewItem, params: dict[str, Any] | None = None
 ) -> Job:
     """Queue an item's automated check (a ``review.check`` job on the version's folder).
 
@@ -491,7 +502,7 @@ def review_check_left_active(job_id: int) -> None:
     )
 
 
-def review_tamper_refused(*, actor: Any, review: Review, via: str, fields: list[str]) -> None:
+def review_tamper_refused(*, actor: Actor, review: Review, via: str, fields: list[str]) -> None:
     """Audit an attempt to change a review's state or decisions outside these services
     (admin change form, API PATCH); the caller answers 403/409 and changes nothing."""
     audit_record(
@@ -510,7 +521,7 @@ def review_latest(version: ModelVersion) -> Review | None:
     return Review.objects.filter(version=version).order_by("-created_at", "-id").first()
 
 
-def model_promote(*, actor: Any, version: ModelVersion) -> ModelVersion:
+def model_promote(*, actor: Actor, version: ModelVersion) -> ModelVersion:
     """Approved → production, only when the version's latest review is approved."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden("Promoting needs the 'training.write' permission.")
@@ -537,7 +548,7 @@ def model_promote(*, actor: Any, version: ModelVersion) -> ModelVersion:
     return version
 
 
-def model_archive(*, actor: Any, version: ModelVersion) -> ModelVersion:
+def model_archive(*, actor: Actor, version: ModelVersion) -> ModelVersion:
     """Retire an approved or production version."""
     if not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden("Archiving needs the 'training.write' permission.")

@@ -6,7 +6,7 @@ service; a refused self-approval is a 403 page and an audit event."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,20 +14,21 @@ from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
 from console.core.ids import InvalidId, parse_optional_id
+from console.core.types import HtmxHttpRequest
 from console.governance import checks_input, selectors, services
 from console.governance.models import Review
 from console.jobs.services import SpecInvalid
 from console.registry.selectors import model_version_get
 
 
-def _review_or_404(request: HttpRequest, review_id: int) -> Review:
+def _review_or_404(request: HtmxHttpRequest, review_id: int) -> Review:
     review = selectors.review_get(user=request.user, review_id=review_id)
     if review is None:
         raise Http404("No such review.")
     return review
 
 
-def _context(request: HttpRequest, review: Review) -> dict:
+def _context(request: HtmxHttpRequest, review: Review) -> dict:
     user = request.user
     mine = review.submitted_by_id == user.pk
     creator = review.version.created_by_id == user.pk
@@ -49,7 +50,7 @@ def _context(request: HttpRequest, review: Review) -> dict:
 
 
 @require_cap(Cap.VIEW)
-def review_list(request: HttpRequest) -> HttpResponse:
+def review_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "governance/list.html",
@@ -65,7 +66,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
+def review_detail(request: HtmxHttpRequest, review_id: int) -> HttpResponse:
     review = _review_or_404(request, review_id)
     template = "governance/detail.html#panel" if request.htmx else "governance/detail.html"
     return render(request, template, _context(request, review))
@@ -73,7 +74,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def review_open(request: HttpRequest, version_id: int) -> HttpResponse:
+def review_open(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = model_version_get(user=request.user, version_id=version_id)
     if version is None:
         raise Http404("No such model version.")
@@ -103,7 +104,7 @@ def review_open(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.VIEW)
-def review_item(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+def review_item(request: HtmxHttpRequest, review_id: int, item_id: int) -> HttpResponse:
     item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
     if item is None:
         raise Http404("No such checklist item.")
@@ -125,7 +126,7 @@ def review_item(request: HttpRequest, review_id: int, item_id: int) -> HttpRespo
     return redirect("governance:detail", review_id=review_id)
 
 
-def _act(request: HttpRequest, review_id: int, action: str) -> HttpResponse:
+def _act(request: HtmxHttpRequest, review_id: int, action: str) -> HttpResponse:
     review = _review_or_404(request, review_id)
     comment = request.POST.get("comment", "")
     calls = {
@@ -159,13 +160,13 @@ def _act(request: HttpRequest, review_id: int, action: str) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.VIEW)
-def review_action(request: HttpRequest, review_id: int, action: str) -> HttpResponse:
+def review_action(request: HtmxHttpRequest, review_id: int, action: str) -> HttpResponse:
     return _act(request, review_id, action)
 
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def model_promote(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_promote(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = model_version_get(user=request.user, version_id=version_id)
     if version is None:
         raise Http404("No such model version.")
@@ -181,7 +182,7 @@ def model_promote(request: HttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def review_item_file(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+def review_item_file(request: HtmxHttpRequest, review_id: int, item_id: int) -> HttpResponse:
     """An item's evidence file, as an attachment (never rendered inline)."""
     item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
     if item is None or not item.evidence_file:
@@ -207,7 +208,7 @@ def _int(value: str | None, default: int) -> int:
 
 @require_POST
 @require_cap(Cap.VIEW)
-def review_item_run_check(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+def review_item_run_check(request: HtmxHttpRequest, review_id: int, item_id: int) -> HttpResponse:
     """Start an item's automated check (the fact check takes an uploaded Q/A set)."""
     item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
     if item is None:
@@ -232,7 +233,7 @@ def review_item_run_check(request: HttpRequest, review_id: int, item_id: int) ->
 
 @require_POST
 @require_cap(Cap.REVIEW)
-def review_item_check(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
+def review_item_check(request: HtmxHttpRequest, review_id: int, item_id: int) -> HttpResponse:
     """A reviewer records a manual check result (automated checks will fill it later)."""
     item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
     if item is None:

@@ -10,6 +10,7 @@ count, min, max (earliest step on ties), first and last step.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -34,7 +35,9 @@ def _first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return hits[np.searchsorted(hits, starts)]
 
 
-def _reduce(keys: np.ndarray, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+def _reduce(
+    keys: np.ndarray, cols: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Merge rows with equal keys. Rows are in step order and keys never decrease,
     so the first row at a segment's minimum is the one with the earliest step."""
     count, first, last, min_value, min_step, max_value, max_step = cols
@@ -55,7 +58,7 @@ def _reduce(keys: np.ndarray, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray,
     )
 
 
-def rollups_of(job: int, name: str, steps: np.ndarray, values: np.ndarray) -> list[tuple]:
+def rollups_of(job: int, name: str, steps: np.ndarray, values: np.ndarray) -> list[tuple[Any, ...]]:
     """Rollup rows (ROLLUP_COLUMNS order) of one series' points at every level: the
     finest from the points, each coarser one from the level below."""
     if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
@@ -71,7 +74,7 @@ def rollups_of(job: int, name: str, steps: np.ndarray, values: np.ndarray) -> li
         steps,
     )
     keys, shift = steps, 0
-    out: list[tuple] = []
+    out: list[tuple[Any, ...]] = []
     for level in ROLLUP_LEVELS:
         keys, cols = _reduce(keys >> (level - shift), cols)
         shift = level
@@ -129,7 +132,7 @@ _PG_UNNEST = (
 )
 
 
-def _rollups_upsert(rows: list[tuple]) -> None:
+def _rollups_upsert(rows: list[tuple[Any, ...]]) -> None:
     rows.sort(key=lambda r: r[:4])  # one lock order for every writer: no deadlocks
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -171,7 +174,7 @@ def metric_series_append(series: Series) -> int:
     if not chunks:
         return 0
     MetricChunk.objects.bulk_create(chunks)
-    rollups: list[tuple] = []
+    rollups: list[tuple[Any, ...]] = []
     for (job, name), parts in by_name.items():
         steps = np.concatenate([p[0] for p in parts])
         values = np.concatenate([p[1] for p in parts])

@@ -10,13 +10,14 @@ disagree, and of two decisions at once exactly one is recorded (S2)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
 
 from console.audit.services import audit_record
 from console.core.errors import Conflict, NotFound
+from console.core.types import Actor
 from console.jobs import services as job_services
 from console.jobs.models import Job
 from console.policies.estimate import RunEstimate
@@ -43,7 +44,7 @@ def _run_job(run_id: int) -> Run:
     return run
 
 
-def run_approval_decide(*, job: Job, actor: Any, approved: bool, comment: str = "") -> None:
+def run_approval_decide(*, job: Job, actor: Actor, approved: bool, comment: str = "") -> None:
     """Record a reviewer's decision on the run's pending approval: train.run's approval
     record, called by job_approve / job_reject inside the transaction that moves the
     job (never on its own: the job's move is the decision)."""
@@ -57,15 +58,15 @@ def run_approval_decide(*, job: Job, actor: Any, approved: bool, comment: str = 
     )
 
 
-def run_approve(*, actor: Any, run_id: int, comment: str = "") -> Run:
+def run_approve(*, actor: Actor, run_id: int, comment: str = "") -> Run:
     """The run page's, the runs API's and the admin's approval: the job's decision."""
     run = _run_job(run_id)
-    job_services.job_approve(actor=actor, job_id=run.job_id, comment=comment)
+    job_services.job_approve(actor=actor, job_id=cast("int", run.job_id), comment=comment)
     return run
 
 
-def run_reject(*, actor: Any, run_id: int, comment: str = "") -> Run:
+def run_reject(*, actor: Actor, run_id: int, comment: str = "") -> Run:
     """The run page's, the runs API's and the admin's rejection: the job's decision."""
     run = _run_job(run_id)
-    job_services.job_reject(actor=actor, job_id=run.job_id, reason=comment)
+    job_services.job_reject(actor=actor, job_id=cast("int", run.job_id), reason=comment)
     return run

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +28,7 @@ from django.db.models import Max
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput
+from console.core.types import Actor
 from console.data.artifacts import data_storage
 from console.data.engine.storage import StorageError
 from console.data.models import TokenizedCorpus
@@ -60,7 +61,7 @@ TOKENIZER_SKIP = frozenset({"forge_tokenizer.json"})
 PRECISION_OF = {"fp16": Precision.FP16, "bf16": Precision.BF16, "int8": Precision.INT8}
 
 
-def _require(actor: Any, cap: Cap = Cap.TRAINING_WRITE) -> None:
+def _require(actor: Actor, cap: Cap = Cap.TRAINING_WRITE) -> None:
     if not has_cap(actor, cap):
         raise Forbidden(f"This needs the '{cap.value}' permission.")
 
@@ -133,7 +134,7 @@ def model_folder(version: ModelVersion) -> Path:
 # ------------------------------------------------------------------ commands
 
 
-def model_register(*, actor: Any, run: Run, step: int, name: str) -> Job:
+def model_register(*, actor: Actor, run: Run, step: int, name: str) -> Job:
     """Queue a ``model.export`` of the run's checkpoint at ``step`` as the next version
     of ``name``. ``run`` must be one the actor may see (callers look it up scoped)."""
     _require(actor)
@@ -152,7 +153,7 @@ def model_register(*, actor: Any, run: Run, step: int, name: str) -> Job:
 
 
 def _eval_corpus(version: ModelVersion, corpus: TokenizedCorpus | None) -> TokenizedCorpus:
-    corpus = corpus or (version.run.corpus if version.run_id else None)
+    corpus = corpus or (cast("Run", version.run).corpus if version.run_id else None)
     if corpus is None:
         raise FieldErrors({"corpus": ["Pick a tokenized corpus (this version has no run)."]})
     if corpus.project_id != version.project_id:
@@ -162,7 +163,7 @@ def _eval_corpus(version: ModelVersion, corpus: TokenizedCorpus | None) -> Token
 
 def model_evaluate(
     *,
-    actor: Any,
+    actor: Actor,
     version: ModelVersion,
     kind: str = "perplexity",
     corpus: TokenizedCorpus | None = None,
@@ -198,7 +199,7 @@ def supported_methods() -> dict[str, str]:
 
 def model_quantize(
     *,
-    actor: Any,
+    actor: Actor,
     version: ModelVersion,
     method: str,
     group_size: int = 128,
@@ -231,7 +232,7 @@ def model_quantize(
 
 
 @transaction.atomic
-def model_version_set_status(*, actor: Any, version: ModelVersion, status: str) -> ModelVersion:
+def model_version_set_status(*, actor: Actor, version: ModelVersion, status: str) -> ModelVersion:
     """The one path that changes a version's status. Allowed for now: draft → archived,
     archived → draft. Review, approval and production are the governance issue's."""
     _require(actor)
@@ -273,7 +274,7 @@ GOVERNANCE_TRANSITIONS = frozenset(
 
 @transaction.atomic
 def model_version_status_by_governance(
-    *, version: ModelVersion, status: str, actor: Any
+    *, version: ModelVersion, status: str, actor: Actor
 ) -> ModelVersion:
     """Review, approval, production and retirement of a version, for governance's services
     only (they check the review and the actor's rights): draft → in review, in review →
@@ -300,7 +301,7 @@ def model_version_status_by_governance(
 
 def playground_generate(
     *,
-    actor: Any,
+    actor: Actor,
     version: ModelVersion,
     prompt: str,
     temperature: float = 0.7,

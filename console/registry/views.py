@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,6 +16,7 @@ from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from console.core.ids import InvalidId, parse_optional_id
+from console.core.types import HtmxHttpRequest
 from console.data.selectors import corpus_get, corpus_list
 from console.jobs.models import Job
 from console.projects.selectors import project_list
@@ -26,7 +27,7 @@ from console.runs.models import Checkpoint
 from console.runs.selectors import run_get, run_list
 
 
-def _version_or_404(request: HttpRequest, version_id: int) -> ModelVersion:
+def _version_or_404(request: HtmxHttpRequest, version_id: int) -> ModelVersion:
     version = selectors.model_version_get(user=request.user, version_id=version_id)
     if version is None:
         raise Http404("No such model version.")
@@ -44,7 +45,7 @@ def _add_errors(form, exc: ServiceError) -> None:
 
 
 @require_cap(Cap.VIEW)
-def model_list(request: HttpRequest) -> HttpResponse:
+def model_list(request: HtmxHttpRequest) -> HttpResponse:
     project = request.GET.get("project", "")
     return render(
         request,
@@ -58,7 +59,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_cap(Cap.TRAINING_WRITE)
-def model_new(request: HttpRequest) -> HttpResponse:
+def model_new(request: HtmxHttpRequest) -> HttpResponse:
     """Register a run's checkpoint (the run page links here with run and step)."""
     data = request.POST if request.method == "POST" else None
     initial = {"run": request.GET.get("run"), "step": request.GET.get("step")}
@@ -104,7 +105,9 @@ def model_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _detail_context(request: HttpRequest, version: ModelVersion, **extra: Any) -> dict[str, Any]:
+def _detail_context(
+    request: HtmxHttpRequest, version: ModelVersion, **extra: Any
+) -> dict[str, Any]:
     corpora = corpus_list(user=request.user).filter(project_id=version.project_id)[:50]
     lineage = version.lineage or {}
     chart = selectors.perplexity_chart(version)
@@ -138,14 +141,14 @@ def _detail_context(request: HttpRequest, version: ModelVersion, **extra: Any) -
 
 
 @require_cap(Cap.VIEW)
-def model_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_detail(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
     return render(request, "registry/detail.html", _detail_context(request, version))
 
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def model_evaluate(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_evaluate(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
     corpora = corpus_list(user=request.user).filter(project_id=version.project_id)[:50]
     form = forms.EvaluateForm(request.POST, corpora=corpora)
@@ -170,7 +173,7 @@ def model_evaluate(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def model_quantize(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_quantize(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
     form = forms.QuantizeForm(request.POST)
     if form.is_valid():
@@ -194,7 +197,7 @@ def model_quantize(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def model_status(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_status(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
     try:
         services.model_version_set_status(
@@ -208,7 +211,7 @@ def model_status(request: HttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def model_download(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_download(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
     try:
         return download_response(version)
@@ -222,7 +225,7 @@ def model_download(request: HttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def model_file(request: HttpRequest, version_id: int, path: str) -> HttpResponse:
+def model_file(request: HtmxHttpRequest, version_id: int, path: str) -> HttpResponse:
     """One file of the version, after checking it against its recorded sha256."""
     version = _version_or_404(request, version_id)
     try:
@@ -242,7 +245,7 @@ def model_file(request: HttpRequest, version_id: int, path: str) -> HttpResponse
 
 
 @require_cap(Cap.VIEW)
-def model_playground(request: HttpRequest, version_id: int) -> HttpResponse:
+def model_playground(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     """Generation from one prompt, synchronously (small versions only)."""
     version = _version_or_404(request, version_id)
     form = forms.PlaygroundForm(request.POST or None)
@@ -282,7 +285,7 @@ def _limit() -> int:
 
 
 @require_cap(Cap.VIEW)
-def job_output(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_output(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """Where a model job's result lives: the version it made, or the one it evaluated."""
     job = Job.objects.filter(pk=job_id, project__in=project_list(user=request.user)).first()
     if job is None:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +25,7 @@ from django.db import IntegrityError, transaction
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record, refusals_audited
 from console.core.errors import FieldErrors, Forbidden
+from console.core.types import Actor
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
@@ -365,7 +369,7 @@ def build_spec(
 @refusals_audited("run.create_refused")
 def run_create(
     *,
-    actor: Any,
+    actor: Actor,
     project: Project,
     corpus: TokenizedCorpus,
     preset: str,
@@ -471,7 +475,7 @@ def run_create(
         run = Run.objects.create(
             project=project,
             name=name,
-            created_by=actor,
+            created_by=cast("User", actor),  # capabilities checked: not anonymous
             corpus=corpus,
             preset=preset,
             params=param_count(spec.model),
@@ -550,7 +554,7 @@ def checkpoint_register(*, run: Run, checkpoint: dict[str, Any] | None) -> Check
         return Checkpoint.objects.filter(run=run, step=step).first()
 
 
-def run_checkpoint_announced(job_id: int, checkpoint: dict) -> None:
+def run_checkpoint_announced(job_id: int, checkpoint: dict[str, Any]) -> None:
     """The jobs hook: every checkpoint a run's job announces, registered in the ingest
     transaction that receives it (a pausing attempt's last one included)."""
     run = Run.objects.filter(job_id=job_id).first()

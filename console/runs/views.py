@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.accounts.roles import Cap, has_cap
 from console.core.auth import forbidden, require_cap
 from console.core.errors import Conflict, Forbidden, ServiceError
+from console.core.types import HtmxHttpRequest
 from console.data.selectors import corpus_list
 from console.jobs import kinds
 from console.jobs import services as job_services
@@ -35,7 +36,7 @@ METRIC_NAME = re.compile(r"[A-Za-z0-9_./-]{1,64}")
 
 
 @require_cap(Cap.VIEW)
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: HtmxHttpRequest) -> HttpResponse:
     runs = selectors.run_list(user=request.user, project=request.GET.get("project", ""))[:200]
     template = "runs/list.html#runs" if request.htmx else "runs/list.html"
     return render(request, template, {"runs": runs})
@@ -43,7 +44,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require_cap(Cap.TRAINING_WRITE)
-def run_new(request: HttpRequest) -> HttpResponse:
+def run_new(request: HtmxHttpRequest) -> HttpResponse:
     corpora = list(corpus_list(user=request.user).select_related("tokenizer"))
     gpu_nodes = selectors.fleet_gpu_nodes()
     form = RunForm(request.POST or None, corpora=corpora, gpu_nodes=gpu_nodes)
@@ -81,7 +82,7 @@ def run_new(request: HttpRequest) -> HttpResponse:
     return render(request, "runs/new.html", context, status=status)
 
 
-def _detail_context(request: HttpRequest, run: Run, **extra: Any) -> dict[str, Any]:
+def _detail_context(request: HtmxHttpRequest, run: Run, **extra: Any) -> dict[str, Any]:
     job = run.job
     manage = has_cap(request.user, Cap.JOBS_MANAGE)
     active = job is not None and not job.is_terminal
@@ -109,7 +110,7 @@ def _detail_context(request: HttpRequest, run: Run, **extra: Any) -> dict[str, A
 
 
 @require_cap(Cap.VIEW)
-def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_get(user=request.user, run_id=run_id)
     if run is None:
         raise Http404("No such run.")
@@ -118,7 +119,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 def _job_action(
-    request: HttpRequest, run_id: int, action: Callable[..., Any], done: str
+    request: HtmxHttpRequest, run_id: int, action: Callable[..., Any], done: str
 ) -> HttpResponse:
     """Pause, resume or cancel the run's job through console.jobs.services. htmx gets
     the status partial back (with the error inline and a 403/409 when refused); a
@@ -150,25 +151,25 @@ def _job_action(
 
 @require_POST
 @require_cap(Cap.VIEW)
-def run_pause(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_pause(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     return _job_action(request, run_id, job_services.job_pause, "paused")
 
 
 @require_POST
 @require_cap(Cap.VIEW)
-def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_resume(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     return _job_action(request, run_id, job_services.job_resume, "resumed")
 
 
 @require_POST
 @require_cap(Cap.VIEW)
-def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_cancel(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     return _job_action(request, run_id, job_services.job_cancel, "cancelled")
 
 
 @require_POST
 @require_cap(Cap.VIEW)
-def run_run_now(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_run_now(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """Override the carbon-aware plan: start as soon as capacity allows."""
     from console.carbon.services import job_run_now
 
@@ -178,13 +179,13 @@ def run_run_now(request: HttpRequest, run_id: int) -> HttpResponse:
     return _job_action(request, run_id, action, "starting now (carbon plan overridden)")
 
 
-def _compare_ids(request: HttpRequest) -> list[int]:
+def _compare_ids(request: HtmxHttpRequest) -> list[int]:
     return parse_run_ids(request.GET.getlist("runs"))
 
 
 @require_GET
 @require_cap(Cap.VIEW)
-def run_compare(request: HttpRequest) -> HttpResponse:
+def run_compare(request: HtmxHttpRequest) -> HttpResponse:
     """/runs/compare/?runs=1,2,3: the runs' series overlaid, one chart per metric, and a
     table of what each run trains and how far it got. Runs the user cannot see are
     left out like runs that do not exist."""
@@ -219,7 +220,7 @@ def run_compare(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @require_cap(Cap.VIEW)
-def run_compare_data(request: HttpRequest) -> JsonResponse:
+def run_compare_data(request: HtmxHttpRequest) -> JsonResponse:
     """One metric of each run for the compare charts:
     ?runs=1,2&name=loss[&after=120,98][&max_points=1000]. ``after`` (one step per run,
     in the order of ``runs``; -1 for none) asks for the new points only."""
@@ -254,7 +255,7 @@ def run_compare_data(request: HttpRequest) -> JsonResponse:
 
 
 @require_cap(Cap.VIEW)
-def run_tensorboard(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_tensorboard(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """The run's TensorBoard event files (<checkpoint dir>/tensorboard) as a zip."""
     run = selectors.run_get(user=request.user, run_id=run_id)
     if run is None:
@@ -305,7 +306,7 @@ def parse_gpu_query(params: Any) -> tuple[datetime | None, int]:
 
 @require_GET
 @require_cap(Cap.VIEW)
-def run_gpus_data(request: HttpRequest, run_id: int) -> JsonResponse:
+def run_gpus_data(request: HtmxHttpRequest, run_id: int) -> JsonResponse:
     """The run's GPUs over time for the page's charts (utilisation, memory, power, one
     trace per GPU): ?after=<ISO time> asks for the newer samples only."""
     run = selectors.run_get(user=request.user, run_id=run_id)
@@ -323,7 +324,7 @@ def run_gpus_data(request: HttpRequest, run_id: int) -> JsonResponse:
 
 @require_POST
 @require_cap(Cap.VIEW)
-def run_approve(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_approve(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """A reviewer (never the launcher) approves a run the launch policy held."""
     from console.policies.services import run_approve as approve
 
@@ -338,7 +339,7 @@ def run_approve(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.VIEW)
-def run_reject(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_reject(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """A reviewer (never the launcher) rejects a held run: its job is cancelled."""
     from console.policies.services import run_reject as reject
 

@@ -36,7 +36,7 @@ import tarfile
 import urllib.parse
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,7 @@ def iter_documents(
     text_field: str = "text",
     limits: ReadLimits | None = None,
     display_name: str | None = None,
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """Stream the documents of ``path``; InputError (naming file, line or member) on
     anything wrong. ``display_name`` is the name to use in messages (the uploaded
     file's name rather than a temporary path)."""
