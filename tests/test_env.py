@@ -98,3 +98,35 @@ def test_settings_import_fails_on_bad_env(tmp_path):
     )
     assert result.returncode != 0
     assert "FORGE_DEBUG" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("environ", "expect"),
+    [
+        ({}, "USD 20971520"),
+        ({"FORGE_CURRENCY": "", "FORGE_GOVERNANCE_MAX_FILE_BYTES": "1024"}, "USD 1024"),
+        ({"FORGE_CURRENCY": "EUR"}, "EUR 20971520"),
+        ({"FORGE_CURRENCY": "euro cent"}, "FORGE_CURRENCY"),
+        ({"FORGE_GOVERNANCE_MAX_FILE_BYTES": "0"}, "FORGE_GOVERNANCE_MAX_FILE_BYTES"),
+    ],
+)
+def test_currency_and_evidence_limit_come_from_the_environment(tmp_path, environ, expect):
+    import os
+    import subprocess
+    import sys
+
+    names = ("FORGE_CURRENCY", "FORGE_GOVERNANCE_MAX_FILE_BYTES")
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env |= {
+        "FORGE_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "console.settings.base",
+        **environ,
+    }
+    code = (
+        "from django.conf import settings; "
+        "print(settings.FORGE_CURRENCY, settings.FORGE_GOVERNANCE_MAX_FILE_BYTES)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert expect in (result.stdout if result.returncode == 0 else result.stderr)

@@ -1,4 +1,5 @@
-"""The registry of job kinds. Each app registers the kinds it owns in its AppConfig.ready().
+"""The registry of job kinds (and of the executors that run them off the workers). Each
+app registers the kinds it owns in its AppConfig.ready().
 
 A kind names its typed spec (from gpu_agent.spec), the queue that executes it,
 the capability needed to submit it, and the handler a worker runs.
@@ -72,3 +73,38 @@ def get(name: str) -> JobKind | None:
 
 def all_kinds() -> list[JobKind]:
     return sorted(_REGISTRY.values(), key=lambda k: k.name)
+
+
+# ------------------------------------------------------------------ executors
+
+# Where a kind's attempts run when not on a Celery worker (runs_on other than "worker"):
+# the app that owns the executor registers it (console/fleet/services/dispatch.py: "node"),
+# so this layer dispatches there without importing the layer above it.
+
+
+@dataclass(frozen=True, kw_only=True)
+class Executor:
+    # dispatch(job, kind, attempt): inside the transaction that holds the scheduled job's
+    # row lock, place the new attempt and move the job to dispatched (its launch sent on
+    # commit), or leave it scheduled when there is no room now; returns the job or None.
+    dispatch: Callable[[Any, JobKind, int], Any]
+    # messages(job): the (task, args, queue) messages that start the job's current
+    # attempt, sent again by the reconciler when they were lost.
+    messages: Callable[[Any], list[tuple[str, list[Any], str]]]
+
+
+_EXECUTORS: dict[str, Executor] = {}
+
+
+def register_executor(runs_on: str, executor: Executor) -> Executor:
+    if runs_on == "worker" or _EXECUTORS.get(runs_on, executor) != executor:
+        raise ValueError(f"executor {runs_on!r} registered twice")
+    _EXECUTORS[runs_on] = executor
+    return executor
+
+
+def executor(runs_on: str) -> Executor:
+    found = _EXECUTORS.get(runs_on)
+    if found is None:
+        raise LookupError(f"no executor registered for runs_on={runs_on!r}")
+    return found

@@ -273,10 +273,20 @@ FORGE_ESTIMATE_MFU = _env_float("FORGE_ESTIMATE_MFU", 0.4, low=0.01, high=1.0)
 # Energy of jobs on nodes without NVML power readings (CPU-only nodes): this many watts
 # while a job runs, unless the node sets its own (Node.cpu_power_watts).
 FORGE_CPU_NODE_WATTS = _env_float("FORGE_CPU_NODE_WATTS", 200.0, low=1.0, high=100000.0)
+# The currency jobs' costs are shown in (console.energy): 1-8 characters, no spaces.
+FORGE_CURRENCY = env.str("FORGE_CURRENCY", "") or "USD"
+if not 1 <= len(FORGE_CURRENCY) <= 8 or FORGE_CURRENCY.split() != [FORGE_CURRENCY]:
+    raise ImproperlyConfigured(
+        f"FORGE_CURRENCY={FORGE_CURRENCY!r} must be 1-8 characters with no spaces (e.g. EUR)."
+    )
 
 # Governance: the toxicity check's lexicon is extended by this file's
 # "term<TAB>weight" lines (Forge ships no slur list; see console/governance/checks).
 FORGE_TOXICITY_LEXICON = env.str("FORGE_TOXICITY_LEXICON", "")
+# Evidence files attached to review items are refused above this size.
+FORGE_GOVERNANCE_MAX_FILE_BYTES = env.int(
+    "FORGE_GOVERNANCE_MAX_FILE_BYTES", 20 * 1024 * 1024, min=1
+)
 
 # Fleet: agents heartbeat every FORGE_NODE_HEARTBEAT_SECONDS; a node is offline
 # after FORGE_NODE_OFFLINE_AFTER seconds of silence, and its jobs are lost (and
