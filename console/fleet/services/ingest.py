@@ -17,13 +17,11 @@ from console.core.errors import NotFound
 from console.core.redact import failure_parts
 from console.fleet.models import Allocation, Gpu, GpuSample, JobStream, Node, StackDump
 from console.jobs import hooks
+from console.jobs.execution import LOG_TAIL_CHARS
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.jobs.services import job_requeue, job_transition
 from console.metrics.services import Series, metric_series_append
-from gpu_agent.spec import Record
-
-LOG_TAIL_CHARS = 16_000
-STACKS_TEXT_CHARS = 16 * 1024  # characters of one process's stack kept
+from gpu_agent.spec import LOG_LINE_CAP, STACKS_TEXT_CHARS, STATUS_REASON_CHARS, Record
 
 
 class UnknownStream(NotFound):
@@ -117,7 +115,7 @@ def _ingest_job_stream(
                 steps_values[1].append(value)
         elif record.type == "log":
             stamp = datetime.fromtimestamp(record.at, tz=UTC).strftime("%H:%M:%S")
-            lines.append(f"{stamp} {record.data['line'][:4096]}")
+            lines.append(f"{stamp} {record.data['line'][:LOG_LINE_CAP]}")
         elif record.type == "progress":
             updates["progress"] = max(0, min(100, int(record.data["percent"])))
             if current:  # a paused job's last words keep its "paused" line
@@ -188,7 +186,7 @@ def _finish(job_id: int, attempt: int, record: Record, node: Node) -> None:
     # The agent reports a crashed rank's traceback as the reason: the job's error is its
     # message (one line), the whole traceback goes to the job's log.
     reason, trace = failure_parts(str(record.data.get("reason", "")))
-    reason = reason[:2000]
+    reason = reason[:STATUS_REASON_CHARS]
     if trace:
         tail = Job.objects.filter(pk=job_id).values_list("log_tail", flat=True).first() or ""
         Job.objects.filter(pk=job_id, attempt=attempt).update(

@@ -6,9 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from console.core.errors import InvalidInput
-from gpu_agent.spec import MAX_BATCH_RECORDS, RECORD_TYPES, Record, SpecError, spec_from_dict
-
-STACKS_MAX_PROCESSES = 64  # processes in one stacks record (gpu_agent.stacks.MAX_PROCESSES)
+from gpu_agent.spec import (
+    MAX_BATCH_RECORDS,
+    METRIC_NAME_MAX,
+    RECORD_TYPES,
+    STACKS_MAX_PROCESSES,
+    Record,
+    SpecError,
+    spec_from_dict,
+)
 
 
 class BatchInvalid(InvalidInput):
@@ -32,8 +38,15 @@ def _check_data(record: Record) -> str:
         if not isinstance(values, dict) or not values:
             return "metric needs a non-empty values object"
         for name, value in values.items():
-            if not isinstance(name, str) or not 0 < len(name) <= 64 or not _number(value):
-                return f"metric value {name!r} must be a number under a name of 1-64 characters"
+            if (
+                not isinstance(name, str)
+                or not 0 < len(name) <= METRIC_NAME_MAX
+                or not _number(value)
+            ):
+                return (
+                    f"metric value {name!r} must be a number under a name of "
+                    f"1-{METRIC_NAME_MAX} characters"
+                )
     elif record.type == "log":
         if not isinstance(d.get("line"), str):
             return "log needs a line"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from console.fleet.models import Allocation
-from gpu_agent.spec import AGENT_STACKS_TASK
+from gpu_agent.spec import AGENT_STACKS_TASK, STACKS_REASON_CHARS
 
 
 def job_stacks_request(*, job_id: int, attempt: int, reason: str) -> int:
@@ -18,7 +18,7 @@ def job_stacks_request(*, job_id: int, attempt: int, reason: str) -> int:
             job_id=job_id, attempt=attempt, released_at__isnull=True
         ).select_related("node")
     ]
-    payload = {"job": job_id, "attempt": attempt, "reason": reason[:500]}
+    payload = {"job": job_id, "attempt": attempt, "reason": reason[:STACKS_REASON_CHARS]}
 
     def send() -> None:
         from workers.celery import app
