@@ -3,8 +3,8 @@
 - ``forecast_refresh``: the beat task's fetch from the configured provider; a failure is
   stored as such (the Carbon page warns) and plans go on with the last good forecast or
   the constant fallback (``selectors.forecast_current``): no job waits for a provider.
-- ``job_plan_on_schedule``: the jobs core's before_schedule hook. A carbon-aware job
-  gets its plan the first time it is scheduled (start, windows when interruptible,
+- ``job_plan_on_schedule``: a before_schedule effect (settings.LIFECYCLE_EFFECTS). A
+  carbon-aware job gets its plan the first time it is scheduled (start, windows when interruptible,
   expected gCO2e against starting now); ``not_before`` becomes the start of the next
   window. Deferral lives in PostgreSQL (not_before), not in a Celery ETA (R3).
 - ``carbon_windows_tick``: the beat task that pauses an interruptible job at the end of
@@ -267,7 +267,7 @@ def _next_start(job: Job, now: datetime) -> datetime | None:
 
 
 def job_plan_on_schedule(job: Job) -> None:
-    """before_schedule hook (the job row is locked): plan a carbon-aware job once; a job
+    """A before_schedule effect (the job row is locked): plan a carbon-aware job once; a job
     scheduled again (resumed, requeued) waits for its next window."""
     if not job.carbon_aware:
         return

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
+from console.core.effects import effects
 from console.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from console.core.redact import failure_parts
 from console.fleet.models import (
@@ -33,7 +34,6 @@ from console.fleet.models import (
     StackDump,
 )
 from console.fleet.selectors import node_power_policy
-from console.jobs import hooks
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.metrics.services import Series, metric_series_append
 from gpu_agent.power import PowerHeartbeatReply
@@ -633,8 +633,8 @@ def _ingest_job_stream(
                 updates["progress_message"] = str(record.data.get("message", ""))[:300]
             if isinstance(record.data.get("checkpoint"), dict):
                 updates["checkpoint"] = record.data["checkpoint"]
-                for hook in hooks.on_checkpoint:
-                    hook(job_id, record.data["checkpoint"])
+                for effect in effects("checkpoint"):
+                    effect(job_id, record.data["checkpoint"])
         elif record.type == "stacks":
             dumps.append(_stack_dump(job_id, attempt, node, record))
             stamp = datetime.fromtimestamp(record.at, tz=UTC).strftime("%H:%M:%S")
@@ -655,10 +655,10 @@ def _ingest_job_stream(
                 final = record
     if series:
         result.points += metric_series_append(series)
-        if hooks.on_metrics:
+        if on_metrics := effects("metrics"):
             by_name = {name: steps_values for (_, _, name), steps_values in series.items()}
-            for hook in hooks.on_metrics:
-                hook(job_id, attempt, by_name)
+            for effect in on_metrics:
+                effect(job_id, attempt, by_name)
     if dumps:
         StackDump.objects.bulk_create(dumps)
     if lines:

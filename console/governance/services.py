@@ -455,9 +455,10 @@ def review_check_start(
 
 
 def review_check_left_active(job_id: int) -> None:
-    """Jobs-core hook, inside the transaction that moves a job out of running: a
-    succeeded ``review.check`` job's result goes onto its item (only the item's latest
-    check job, and only while the review still takes evidence or decisions)."""
+    """A job_left_active effect (settings.LIFECYCLE_EFFECTS), inside the transaction that
+    moves a job out of running: a succeeded ``review.check`` job's result goes onto its
+    item (only the item's latest check job, and only while the review still takes
+    evidence or decisions)."""
     job = Job.objects.filter(pk=job_id, kind=ReviewCheckSpec.KIND).first()
     if job is None or job.state != JobState.SUCCEEDED:
         return

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
+from console.core.effects import effects
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound
-from console.jobs import hooks, kinds
+from console.jobs import kinds
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.projects.models import Project
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
@@ -127,8 +128,8 @@ def job_transition(
         for name, value in updates.items():
             setattr(job, name, value)
         if before in _ACTIVE and to not in _ACTIVE:
-            for hook in hooks.on_job_left_active:
-                hook(job_id)
+            for effect in effects("job_left_active"):  # settings.LIFECYCLE_EFFECTS, in order
+                effect(job_id)
         audit_record(
             action=f"job.{to}",
             actor=actor,
@@ -333,12 +334,12 @@ def job_schedule(*, job_id: int) -> Job | None:
         locked = Job.objects.select_for_update().filter(pk=job_id, state=S.QUEUED).first()
         if locked is None:
             return None
-        for hook in hooks.before_schedule:  # e.g. a carbon-aware job's plan sets not_before
+        for effect in effects("before_schedule"):  # a carbon-aware job's plan sets not_before
             try:
                 with transaction.atomic():
-                    hook(locked)
+                    effect(locked)
             except Exception:  # a planner's failure never keeps a job from running
-                log.exception("before_schedule hook %r failed for job %s", hook, job_id)
+                log.exception("before_schedule effect %r failed for job %s", effect, job_id)
         scheduled = job_transition(job_id=job_id, to=S.SCHEDULED, expect=[S.QUEUED])
     if scheduled is not None:
         job_dispatch_if_due(job_id=job_id)

@@ -351,12 +351,13 @@ def playground_generate(
         raise InvalidInput(str(exc)) from None
 
 
-# ------------------------------------------------------------------ registration (jobs hook)
+# ---------------------------------------------- registration (a job_left_active effect)
 
 
 def model_job_left_active(job_id: int) -> None:
-    """Jobs-core hook, inside the transaction that moves a job out of running: create a
-    succeeded job's row; remove a failed or cancelled export/quantize job's folder."""
+    """A job_left_active effect (settings.LIFECYCLE_EFFECTS), inside the transaction that
+    moves a job out of running: create a succeeded job's row; remove a failed or
+    cancelled export/quantize job's folder."""
     job = Job.objects.filter(pk=job_id).select_related("requested_by").first()
     if job is None or job.kind not in MODEL_KINDS:
         return

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record, refusals_audited
+from console.core.effects import effects
 from console.core.errors import FieldErrors, Forbidden
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
@@ -475,8 +476,8 @@ def run_create(
             corpus=corpus,
             preset=preset,
             params=param_count(spec.model),
-            # what the run trains, for what its creation starts (its default alert rules
-            # follow the model and the schedule); the job's exact spec replaces it below
+            # what the run trains; the job's exact spec (the same model and schedule, which
+            # its default alert rules follow) replaces it below
             spec=spec_to_dict(spec),
         )
         spec.checkpoint.dir = str(runs_dir() / str(run.pk))
@@ -503,6 +504,8 @@ def run_create(
         run.spec = job.spec
         run.deepspeed = job.spec["deepspeed"]
         run.save(update_fields=["job", "spec", "deepspeed"])
+        for effect in effects("run_created"):  # settings.LIFECYCLE_EFFECTS: its alert rules
+            effect(run=run)
         if held:  # before commit, so the schedule message finds requires_approval set
             run_approval_hold(run=run, job=job, reasons=held, estimate=held_estimate)
         audit_record(action="run.create", actor=actor, obj=run, after={"job": job.pk})
@@ -551,7 +554,7 @@ def checkpoint_register(*, run: Run, checkpoint: dict[str, Any] | None) -> Check
 
 
 def run_checkpoint_announced(job_id: int, checkpoint: dict) -> None:
-    """The jobs hook: every checkpoint a run's job announces, registered in the ingest
+    """The ``checkpoint`` effect: every checkpoint a run's job announces, registered in the ingest
     transaction that receives it (a pausing attempt's last one included)."""
     run = Run.objects.filter(job_id=job_id).first()
     if run is not None:

@@ -74,6 +74,37 @@ INSTALLED_APPS = [
     "console.energy",
 ]
 
+# The job lifecycle's effects, in the order they run (console/core/effects.py says when
+# and how each event's functions are called). This list is the whole of what happens
+# at these moments: no app appends to it from its ready().
+LIFECYCLE_EFFECTS: dict[str, list[str]] = {
+    # A job left dispatched/running (requeued, paused, finished), inside that transaction.
+    "job_left_active": [
+        "console.fleet.services.allocation_release_for_job",  # its GPUs are free again
+        "console.data.services.data_job_left_active",  # a data job's output is registered
+        "console.registry.services.model_job_left_active",  # a model job's version/evaluation
+        "console.governance.services.review_check_left_active",  # a check's result
+        # on commit, so after fleet released the GPUs: energy, emissions and cost
+        "console.energy.services.job_left_active",
+    ],
+    # A job is about to move queued -> scheduled (the row locked).
+    "before_schedule": [
+        "console.carbon.services.job_plan_on_schedule",  # a carbon-aware job's plan
+    ],
+    # Ingest: a job's stream announced a complete checkpoint.
+    "checkpoint": [
+        "console.runs.services.run_checkpoint_announced",  # registered with its run
+    ],
+    # Ingest: one batch of a job attempt's metrics.
+    "metrics": [
+        "console.alerts.evaluate.on_metrics",  # checked against the run's alert rules
+    ],
+    # run_create stored a run and its job.
+    "run_created": [
+        "console.alerts.services.rules_create_defaults",  # the run's default alert rules
+    ],
+}
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
