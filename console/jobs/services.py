@@ -503,6 +503,32 @@ def job_resume(*, actor: Any, job_id: int) -> Job:
     return done
 
 
+def job_run_now(*, actor: Any, job: Job) -> Job:
+    """The user's override of a carbon-aware job's plan (console.carbon): start as soon as
+    capacity allows, ignoring the plan."""
+    if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
+        raise Forbidden("Starting a job now needs the 'jobs.manage' permission or your own job.")
+    if not job.carbon_aware:
+        raise InvalidInput("This job is not carbon-aware; it starts when capacity allows.")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.state not in (JobState.QUEUED, JobState.SCHEDULED, JobState.PAUSED,
+                                JobState.AWAITING_APPROVAL):  # fmt: skip
+            raise Conflict(f"Job {job.pk} is {locked.state}; it is already running or over.")
+        plan_ = dict(locked.carbon_plan or {})
+        plan_.update(overridden=True, overridden_at=now.isoformat(),
+                     overridden_by=getattr(actor, "username", ""))  # fmt: skip
+        Job.objects.filter(pk=job.pk).update(carbon_plan=plan_, not_before=now)
+        audit_record(action="job.run_now", actor=actor, obj=locked, after={"plan": plan_})
+        if locked.state == JobState.PAUSED and plan_.get("paused_by_scheduler"):
+            job_transition(job_id=job.pk, to=JobState.QUEUED, actor=actor, expect=[JobState.PAUSED])
+            _enqueue_on_commit(job.pk, "jobs.schedule", [job.pk], "scheduler")
+    if locked.state == JobState.SCHEDULED:
+        job_dispatch_if_due(job_id=job.pk)
+    return Job.objects.get(pk=job.pk)
+
+
 def _reviewer_check(actor: Any, job: Job, verb: str) -> None:
     """Four-eyes: the requester may not decide on their own job (refused and audited
     whatever their role, before anything else), and a decision needs 'review'."""

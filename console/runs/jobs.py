@@ -3,7 +3,7 @@ DeepSpeed launcher on gpu_agent.train)."""
 
 from console.accounts.roles import Cap
 from console.jobs import kinds
-from console.policies.services import run_approval_decide
+from console.runs.services import run_approval_decide
 from gpu_agent.train.spec import TrainSpec
 
 TRAIN_KIND = kinds.register(
