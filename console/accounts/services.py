@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.accounts.models import ApiToken, AuthFailure
-from console.accounts.roles import Role
 from console.audit.services import audit_record
+from console.core.roles import Role
 
 TOKEN_PREFIX = "fg_"
 TOKEN_PREFIX_LENGTH = 10  # the visible part of a key kept on its row (user and node tokens)

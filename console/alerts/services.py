@@ -13,12 +13,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.alerts import cache, webhooks
 from console.alerts.defaults import rules_for_run
 from console.alerts.models import Alert, AlertRule, AlertSettings, RuleKind, Severity
 from console.audit.services import audit_record
 from console.core.errors import FieldErrors, Forbidden
+from console.core.roles import Cap, has_cap
 from console.runs.models import Run
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import FieldErrors, Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.data.artifacts import (
     INCOMING,
     UPLOADS,

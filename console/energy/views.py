@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.accounts.roles import Cap
-from console.core.auth import require_cap
+from console.audit.auth import require_cap
+from console.core.roles import Cap
 from console.energy import selectors
 from console.energy.services import currency
 from console.jobs.models import Job, JobState

@@ -20,9 +20,9 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.governance.models import (
     OPEN_STATES,
     CheckKind,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 
 if TYPE_CHECKING:
     from console.jobs.execution import JobContext

@@ -19,10 +19,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.effects import effects
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound
+from console.core.roles import Cap, has_cap
 from console.jobs import kinds
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.projects.models import Project

@@ -25,9 +25,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.data.artifacts import data_storage
 from console.data.engine.storage import StorageError
 from console.data.models import TokenizedCorpus

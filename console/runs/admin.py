@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from console.core.auth import forbidden
+from console.audit.auth import forbidden
 from console.core.errors import Forbidden, ServiceError
 from console.policies.models import RunApproval
 from console.runs import services

@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember, require
-from console.accounts.roles import Cap
+from console.core.permissions import IsMember, require
+from console.core.roles import Cap
 from console.data.selectors import corpus_get
 from console.projects.selectors import project_get
 from console.runs import selectors, services

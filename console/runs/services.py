@@ -20,10 +20,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record, refusals_audited
 from console.core.effects import effects
 from console.core.errors import Conflict, FieldErrors, Forbidden, NotFound
+from console.core.roles import Cap, has_cap
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.accounts.roles import Cap, has_cap
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Conflict, Forbidden, ServiceError
+from console.core.roles import Cap, has_cap
 from console.data.selectors import corpus_list
 from console.jobs import kinds
 from console.jobs import services as job_services

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "console.governance",
     "console.carbon",
     "console.energy",
+    "console.home",
 ]
 
 # The job lifecycle's effects, in the order they run (console/core/effects.py says when
@@ -161,7 +162,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = ["console.accounts.backends.LockoutModelBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "home:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Lockout (S11, S15), in three namespaces: passwords, user tokens, node tokens. N failures
@@ -208,11 +209,11 @@ REST_FRAMEWORK = {
         "console.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["console.accounts.permissions.IsMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["console.core.permissions.IsMember"],
     "DEFAULT_PAGINATION_CLASS": "console.core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "console.core.api.exception_handler",
+    "EXCEPTION_HANDLER": "console.audit.exceptions.exception_handler",
     # Answers carry storage-relative paths only (console.core.redact).
     "DEFAULT_RENDERER_CLASSES": ["console.core.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -223,7 +224,7 @@ SPECTACULAR_SETTINGS = {
     "Authenticate with `Authorization: Token <key>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["console.accounts.permissions.IsMember"],
+    "SERVE_PERMISSIONS": ["console.core.permissions.IsMember"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
