@@ -173,6 +173,7 @@ urlpatterns = [
     # Pages without the icon link (the admin panel) still get one, not a 404.
     path("favicon.ico", lambda request: redirect(static("img/forge.svg"), permanent=True)),
     path("", include("console.core.urls")),
+    path("", include("console.home.urls")),
     path("", include("console.accounts.urls")),
     path("jobs/", include("console.jobs.urls")),
     path("fleet/", include("console.fleet.urls")),

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from console.accounts.roles import Role
 from console.accounts.services import api_token_create
+from console.core.roles import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 ROLE_USERNAMES = {

@@ -5,9 +5,9 @@ from django.core.management import call_command
 from django.test import Client
 
 from console.accounts.models import ApiToken
-from console.accounts.roles import Role
 from console.accounts.services import token_hash
 from console.audit.models import AuditEvent
+from console.core.roles import Role
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -55,9 +55,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from console import urls
-from console.accounts.roles import Cap, caps_for
 from console.accounts.services import api_token_create
 from console.core.api import api_not_found
+from console.core.roles import Cap, caps_for
 from console.fleet import services as fleet_services
 from console.fleet.models import Gpu
 from console.jobs.models import JobState

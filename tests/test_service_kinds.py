@@ -11,8 +11,8 @@ import dataclasses
 
 import pytest
 
-from console.accounts.roles import Cap
 from console.audit.models import AuditEvent
+from console.core.roles import Cap
 from console.jobs import kinds
 from console.jobs.models import Job
 

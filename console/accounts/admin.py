@@ -3,8 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from console.accounts.models import ApiToken
-from console.accounts.roles import roles_of
 from console.audit.services import audit_record
+from console.core.roles import roles_of
 
 User = get_user_model()
 

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from console.accounts import selectors, services
 from console.accounts.models import ApiToken
-from console.accounts.roles import caps_for, roles_of
+from console.core.roles import caps_for, roles_of
 
 
 class MeSerializer(serializers.Serializer):

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
 from console.accounts.models import ApiToken, AuthFailure
-from console.accounts.roles import Role
 from console.audit.services import audit_record
+from console.core.roles import Role
 from console.core.types import Actor
 
 TOKEN_PREFIX = "fg_"

@@ -8,8 +8,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.accounts import selectors, services
 from console.accounts.forms import LoginForm, TokenCreateForm
-from console.accounts.roles import Cap
-from console.core.auth import require_cap
+from console.audit.auth import require_cap
+from console.core.roles import Cap
 
 
 class LoginView(auth_views.LoginView):

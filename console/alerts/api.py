@@ -11,8 +11,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember, require
-from console.accounts.roles import Cap
 from console.alerts import selectors, services
 from console.alerts.models import AlertSettings
 from console.alerts.serializers import (
@@ -21,6 +19,8 @@ from console.alerts.serializers import (
     AlertSerializer,
     AlertSettingsSerializer,
 )
+from console.core.permissions import IsMember, require
+from console.core.roles import Cap
 from console.runs.models import Run
 
 

@@ -1,7 +1,7 @@
 """Which jobs are runs, and their enabled ingest-path rules, cached per process.
 
-The ingest hook asks for every batch; one query per job every few seconds answers
-it (a job that is not a run caches as "no rules"). Edits made in this process are
+The ingest path's ``metrics`` effect asks for every batch; one query per job every few
+seconds answers it (a job that is not a run caches as "no rules"). Edits made in this process are
 seen at once (services call forget()); other processes see them within
 FORGE_ALERT_RULE_CACHE_SECONDS.
 """

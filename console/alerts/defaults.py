@@ -129,8 +129,8 @@ def default_rules(
 
 def rules_for_run(run: Any) -> list[dict[str, Any]]:
     """``default_rules`` for a Run: its preset and parameter count, its corpus's
-    vocabulary, and the peak lr of its spec (run_create stores the spec as it creates
-    the run, so the creation signal that calls this sees it)."""
+    vocabulary, and the peak lr of its spec (run_create's ``run_created`` effects call
+    this once the run has its job's spec)."""
     spec = run.spec or {}
     model = spec.get("model") or {}
     vocab = model.get("vocab_size")

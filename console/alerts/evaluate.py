@@ -1,10 +1,10 @@
 """Rule evaluation.
 
-on_metrics() runs on the ingest path (console.jobs.hooks.on_metrics), inside the
-ingest transaction, once per batch of a job attempt's metrics: for a job that is not
-a run it costs one cached dictionary lookup; for a run, three small queries (its
-state row, its open alerts, the state update) plus the rare fire or resolve, with
-numpy over the batch's values, never a Python loop per point.
+on_metrics() runs on the ingest path (the ``metrics`` effect in
+settings.LIFECYCLE_EFFECTS), inside the ingest transaction, once per batch of a job
+attempt's metrics: for a job that is not a run it costs one cached dictionary lookup;
+for a run, three small queries (its state row, its open alerts, the state update) plus
+the rare fire or resolve, with numpy over the batch's values, never a Python loop per point.
 
 evaluate_periodic() runs from the Celery beat task alerts.evaluate: GPU utilisation
 of the GPUs a running run holds (fleet telemetry) and stalled metrics. When a stall
@@ -104,8 +104,8 @@ def _medians(history: list[float], values: np.ndarray, window: int) -> np.ndarra
 
 
 def on_metrics(job_id: int, attempt: int, by_name: dict[str, tuple[list, list]]) -> None:
-    """The ingest hook. Alerts never cost a batch: a failure here is logged and rolled
-    back to a savepoint, and the batch's points are kept."""
+    """The ingest path's ``metrics`` effect. Alerts never cost a batch: a failure here is
+    logged and rolled back to a savepoint, and the batch's points are kept."""
     run_rules = cache.rules_for_job(job_id)
     if run_rules is None:
         return

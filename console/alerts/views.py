@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console.accounts.roles import Cap, has_cap
 from console.alerts import selectors, services
 from console.alerts.forms import AlertRuleForm, AlertSettingsForm
 from console.alerts.models import AlertSettings
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Forbidden
+from console.core.roles import Cap, has_cap
 from console.runs.models import Run
 
 RECENT = 10

@@ -4,10 +4,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
-from console.accounts.permissions import require
-from console.accounts.roles import Cap
 from console.audit.models import AuditEvent
 from console.audit.selectors import audit_event_list
+from console.core.permissions import require
+from console.core.roles import Cap
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

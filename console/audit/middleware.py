@@ -20,8 +20,8 @@ from typing import Any
 from django.apps import apps
 from django.http import HttpRequest, HttpResponse
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
+from console.core.roles import Cap, has_cap
 
 # URL parameter -> (model label, field holding the id, path to the object's project id)
 SCOPED_URL_OBJECTS: dict[str, tuple[str, str, str]] = {

@@ -11,13 +11,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.models import AuditEvent
+from console.core.roles import Cap, has_cap
 
 
 def audit_visible(*, reader: Any) -> QuerySet[AuditEvent]:
     """The events ``reader`` may see. Admin here is the Forge admin capability (the
-    admin role or a superuser: console.accounts.roles), as for every project list."""
+    admin role or a superuser: console.core.roles), as for every project list."""
     events = AuditEvent.objects.all()
     if has_cap(reader, Cap.ADMIN):
         return events

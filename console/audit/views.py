@@ -4,10 +4,10 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from console.accounts.roles import Cap
 from console.audit.api import AuditFilterSerializer
+from console.audit.auth import require_cap
 from console.audit.selectors import audit_actions, audit_event_list
-from console.core.auth import require_cap
+from console.core.roles import Cap
 from console.core.types import HtmxHttpRequest
 
 

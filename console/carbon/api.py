@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember
 from console.carbon.selectors import forecast_series
+from console.core.permissions import IsMember
 
 
 class ForecastPointSerializer(serializers.Serializer):

@@ -3,14 +3,13 @@
 - ``forecast_refresh``: the beat task's fetch from the configured provider; a failure is
   stored as such (the Carbon page warns) and plans go on with the last good forecast or
   the constant fallback (``selectors.forecast_current``): no job waits for a provider.
-- ``job_plan_on_schedule``: the jobs core's before_schedule hook. A carbon-aware job
-  gets its plan the first time it is scheduled (start, windows when interruptible,
+- ``job_plan_on_schedule``: a before_schedule effect (settings.LIFECYCLE_EFFECTS). A
+  carbon-aware job gets its plan the first time it is scheduled (start, windows when interruptible,
   expected gCO2e against starting now); ``not_before`` becomes the start of the next
   window. Deferral lives in PostgreSQL (not_before), not in a Celery ETA (R3).
 - ``carbon_windows_tick``: the beat task that pauses an interruptible job at the end of
   its window (checkpoint, then stop: the jobs core's pause) and resumes it at the start
   of the next one.
-- ``job_run_now``: the user's override.
 
 Capacity: planned jobs' windows are counted per slot against the fleet's GPUs (or nodes,
 for CPU jobs), so deferred jobs do not all pile into the same cheap hour.
@@ -27,16 +26,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.carbon import selectors
 from console.carbon.engine import Plan, PlanError, ProviderError, plan
 from console.carbon.models import ForecastSnapshot
-from console.core.errors import Conflict, Forbidden, InvalidInput
-from console.core.types import Actor
 from console.jobs import kinds
 from console.jobs.models import Job, JobState
-from console.jobs.services import _enqueue_on_commit, job_dispatch_if_due, job_transition
+from console.jobs.services import _enqueue_on_commit, job_transition
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +267,7 @@ def _next_start(job: Job, now: datetime) -> datetime | None:
 
 
 def job_plan_on_schedule(job: Job) -> None:
-    """before_schedule hook (the job row is locked): plan a carbon-aware job once; a job
+    """A before_schedule effect (the job row is locked): plan a carbon-aware job once; a job
     scheduled again (resumed, requeued) waits for its next window."""
     if not job.carbon_aware:
         return
@@ -285,31 +281,6 @@ def job_plan_on_schedule(job: Job) -> None:
     if job.not_before != nxt:
         Job.objects.filter(pk=job.pk).update(not_before=nxt)
         job.not_before = nxt
-
-
-def job_run_now(*, actor: Actor, job: Job) -> Job:
-    """The user's override: start as soon as capacity allows, ignoring the plan."""
-    if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
-        raise Forbidden("Starting a job now needs the 'jobs.manage' permission or your own job.")
-    if not job.carbon_aware:
-        raise InvalidInput("This job is not carbon-aware; it starts when capacity allows.")
-    now = _now()
-    with transaction.atomic():
-        locked = Job.objects.select_for_update().get(pk=job.pk)
-        if locked.state not in (JobState.QUEUED, JobState.SCHEDULED, JobState.PAUSED,
-                                JobState.AWAITING_APPROVAL):  # fmt: skip
-            raise Conflict(f"Job {job.pk} is {locked.state}; it is already running or over.")
-        plan_ = dict(locked.carbon_plan or {})
-        plan_.update(overridden=True, overridden_at=now.isoformat(),
-                     overridden_by=getattr(actor, "username", ""))  # fmt: skip
-        Job.objects.filter(pk=job.pk).update(carbon_plan=plan_, not_before=now)
-        audit_record(action="job.run_now", actor=actor, obj=locked, after={"plan": plan_})
-        if locked.state == JobState.PAUSED and plan_.get("paused_by_scheduler"):
-            job_transition(job_id=job.pk, to=JobState.QUEUED, actor=actor, expect=[JobState.PAUSED])
-            _enqueue_on_commit(job.pk, "jobs.schedule", [job.pk], "scheduler")
-    if locked.state == JobState.SCHEDULED:
-        job_dispatch_if_due(job_id=job.pk)
-    return Job.objects.get(pk=job.pk)
 
 
 # ------------------------------------------------------------------ windows

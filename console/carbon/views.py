@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.accounts.roles import Cap
+from console.audit.auth import require_cap
 from console.carbon import selectors
-from console.core.auth import require_cap
+from console.core.roles import Cap
 
 
 @require_cap(Cap.VIEW)

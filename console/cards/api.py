@@ -12,10 +12,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember
 from console.cards import services
 from console.cards.selectors import card_data
 from console.cards.views import bundle_response, card_file_response
+from console.core.permissions import IsMember
 from console.registry.selectors import model_version_get
 
 

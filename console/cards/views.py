@@ -6,12 +6,12 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.accounts.roles import Cap
+from console.audit.auth import require_cap
 from console.cards import render as card_render
 from console.cards import services
 from console.cards.selectors import card_data
-from console.core.auth import require_cap
 from console.core.errors import Conflict
+from console.core.roles import Cap
 from console.registry.models import ModelVersion
 from console.registry.selectors import model_version_get
 

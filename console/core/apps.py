@@ -9,6 +9,7 @@ class CoreConfig(AppConfig):
         from django.db.models import ForeignObject
         from django.urls import register_converter
 
+        from console.core import checks  # noqa: F401 - registers the LIFECYCLE_EFFECTS check
         from console.core.ids import IdConverter
         from console.core.lookups import RelatedExactInRange
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from console.accounts.roles import Cap, caps_for, roles_of
+from console.core.roles import Cap, caps_for, roles_of
 
 # The console's sections, in navigation order: (label, URL name or None for a section
 # whose release has not landed yet, capability needed). Sections a user may not open
 # are shown greyed with the reason, never as links to a 403.
 NAV: list[tuple[str, str | None, Cap]] = [
-    ("Home", "core:home", Cap.VIEW),
+    ("Home", "home:home", Cap.VIEW),
     ("Jobs", "jobs:list", Cap.VIEW),
     ("Fleet", "fleet:list", Cap.VIEW),
     ("Data", "data:list", Cap.VIEW),

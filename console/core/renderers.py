@@ -1,5 +1,5 @@
 """The API's renderer. Its own module: DRF imports it while building APIView, so it must
-not import rest_framework.views (console.core.api does)."""
+not import rest_framework.views (console.audit.exceptions does)."""
 
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember, require
-from console.accounts.roles import Cap
 from console.core.ids import id_query_param
+from console.core.permissions import IsMember, require
+from console.core.roles import Cap
 from console.data import selectors, services
 from console.data.serializers import (
     CleaningRuleSerializer,

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 from console.data.artifacts import (
     UPLOADS,
     corpus_key,

@@ -5,9 +5,10 @@ The browser, the API and the demo loader all come here. A request never makes an
 artifact itself: it submits a job (``data.ingest``, ``data.clean``,
 ``data.tokenizer_train``, ``data.tokenize``) whose handler (``console.data.jobs``)
 writes the files, all or nothing, under a key named after the job. The row that
-registers them is created by ``data_job_left_active``, a jobs-core hook that runs
-inside the transaction moving the job to succeeded: a version exists if and only if
-its job succeeded. A failed or cancelled job's files (and its upload) are removed.
+registers them is created by ``data_job_left_active``, a ``job_left_active`` effect
+(settings.LIFECYCLE_EFFECTS) that runs inside the transaction moving the job to
+succeeded: a version exists if and only if its job succeeded. A failed or cancelled
+job's files (and its upload) are removed.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import FieldErrors, Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.core.types import Actor
 from console.data.artifacts import (
     INCOMING,
@@ -339,12 +340,13 @@ def corpus_tokenize(
     )
 
 
-# ------------------------------------------------------------------ registration (jobs hook)
+# ---------------------------------------------- registration (a job_left_active effect)
 
 
 def data_job_left_active(job_id: int) -> None:
-    """Jobs-core hook, inside the transaction that moves a job out of running: register
-    a succeeded data job's output; remove a failed or cancelled one's files."""
+    """A job_left_active effect (settings.LIFECYCLE_EFFECTS), inside the transaction that
+    moves a job out of running: register a succeeded data job's output; remove a failed or
+    cancelled one's files."""
     job = Job.objects.filter(pk=job_id).select_related("requested_by").first()
     if job is None or job.kind not in DATA_KINDS:
         return

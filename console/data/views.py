@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from console.accounts.roles import Cap, has_cap
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
 from console.core.ids import InvalidId, parse_id
+from console.core.roles import Cap, has_cap
 from console.core.types import HtmxHttpRequest
 from console.data import forms, selectors, services
 from console.data.api import too_large_message

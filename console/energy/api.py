@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember
+from console.core.permissions import IsMember
 from console.energy import selectors
 from console.energy.models import JobUsage
 from console.jobs.selectors import job_get

@@ -184,7 +184,7 @@ def job_usage_compute(*, job_id: int, now: datetime | None = None) -> JobUsage |
 
 
 def job_usage_refresh(*, job_id: int, now: datetime | None = None) -> JobUsage | None:
-    """job_usage_compute that never raises (it runs from hooks and beat): errors are
+    """job_usage_compute that never raises (it runs from lifecycle effects and beat): errors are
     logged and the job skipped; a savepoint keeps the caller's transaction usable."""
     try:
         with transaction.atomic():
@@ -195,8 +195,9 @@ def job_usage_refresh(*, job_id: int, now: datetime | None = None) -> JobUsage |
 
 
 def job_left_active(job_id: int) -> None:
-    """Hook (console.jobs.hooks.on_job_left_active): once the transaction that moved the
-    job out of running commits (and fleet's hook released its GPUs), take its figures."""
+    """A ``job_left_active`` effect (settings.LIFECYCLE_EFFECTS): once the transaction that
+    moved the job out of running commits (and fleet's effect, listed before this one,
+    released its GPUs), take its figures."""
     transaction.on_commit(lambda: job_usage_refresh(job_id=job_id))
 
 

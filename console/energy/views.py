@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
-from console.accounts.roles import Cap
-from console.core.auth import require_cap
+from console.audit.auth import require_cap
+from console.core.roles import Cap
 from console.core.types import HtmxHttpRequest
 from console.energy import selectors
 from console.energy.services import currency

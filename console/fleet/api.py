@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import require
-from console.accounts.roles import Cap
+from console.core.permissions import require
+from console.core.roles import Cap
 from console.fleet import selectors, services
 from console.fleet.models import POWER_CAP_MAX_WATTS, POWER_CAP_MIN_WATTS, Gpu, Node
 

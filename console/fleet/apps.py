@@ -6,7 +6,5 @@ class FleetConfig(AppConfig):
     label = "fleet"
 
     def ready(self) -> None:
-        from console.fleet import demo, services  # noqa: F401 - node job kind, release hook
-        from console.jobs import hooks
-
-        hooks.on_job_left_active.append(services.allocation_release_for_job)
+        from console.fleet import demo  # noqa: F401 - registers the demo.node kind
+        from console.fleet.services import dispatch  # noqa: F401 - the "node" executor of jobs.kinds

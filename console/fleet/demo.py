@@ -1,7 +1,7 @@
 """The node demo job kind: a synthetic workload a node's agent runs as a supervised
 subprocess (gpu_agent/workloads/demo.py), streaming logs, metrics and progress."""
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 from console.jobs import kinds
 from gpu_agent.spec import DemoNodeSpec
 

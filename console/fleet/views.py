@@ -7,10 +7,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.accounts.roles import Cap, has_cap
+from console.audit.auth import require_cap
 from console.audit.selectors import audit_object_history
-from console.core.auth import require_cap
 from console.core.errors import ServiceError
+from console.core.roles import Cap, has_cap
 from console.core.types import HtmxHttpRequest
 from console.fleet import selectors, services
 from console.fleet.models import Node

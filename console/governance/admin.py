@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
-from console.accounts.roles import Cap, has_cap
 from console.core.errors import Forbidden, ServiceError
+from console.core.roles import Cap, has_cap
 from console.governance import selectors, services
 from console.governance.display import check_view
 from console.governance.models import (

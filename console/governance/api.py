@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember, require
-from console.accounts.roles import Cap
 from console.core.errors import Forbidden
 from console.core.ids import id_query_param
+from console.core.permissions import IsMember, require
+from console.core.roles import Cap
 from console.governance import checks_input, selectors, services
 from console.governance.models import Review
 from console.governance.serializers import (

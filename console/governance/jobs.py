@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 from console.governance.models import ReviewItem
 from console.governance.specs import ReviewCheckSpec
 from console.jobs import kinds

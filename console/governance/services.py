@@ -23,9 +23,9 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.core.types import Actor
 from console.governance.models import (
     OPEN_STATES,
@@ -466,9 +466,10 @@ def review_check_start(
 
 
 def review_check_left_active(job_id: int) -> None:
-    """Jobs-core hook, inside the transaction that moves a job out of running: a
-    succeeded ``review.check`` job's result goes onto its item (only the item's latest
-    check job, and only while the review still takes evidence or decisions)."""
+    """A job_left_active effect (settings.LIFECYCLE_EFFECTS), inside the transaction that
+    moves a job out of running: a succeeded ``review.check`` job's result goes onto its
+    item (only the item's latest check job, and only while the review still takes
+    evidence or decisions)."""
     job = Job.objects.filter(pk=job_id, kind=ReviewCheckSpec.KIND).first()
     if job is None or job.state != JobState.SUCCEEDED:
         return

@@ -10,10 +10,10 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.accounts.roles import Cap, has_cap
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
 from console.core.ids import InvalidId, parse_optional_id
+from console.core.roles import Cap, has_cap
 from console.core.types import HtmxHttpRequest
 from console.governance import checks_input, selectors, services
 from console.governance.models import Review

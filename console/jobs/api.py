@@ -107,9 +107,7 @@ class JobRunNowApi(_JobActionApi):
     """Override a carbon-aware job's plan: start as soon as capacity allows."""
 
     def perform(self, request, job_id):
-        from console.carbon.services import job_run_now
-
-        return job_run_now(actor=request.user, job=_visible_job(request, job_id))
+        return services.job_run_now(actor=request.user, job=_visible_job(request, job_id))
 
 
 class JobPauseApi(_JobActionApi):

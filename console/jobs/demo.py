@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 from console.jobs import kinds
 from console.jobs.execution import JobContext, JobFailed
 from gpu_agent.spec import DemoCountSpec

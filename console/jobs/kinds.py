@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 
-if TYPE_CHECKING:
-    from console.jobs.execution import JobContext
+
+class JobContext(Protocol):
+    """What a worker kind's handler is given: console.jobs.execution.JobContext, which
+    reports the job's log and progress (this module only names the interface, so the
+    registry of kinds sits below execution)."""
+
+    job_id: int
+    attempt: int
+    checkpoint: dict[str, Any] | None
+
+    def log(self, line: str) -> None: ...
+
+    def progress(
+        self, percent: float, message: str = "", *, checkpoint: dict[str, Any] | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,10 +19,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
+from console.core.effects import effects
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound
-from console.jobs import hooks, kinds
+from console.core.roles import Cap, has_cap
+from console.jobs import kinds
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.projects.models import Project
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
@@ -127,8 +128,8 @@ def job_transition(
         for name, value in updates.items():
             setattr(job, name, value)
         if before in _ACTIVE and to not in _ACTIVE:
-            for hook in hooks.on_job_left_active:
-                hook(job_id)
+            for effect in effects("job_left_active"):  # settings.LIFECYCLE_EFFECTS, in order
+                effect(job_id)
         audit_record(
             action=f"job.{to}",
             actor=actor,
@@ -333,12 +334,12 @@ def job_schedule(*, job_id: int) -> Job | None:
         locked = Job.objects.select_for_update().filter(pk=job_id, state=S.QUEUED).first()
         if locked is None:
             return None
-        for hook in hooks.before_schedule:  # e.g. a carbon-aware job's plan sets not_before
+        for effect in effects("before_schedule"):  # a carbon-aware job's plan sets not_before
             try:
                 with transaction.atomic():
-                    hook(locked)
+                    effect(locked)
             except Exception:  # a planner's failure never keeps a job from running
-                log.exception("before_schedule hook %r failed for job %s", hook, job_id)
+                log.exception("before_schedule effect %r failed for job %s", effect, job_id)
         scheduled = job_transition(job_id=job_id, to=S.SCHEDULED, expect=[S.QUEUED])
     if scheduled is not None:
         job_dispatch_if_due(job_id=job_id)
@@ -419,6 +420,32 @@ def job_resume(*, actor: Any, job_id: int) -> Job:
             )
         _enqueue_on_commit(job_id, "jobs.schedule", [job_id], "scheduler")
     return done
+
+
+def job_run_now(*, actor: Any, job: Job) -> Job:
+    """The user's override of a carbon-aware job's plan (console.carbon): start as soon as
+    capacity allows, ignoring the plan."""
+    if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
+        raise Forbidden("Starting a job now needs the 'jobs.manage' permission or your own job.")
+    if not job.carbon_aware:
+        raise InvalidInput("This job is not carbon-aware; it starts when capacity allows.")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.state not in (JobState.QUEUED, JobState.SCHEDULED, JobState.PAUSED,
+                                JobState.AWAITING_APPROVAL):  # fmt: skip
+            raise Conflict(f"Job {job.pk} is {locked.state}; it is already running or over.")
+        plan_ = dict(locked.carbon_plan or {})
+        plan_.update(overridden=True, overridden_at=now.isoformat(),
+                     overridden_by=getattr(actor, "username", ""))  # fmt: skip
+        Job.objects.filter(pk=job.pk).update(carbon_plan=plan_, not_before=now)
+        audit_record(action="job.run_now", actor=actor, obj=locked, after={"plan": plan_})
+        if locked.state == JobState.PAUSED and plan_.get("paused_by_scheduler"):
+            job_transition(job_id=job.pk, to=JobState.QUEUED, actor=actor, expect=[JobState.PAUSED])
+            _enqueue_on_commit(job.pk, "jobs.schedule", [job.pk], "scheduler")
+    if locked.state == JobState.SCHEDULED:
+        job_dispatch_if_due(job_id=job.pk)
+    return Job.objects.get(pk=job.pk)
 
 
 def _reviewer_check(actor: Any, job: Job, verb: str) -> None:

@@ -7,9 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console.accounts.roles import Cap, has_cap
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
+from console.core.roles import Cap, has_cap
 from console.jobs import kinds, selectors, services
 from console.jobs.models import JobState
 from console.projects.selectors import project_get, project_list

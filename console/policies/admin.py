@@ -1,60 +1,14 @@
-"""The admin panel: policies are edited here; held runs are approved or rejected with
-actions that call the same services as the run page and the API."""
+"""The admin panel: launch policies are edited here (held runs are approved or rejected
+from console/runs/admin.py, with the same services as the run page and the API)."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from console.core.auth import forbidden
-from console.core.errors import Forbidden, ServiceError
-from console.policies import services
-from console.policies.models import RunApproval, RunApprovalPolicy
+from console.policies.models import RunApprovalPolicy
 
 
 @admin.register(RunApprovalPolicy)
 class RunApprovalPolicyAdmin(admin.ModelAdmin):
     list_display = ("project", "enabled", "max_gpu_hours", "max_cost", "presets", "updated_at")
     list_filter = ("enabled",)
-
-
-@admin.register(RunApproval)
-class RunApprovalAdmin(admin.ModelAdmin):
-    """Read-only; the decision is taken with the actions below (four-eyes enforced)."""
-
-    list_display = ("run", "decision", "reasons", "decided_by", "decided_at", "created_at")
-    list_filter = ("decision",)
-    actions = ["approve_runs", "reject_runs"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in RunApproval._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def _decide(self, request, queryset, service, done: str):
-        refused = []
-        for approval in queryset:
-            try:
-                service(actor=request.user, run_id=approval.run_id)
-            except Forbidden as exc:
-                refused.append(f"Run {approval.run_id}: {exc.message}")
-            except ServiceError as exc:
-                self.message_user(
-                    request, f"Run {approval.run_id}: {exc.message}", messages.WARNING
-                )
-            else:
-                self.message_user(request, f"Run {approval.run_id} {done}.")
-        if refused:
-            return forbidden(request, " ".join(refused))
-        return None
-
-    @admin.action(description="Approve selected runs")
-    def approve_runs(self, request, queryset):
-        return self._decide(request, queryset, services.run_approve, "approved")
-
-    @admin.action(description="Reject selected runs")
-    def reject_runs(self, request, queryset):
-        return self._decide(request, queryset, services.run_reject, "rejected")

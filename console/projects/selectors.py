@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from console.accounts.roles import Cap, has_cap
+from console.core.roles import Cap, has_cap
 from console.projects.models import Project
 
 

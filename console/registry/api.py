@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember, require
-from console.accounts.roles import Cap
 from console.core.errors import Conflict
+from console.core.permissions import IsMember, require
+from console.core.roles import Cap
 from console.data.selectors import corpus_get
 from console.jobs.serializers import JobDetailSerializer
 from console.registry import selectors, services

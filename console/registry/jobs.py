@@ -22,7 +22,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 from console.data.models import TokenizedCorpus
 from console.jobs import kinds
 from console.jobs.execution import JobContext, JobFailed, JobInterrupted, in_thread

@@ -25,9 +25,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.core.types import Actor
 from console.data.artifacts import data_storage
 from console.data.engine.storage import StorageError
@@ -352,12 +352,13 @@ def playground_generate(
         raise InvalidInput(str(exc)) from None
 
 
-# ------------------------------------------------------------------ registration (jobs hook)
+# ---------------------------------------------- registration (a job_left_active effect)
 
 
 def model_job_left_active(job_id: int) -> None:
-    """Jobs-core hook, inside the transaction that moves a job out of running: create a
-    succeeded job's row; remove a failed or cancelled export/quantize job's folder."""
+    """A job_left_active effect (settings.LIFECYCLE_EFFECTS), inside the transaction that
+    moves a job out of running: create a succeeded job's row; remove a failed or
+    cancelled export/quantize job's folder."""
     job = Job.objects.filter(pk=job_id).select_related("requested_by").first()
     if job is None or job.kind not in MODEL_KINDS:
         return

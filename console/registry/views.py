@@ -12,10 +12,10 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from console.accounts.roles import Cap, has_cap
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from console.core.ids import InvalidId, parse_optional_id
+from console.core.roles import Cap, has_cap
 from console.core.types import HtmxHttpRequest
 from console.data.selectors import corpus_get, corpus_list
 from console.jobs.models import Job

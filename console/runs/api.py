@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.accounts.permissions import IsMember, require
-from console.accounts.roles import Cap
+from console.core.permissions import IsMember, require
+from console.core.roles import Cap
 from console.data.selectors import corpus_get
 from console.projects.selectors import project_get
 from console.runs import selectors, services
@@ -269,9 +269,7 @@ class RunApproveApi(_RunDecisionApi):
         return super().post(request, run_id)
 
     def decide(self, request: Request, run_id: int, comment: str):
-        from console.policies.services import run_approve
-
-        return run_approve(actor=request.user, run_id=run_id, comment=comment)
+        return services.run_approve(actor=request.user, run_id=run_id, comment=comment)
 
 
 class RunRejectApi(_RunDecisionApi):
@@ -280,6 +278,4 @@ class RunRejectApi(_RunDecisionApi):
         return super().post(request, run_id)
 
     def decide(self, request: Request, run_id: int, comment: str):
-        from console.policies.services import run_reject
-
-        return run_reject(actor=request.user, run_id=run_id, comment=comment)
+        return services.run_reject(actor=request.user, run_id=run_id, comment=comment)

@@ -11,8 +11,8 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from console.accounts.roles import Cap
-from console.core.auth import require_cap
+from console.audit.auth import require_cap
+from console.core.roles import Cap
 from console.data.selectors import corpus_list
 from console.runs import selectors, services
 from console.runs.forms import MODEL_PREFIX, RunForm

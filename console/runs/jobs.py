@@ -1,9 +1,9 @@
 """The ``train.run`` job kind: run by a node's agent (gpu_agent/kinds.py starts the
 DeepSpeed launcher on gpu_agent.train)."""
 
-from console.accounts.roles import Cap
+from console.core.roles import Cap
 from console.jobs import kinds
-from console.policies.services import run_approval_decide
+from console.runs.services import run_approval_decide
 from gpu_agent.train.spec import TrainSpec
 
 TRAIN_KIND = kinds.register(

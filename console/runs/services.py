@@ -21,18 +21,21 @@ if TYPE_CHECKING:
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record, refusals_audited
-from console.core.errors import FieldErrors, Forbidden
+from console.core.effects import effects
+from console.core.errors import Conflict, FieldErrors, Forbidden, NotFound
+from console.core.roles import Cap, has_cap
 from console.core.types import Actor
 from console.data.artifacts import data_storage
 from console.data.models import TokenizedCorpus
 from console.fleet.models import Node
 from console.jobs.models import Job
-from console.jobs.services import SpecInvalid, check_timing, job_create
-from console.policies.selectors import run_policy_check
-from console.policies.services import run_approval_hold
+from console.jobs.services import SpecInvalid, check_timing, job_approve, job_create, job_reject
+from console.policies.estimate import RunEstimate
+from console.policies.models import Decision, RunApproval
+from console.policies.selectors import fleet_run_estimate, run_policy_check
 from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
 from console.runs.selectors import default_gpus_per_node
@@ -479,8 +482,8 @@ def run_create(
             corpus=corpus,
             preset=preset,
             params=param_count(spec.model),
-            # what the run trains, for what its creation starts (its default alert rules
-            # follow the model and the schedule); the job's exact spec replaces it below
+            # what the run trains; the job's exact spec (the same model and schedule, which
+            # its default alert rules follow) replaces it below
             spec=spec_to_dict(spec),
         )
         spec.checkpoint.dir = str(runs_dir() / str(run.pk))
@@ -507,6 +510,8 @@ def run_create(
         run.spec = job.spec
         run.deepspeed = job.spec["deepspeed"]
         run.save(update_fields=["job", "spec", "deepspeed"])
+        for effect in effects("run_created"):  # settings.LIFECYCLE_EFFECTS: its alert rules
+            effect(run=run)
         if held:  # before commit, so the schedule message finds requires_approval set
             run_approval_hold(run=run, job=job, reasons=held, estimate=held_estimate)
         audit_record(action="run.create", actor=actor, obj=run, after={"job": job.pk})
@@ -523,8 +528,6 @@ def _expected_seconds(hours: float | None) -> int | None:
 
 def _estimated_seconds(spec: TrainSpec) -> int | None:
     """The fleet estimate of a run's duration (None for a CPU run: no estimate)."""
-    from console.policies.selectors import fleet_run_estimate
-
     hours = fleet_run_estimate(spec).hours
     return int(max(60, hours * 3600)) if hours else None
 
@@ -555,8 +558,66 @@ def checkpoint_register(*, run: Run, checkpoint: dict[str, Any] | None) -> Check
 
 
 def run_checkpoint_announced(job_id: int, checkpoint: dict[str, Any]) -> None:
-    """The jobs hook: every checkpoint a run's job announces, registered in the ingest
+    """The ``checkpoint`` effect: every checkpoint a run's job announces, registered in the ingest
     transaction that receives it (a pausing attempt's last one included)."""
     run = Run.objects.filter(job_id=job_id).first()
     if run is not None:
         checkpoint_register(run=run, checkpoint=checkpoint)
+
+
+# ------------------------------------------------------------------ launch approval
+#
+# One decision, one transaction: approving or rejecting a held run is
+# console.jobs.services' job_approve / job_reject (the four-eyes rule, the job's move
+# under its row lock), whichever path asks: the jobs API and page, the run page and API
+# (run_approve / run_reject below), the admin action. The train.run kind names
+# ``run_approval_decide`` as its approval record, so job_approve / job_reject write the
+# run's RunApproval (console.policies.models) inside the same transaction as the job's
+# move: the two never disagree, and of two decisions at once exactly one is recorded (S2).
+
+
+def run_approval_hold(*, run: Run, job: Job, reasons: list[str], estimate: RunEstimate) -> None:
+    """Mark the run's job as needing approval (call inside run_create's transaction,
+    before the schedule message goes out on commit) and record why."""
+    message = ("awaiting approval by a reviewer: " + "; ".join(reasons))[:300]
+    Job.objects.filter(pk=job.pk).update(requires_approval=True, progress_message=message)
+    job.requires_approval, job.progress_message = True, message
+    RunApproval.objects.create(run=run, reasons=reasons, estimate=estimate.as_dict())
+    audit_record(action="run.approval_required", actor=None, obj=run, after={"reasons": reasons})
+
+
+def _run_job(run_id: int) -> tuple[Run, int]:
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("No such run.")
+    if run.job_id is None:
+        raise Conflict("This run has no job.")
+    return run, run.job_id
+
+
+def run_approval_decide(*, job: Job, actor: Actor, approved: bool, comment: str = "") -> None:
+    """Record a reviewer's decision on the run's pending approval: train.run's approval
+    record, called by job_approve / job_reject inside the transaction that moves the
+    job (never on its own: the job's move is the decision)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("run_approval_decide runs inside job_approve / job_reject")
+    RunApproval.objects.filter(run__job_id=job.pk, decision=Decision.PENDING).update(
+        decision=Decision.APPROVED if approved else Decision.REJECTED,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        comment=comment[:2000],
+    )
+
+
+def run_approve(*, actor: Actor, run_id: int, comment: str = "") -> Run:
+    """The run page's, the runs API's and the admin's approval: the job's decision."""
+    run, job_id = _run_job(run_id)
+    job_approve(actor=actor, job_id=job_id, comment=comment)
+    return run
+
+
+def run_reject(*, actor: Actor, run_id: int, comment: str = "") -> Run:
+    """The run page's, the runs API's and the admin's rejection: the job's decision."""
+    run, job_id = _run_job(run_id)
+    job_reject(actor=actor, job_id=job_id, reason=comment)
+    return run

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.accounts.roles import Cap, has_cap
-from console.core.auth import forbidden, require_cap
+from console.audit.auth import forbidden, require_cap
 from console.core.errors import Conflict, Forbidden, ServiceError
+from console.core.roles import Cap, has_cap
 from console.core.types import HtmxHttpRequest
 from console.data.selectors import corpus_list
 from console.jobs import kinds
@@ -171,10 +171,9 @@ def run_cancel(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 @require_cap(Cap.VIEW)
 def run_run_now(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """Override the carbon-aware plan: start as soon as capacity allows."""
-    from console.carbon.services import job_run_now
 
     def action(*, actor, job_id: int):
-        return job_run_now(actor=actor, job=Job.objects.get(pk=job_id))
+        return job_services.job_run_now(actor=actor, job=Job.objects.get(pk=job_id))
 
     return _job_action(request, run_id, action, "starting now (carbon plan overridden)")
 
@@ -326,13 +325,11 @@ def run_gpus_data(request: HtmxHttpRequest, run_id: int) -> JsonResponse:
 @require_cap(Cap.VIEW)
 def run_approve(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """A reviewer (never the launcher) approves a run the launch policy held."""
-    from console.policies.services import run_approve as approve
-
     comment = request.POST.get("comment", "")[:2000]
     return _job_action(
         request,
         run_id,
-        lambda *, actor, job_id: approve(actor=actor, run_id=run_id, comment=comment),
+        lambda *, actor, job_id: services.run_approve(actor=actor, run_id=run_id, comment=comment),
         "approved",
     )
 
@@ -341,12 +338,10 @@ def run_approve(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 @require_cap(Cap.VIEW)
 def run_reject(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     """A reviewer (never the launcher) rejects a held run: its job is cancelled."""
-    from console.policies.services import run_reject as reject
-
     comment = request.POST.get("comment", "")[:2000]
     return _job_action(
         request,
         run_id,
-        lambda *, actor, job_id: reject(actor=actor, run_id=run_id, comment=comment),
+        lambda *, actor, job_id: services.run_reject(actor=actor, run_id=run_id, comment=comment),
         "rejected",
     )

@@ -72,7 +72,39 @@ INSTALLED_APPS = [
     "console.governance",
     "console.carbon",
     "console.energy",
+    "console.home",
 ]
+
+# The job lifecycle's effects, in the order they run (console/core/effects.py says when
+# and how each event's functions are called). This list is the whole of what happens
+# at these moments: no app appends to it from its ready().
+LIFECYCLE_EFFECTS: dict[str, list[str]] = {
+    # A job left dispatched/running (requeued, paused, finished), inside that transaction.
+    "job_left_active": [
+        "console.fleet.services.allocations.allocation_release_for_job",  # its GPUs are free again
+        "console.data.services.data_job_left_active",  # a data job's output is registered
+        "console.registry.services.model_job_left_active",  # a model job's version/evaluation
+        "console.governance.services.review_check_left_active",  # a check's result
+        # on commit, so after fleet released the GPUs: energy, emissions and cost
+        "console.energy.services.job_left_active",
+    ],
+    # A job is about to move queued -> scheduled (the row locked).
+    "before_schedule": [
+        "console.carbon.services.job_plan_on_schedule",  # a carbon-aware job's plan
+    ],
+    # Ingest: a job's stream announced a complete checkpoint.
+    "checkpoint": [
+        "console.runs.services.run_checkpoint_announced",  # registered with its run
+    ],
+    # Ingest: one batch of a job attempt's metrics.
+    "metrics": [
+        "console.alerts.evaluate.on_metrics",  # checked against the run's alert rules
+    ],
+    # run_create stored a run and its job.
+    "run_created": [
+        "console.alerts.services.rules_create_defaults",  # the run's default alert rules
+    ],
+}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -130,7 +162,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = ["console.accounts.backends.LockoutModelBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "home:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Lockout (S11, S15), in three namespaces: passwords, user tokens, node tokens. N failures
@@ -177,11 +209,11 @@ REST_FRAMEWORK = {
         "console.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["console.accounts.permissions.IsMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["console.core.permissions.IsMember"],
     "DEFAULT_PAGINATION_CLASS": "console.core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "console.core.api.exception_handler",
+    "EXCEPTION_HANDLER": "console.audit.exceptions.exception_handler",
     # Answers carry storage-relative paths only (console.core.redact).
     "DEFAULT_RENDERER_CLASSES": ["console.core.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -192,7 +224,7 @@ SPECTACULAR_SETTINGS = {
     "Authenticate with `Authorization: Token <key>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["console.accounts.permissions.IsMember"],
+    "SERVE_PERMISSIONS": ["console.core.permissions.IsMember"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

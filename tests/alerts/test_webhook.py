@@ -20,6 +20,7 @@ def eager():
     """Celery tasks run in this process when enqueued (the task and its retries)."""
     from workers.celery import app
 
+    app.loader.import_default_modules()  # the tasks registered, as in a worker
     saved = app.conf.task_always_eager
     app.conf.task_always_eager = True
     yield

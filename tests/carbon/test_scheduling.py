@@ -250,14 +250,14 @@ def test_run_now_overrides_the_plan(personas, trace):
                  not_before=now + timedelta(hours=1), expected_seconds=3600)  # fmt: skip
     jobs.job_schedule(job_id=job.pk)
     with pytest.raises(Forbidden):
-        services.job_run_now(actor=personas.viewer, job=job)
-    job = services.job_run_now(actor=personas.ml_engineer, job=job)
+        jobs.job_run_now(actor=personas.viewer, job=job)
+    job = jobs.job_run_now(actor=personas.ml_engineer, job=job)
     assert job.carbon_plan["overridden"] and job.carbon_plan["overridden_by"] == "milo_ml"
     assert job.state == JobState.DISPATCHED
     with pytest.raises(Conflict):
-        services.job_run_now(actor=personas.ml_engineer, job=job)
+        jobs.job_run_now(actor=personas.ml_engineer, job=job)
     with pytest.raises(InvalidInput, match="not carbon-aware"):
-        services.job_run_now(actor=personas.ml_engineer, job=submit(personas))
+        jobs.job_run_now(actor=personas.ml_engineer, job=submit(personas))
 
 
 def test_the_window_tick_pauses_and_resumes(personas, trace):

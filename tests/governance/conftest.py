@@ -10,7 +10,7 @@ import itertools
 import pytest
 from django.apps import apps
 
-from console.accounts.roles import Role
+from console.core.roles import Role
 from console.governance import services
 from console.governance.models import ChecklistTemplate, Review
 from console.registry.models import ModelVersion

@@ -15,8 +15,8 @@ from console.core.errors import Conflict
 from console.jobs import services as job_services
 from console.jobs.models import Job, JobState
 from console.jobs.services import job_schedule
-from console.policies import services
 from console.policies.models import Decision, RunApproval
+from console.runs import services
 from console.runs.models import Run
 from tests.policies.conftest import launch
 

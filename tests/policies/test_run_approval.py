@@ -11,9 +11,9 @@ from console.core.errors import Forbidden
 from console.fleet.models import Allocation
 from console.jobs.models import Job, JobState
 from console.jobs.services import job_dispatch_if_due, job_schedule
-from console.policies import services
 from console.policies.models import Decision, RunApproval, RunApprovalPolicy
 from console.policies.selectors import fleet_run_estimate
+from console.runs import services
 from console.runs.models import Run
 from tests.policies.conftest import launch
 from tests.runs.conftest import make_corpus

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from console.alerts.services import rules_create_defaults
 from console.runs.models import Checkpoint, Run
 from tests.data.helpers import run_job
 from tests.runs.conftest import make_corpus
@@ -74,6 +75,7 @@ def make_run(project, dirs, hf: Path | None, tiny_corpus: Path, *, step: int = 6
         spec={"model": {"preset": "tiny", "vocab_size": VOCAB}, "steps": step},
         deepspeed={"zero_optimization": {"stage": 2}},
     )
+    rules_create_defaults(run=run)  # as run_create's run_created effects would
     root = dirs["data"] / "runs" / str(run.pk)
     place_checkpoint(root, step, hf)
     Checkpoint.objects.create(run=run, step=step, tag=f"step_{step}", dir=str(root))

@@ -333,7 +333,7 @@ def _error(exc: BaseException) -> tuple[bytes | None, str]:
 
 
 def _serve(task_fd: int, result_fd: int) -> int:
-    from console.data.engine.clean import apply_steps, build_rule
+    from console.data.engine.steps import apply_steps, build_rule
 
     init = _read_message(task_fd)
     if init is None:

@@ -13,10 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.audit.services import audit_record
+from console.core.effects import effects
 from console.core.errors import NotFound
 from console.core.redact import failure_parts
 from console.fleet.models import Allocation, Gpu, GpuSample, JobStream, Node, StackDump
-from console.jobs import hooks
 from console.jobs.execution import LOG_TAIL_CHARS
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.jobs.services import job_requeue, job_transition
@@ -122,8 +122,8 @@ def _ingest_job_stream(
                 updates["progress_message"] = str(record.data.get("message", ""))[:300]
             if isinstance(record.data.get("checkpoint"), dict):
                 updates["checkpoint"] = record.data["checkpoint"]
-                for hook in hooks.on_checkpoint:
-                    hook(job_id, record.data["checkpoint"])
+                for effect in effects("checkpoint"):
+                    effect(job_id, record.data["checkpoint"])
         elif record.type == "stacks":
             dumps.append(_stack_dump(job_id, attempt, node, record))
             stamp = datetime.fromtimestamp(record.at, tz=UTC).strftime("%H:%M:%S")
@@ -144,10 +144,10 @@ def _ingest_job_stream(
                 final = record
     if series:
         result.points += metric_series_append(series)
-        if hooks.on_metrics:
+        if on_metrics := effects("metrics"):
             by_name = {name: steps_values for (_, _, name), steps_values in series.items()}
-            for hook in hooks.on_metrics:
-                hook(job_id, attempt, by_name)
+            for effect in on_metrics:
+                effect(job_id, attempt, by_name)
     if dumps:
         StackDump.objects.bulk_create(dumps)
     if lines:

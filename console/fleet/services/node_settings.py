@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db import transaction
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
 from console.core.errors import Forbidden, InvalidInput
+from console.core.roles import Cap, has_cap
 from console.fleet.models import POWER_CAP_MAX_WATTS, POWER_CAP_MIN_WATTS, Node
 
 POWER_FIELDS = ("power_cap_mode", "power_cap_watts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from console.accounts.roles import Cap, has_cap
+from console.core.roles import Cap, has_cap
 from console.governance.display import check_view
 from console.governance.services import review_latest
 

@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from console.accounts.services import admin_ensure, roles_ensure
-from console.core.demo import demo_load
+from console.home.demo import demo_load
 
 
 class Command(BaseCommand):

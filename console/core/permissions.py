@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from console.accounts.roles import Cap, has_cap
+from console.core.roles import Cap, has_cap
 
 
 class IsMember(BasePermission):

@@ -9,8 +9,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.accounts.roles import Cap, has_cap
 from console.audit.services import audit_record
+from console.core.roles import Cap, has_cap
 
 
 def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
