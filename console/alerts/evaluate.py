@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta
+from typing import cast
 
 import numpy as np
 from django.db import transaction
@@ -79,7 +80,8 @@ def _threshold_message(rule: cache.Rule, step: int, value: float) -> str:
     side = (
         f"below {_fmt(rule.low)}"
         if rule.low is not None and value < rule.low
-        else f"above {_fmt(rule.high)}"
+        # a rule has low, high or both, and the agent sends finite values only
+        else f"above {_fmt(cast(float, rule.high))}"
     )
     return f"{rule.metric} = {_fmt(value)} at step {step}: {side}{_normal(rule)}"
 
@@ -195,8 +197,8 @@ def _evaluate_batch(
         elif rule.id in open_rules:
             clear.append(rule.id)
 
-    for rule, step, value, text in fire:
-        alert_fire(rule=rule, run_id=run_id, step=step, value=value, message=text)
+    for rule, step, fired_value, text in fire:
+        alert_fire(rule=rule, run_id=run_id, step=step, value=fired_value, message=text)
     # A rule whose alert opened and cleared within this batch is resolved too.
     alerts_resolve(
         rule_ids=[r for r in clear if r in open_rules or any(f[0].id == r for f in fire)]
@@ -279,6 +281,7 @@ def evaluate_periodic(*, now: datetime | None = None) -> dict[str, int]:
         watched.add(rule.pk)
         report["rules"] += 1
         job = rule.run.job
+        assert job is not None  # the query's run__job__state
         if rule.kind == RuleKind.STALL:
             state = states.get(rule.run_id)
             last = state.last_metric_at if state and state.attempt == job.attempt else None

@@ -9,10 +9,14 @@ that holds for hours is one alert, not one per point.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+if TYPE_CHECKING:
+    from console.fleet.models import StackDump
 
 
 class RuleKind(models.TextChoices):
@@ -119,6 +123,8 @@ class Alert(models.Model):
     )
     notified_at = models.DateTimeField(null=True, blank=True, help_text="Webhook delivered.")
     notify_error = models.CharField(max_length=500, blank=True)
+    # a stall alert's first stack dump, set by selectors.with_stacks (not a column)
+    stacks: StackDump | None
 
     class Meta:
         ordering = ["-fired_at", "-id"]

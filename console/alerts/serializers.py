@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from console.alerts.models import Alert, AlertRule, RuleKind, Severity
@@ -48,9 +49,13 @@ class AlertRuleInputSerializer(serializers.Serializer):
 
 
 class AlertSerializer(serializers.ModelSerializer):
-    rule = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    rule: serializers.SlugRelatedField[AlertRule] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
     rule_id = serializers.IntegerField(read_only=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     open = serializers.BooleanField(source="is_open", read_only=True)
 
     class Meta:

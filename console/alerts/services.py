@@ -19,6 +19,7 @@ from console.alerts.models import Alert, AlertRule, AlertSettings, RuleKind, Sev
 from console.audit.services import audit_record
 from console.core.errors import FieldErrors, Forbidden
 from console.core.roles import Cap, has_cap
+from console.core.types import Actor
 from console.runs.models import Run
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ RULE_FIELDS = (
 METRIC_NEEDED = {RuleKind.THRESHOLD, RuleKind.NOT_FINITE, RuleKind.SPIKE, RuleKind.DROP}
 
 
-def _require_write(actor: Any) -> None:
+def _require_write(actor: Actor | None) -> None:
     if actor is not None and not has_cap(actor, Cap.TRAINING_WRITE):
         raise Forbidden(f"Editing alert rules needs the '{Cap.TRAINING_WRITE.value}' permission.")
 
@@ -155,7 +156,7 @@ def _name_taken(run: Run, name: str, exclude: int | None = None) -> bool:
 
 
 @transaction.atomic
-def rule_create(*, actor: Any, run: Run, data: dict[str, Any]) -> AlertRule:
+def rule_create(*, actor: Actor, run: Run, data: dict[str, Any]) -> AlertRule:
     _require_write(actor)
     fields = rule_clean(data)
     if _name_taken(run, fields["name"]):
@@ -173,7 +174,7 @@ def rule_create(*, actor: Any, run: Run, data: dict[str, Any]) -> AlertRule:
 
 
 @transaction.atomic
-def rule_update(*, actor: Any, rule: AlertRule, data: dict[str, Any]) -> AlertRule:
+def rule_update(*, actor: Actor, rule: AlertRule, data: dict[str, Any]) -> AlertRule:
     """Change some fields of a rule (the others keep their values). A rule disabled, or
     changed to watch something else, resolves its open alert."""
     _require_write(actor)
@@ -202,7 +203,7 @@ def rule_update(*, actor: Any, rule: AlertRule, data: dict[str, Any]) -> AlertRu
 
 
 @transaction.atomic
-def rule_delete(*, actor: Any, rule: AlertRule) -> None:
+def rule_delete(*, actor: Actor, rule: AlertRule) -> None:
     _require_write(actor)
     run = rule.run
     audit_record(
@@ -219,7 +220,7 @@ def rule_delete(*, actor: Any, rule: AlertRule) -> None:
 # ------------------------------------------------------------------ webhook settings
 
 
-def alert_settings_set(*, actor: Any, run: Run, webhook_url: str) -> AlertSettings:
+def alert_settings_set(*, actor: Actor, run: Run, webhook_url: str) -> AlertSettings:
     """The run's own webhook ("" = the console's default), refused when it points at a
     loopback, link-local or private address (S9) or cannot be resolved. A refusal is
     audit-logged (outside the write's transaction, so it stays)."""
@@ -300,7 +301,7 @@ def alerts_resolve(*, rule_ids: list[int]) -> int:
 
 
 @transaction.atomic
-def alert_acknowledge(*, actor: Any, alert: Alert) -> Alert:
+def alert_acknowledge(*, actor: Actor, alert: Alert) -> Alert:
     _require_write(actor)
     updated = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=actor

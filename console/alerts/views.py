@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,21 +15,22 @@ from console.alerts import selectors, services
 from console.alerts.forms import AlertRuleForm, AlertSettingsForm
 from console.alerts.models import AlertSettings
 from console.audit.auth import forbidden, require_cap
-from console.core.errors import Forbidden
+from console.core.errors import FieldErrors, Forbidden
 from console.core.roles import Cap, has_cap
+from console.core.types import HtmxHttpRequest
 from console.runs.models import Run
 
 RECENT = 10
 
 
-def _run(request: HttpRequest, run_id: int) -> Run:
+def _run(request: HtmxHttpRequest, run_id: int) -> Run:
     run = selectors.run_for_alerts(user=request.user, run_id=run_id)
     if run is None:
         raise Http404("No such run.")
     return run
 
 
-def _panel_context(request: HttpRequest, run: Run, **extra) -> dict:
+def _panel_context(request: HtmxHttpRequest, run: Run, **extra) -> dict:
     own = AlertSettings.objects.filter(run=run).values_list("webhook_url", flat=True).first()
     dumps = selectors.stack_dumps(run=run)
     return {
@@ -52,14 +53,14 @@ def _panel_context(request: HttpRequest, run: Run, **extra) -> dict:
     }
 
 
-def _panel(request: HttpRequest, run: Run, status: int = 200, **extra) -> HttpResponse:
+def _panel(request: HtmxHttpRequest, run: Run, status: int = 200, **extra) -> HttpResponse:
     context = _panel_context(request, run, **extra)
     template = "alerts/panel.html#panel" if request.htmx else "alerts/panel.html"
     return render(request, template, context, status=status)
 
 
 @require_cap(Cap.VIEW)
-def run_panel(request: HttpRequest, run_id: int) -> HttpResponse:
+def run_panel(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = _run(request, run_id)
     if request.htmx and request.GET.get("part") == "live":
         return render(request, "alerts/panel.html#live", _panel_context(request, run))
@@ -70,7 +71,7 @@ def run_panel(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require_cap(Cap.TRAINING_WRITE)
-def rule_edit(request: HttpRequest, run_id: int, rule_id: int) -> HttpResponse:
+def rule_edit(request: HtmxHttpRequest, run_id: int, rule_id: int) -> HttpResponse:
     run = _run(request, run_id)
     rule = selectors.rule_get(run=run, rule_id=rule_id)
     if rule is None:
@@ -92,7 +93,7 @@ def rule_edit(request: HttpRequest, run_id: int, rule_id: int) -> HttpResponse:
                 services.rule_update(actor=request.user, rule=rule, data=data)
             except Forbidden as exc:
                 return forbidden(request, exc.message)
-            except services.FieldErrors as exc:
+            except FieldErrors as exc:
                 for field, errs in exc.errors.items():
                     form.add_error(field if field in form.fields else None, errs)
             else:
@@ -109,7 +110,7 @@ def rule_edit(request: HttpRequest, run_id: int, rule_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def settings_edit(request: HttpRequest, run_id: int) -> HttpResponse:
+def settings_edit(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = _run(request, run_id)
     form = AlertSettingsForm(request.POST)
     if form.is_valid():
@@ -119,7 +120,7 @@ def settings_edit(request: HttpRequest, run_id: int) -> HttpResponse:
             )
         except Forbidden as exc:
             return forbidden(request, exc.message)
-        except services.FieldErrors as exc:
+        except FieldErrors as exc:
             for field, errs in exc.errors.items():
                 form.add_error(field if field in form.fields else None, errs)
     if form.errors:
@@ -132,7 +133,7 @@ def settings_edit(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
-def alert_acknowledge(request: HttpRequest, run_id: int, alert_id: int) -> HttpResponse:
+def alert_acknowledge(request: HtmxHttpRequest, run_id: int, alert_id: int) -> HttpResponse:
     run = _run(request, run_id)
     alert = selectors.alert_get(run=run, alert_id=alert_id)
     if alert is None:

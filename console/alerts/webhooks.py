@@ -15,7 +15,7 @@ import ipaddress
 import json
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
@@ -67,7 +67,7 @@ def vet(url: str) -> tuple[str, str, int, str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise WebhookRefused(f"cannot resolve {host}: {exc}") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [cast(str, info[4][0]) for info in infos]  # an IPv4 or IPv6 address
     if not addresses:
         raise WebhookRefused(f"{host} resolves to no address")
     if host in allowed or f"{host}:{port}" in allowed:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from console.core.roles import Cap
 from console.jobs import kinds
-from console.jobs.execution import JobContext, JobFailed
+from console.jobs.execution import JobFailed
+from console.jobs.kinds import JobContext
 from gpu_agent.spec import DemoCountSpec
 from workers.queues import Queue
 
 
-def run_demo_count(ctx: JobContext, spec: DemoCountSpec) -> dict:
+def run_demo_count(ctx: JobContext, spec: DemoCountSpec) -> dict[str, Any]:
     state = ctx.checkpoint or {"step": 0, "total": 0.0}
     step, total = int(state["step"]), float(state["total"])
     if step:

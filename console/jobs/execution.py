@@ -80,7 +80,7 @@ T = TypeVar("T")
 
 
 def run_with_heartbeat(
-    ctx: JobContext,
+    ctx: kinds.JobContext,
     work: Callable[[], T],
     report: Callable[[], tuple[float, str]],
     *,
@@ -122,7 +122,7 @@ def run_with_heartbeat(
     return outcome["result"]
 
 
-def in_thread(ctx: JobContext, message: str | Callable[[], tuple[int, str]], work) -> Any:
+def in_thread(ctx: kinds.JobContext, message: str | Callable[[], tuple[int, str]], work) -> Any:
     """``run_with_heartbeat`` for the engines' long calls (loading, a forward pass over
     the split), which can run longer than the heartbeat timeout. ``message`` is a fixed
     line (at 50%) or a callable returning (percent, line), read at each report. A cancel

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.core.roles import Cap
+
+if TYPE_CHECKING:
+    from console.jobs.models import Job
 
 
 class JobContext(Protocol):
@@ -35,7 +38,7 @@ class JobKind:
     name: str
     title: str
     description: str
-    spec: type
+    spec: type[Any]
     queue: str
     submit_cap: Cap
     handler: Callable[[JobContext, Any], dict[str, Any]] | None
@@ -100,10 +103,10 @@ class Executor:
     # dispatch(job, kind, attempt): inside the transaction that holds the scheduled job's
     # row lock, place the new attempt and move the job to dispatched (its launch sent on
     # commit), or leave it scheduled when there is no room now; returns the job or None.
-    dispatch: Callable[[Any, JobKind, int], Any]
+    dispatch: Callable[[Job, JobKind, int], Job | None]
     # messages(job): the (task, args, queue) messages that start the job's current
     # attempt, sent again by the reconciler when they were lost.
-    messages: Callable[[Any], list[tuple[str, list[Any], str]]]
+    messages: Callable[[Job], list[tuple[str, list[Any], str]]]
 
 
 _EXECUTORS: dict[str, Executor] = {}

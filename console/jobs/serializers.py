@@ -1,19 +1,23 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from console.core.api import ErrorMessageField
 from console.jobs import kinds
 from console.jobs.models import Job
+from console.projects.models import Project
 
 
 class JobSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     # Null when nobody approved (yet) or the user was deleted (on_delete=SET_NULL).
-    requested_by = serializers.SlugRelatedField(
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
-    approved_by = serializers.SlugRelatedField(
+    approved_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
     is_terminal = serializers.BooleanField(read_only=True)
@@ -106,4 +110,5 @@ class JobKindSerializer(serializers.Serializer):
         help_text="Null for a generic kind (submit it to /api/v1/jobs/); otherwise the "
         "endpoint of the service that creates jobs of this kind.",
     )
-    fields = serializers.ListField(child=serializers.DictField())
+    # the kind's spec fields; the name shadows Serializer.fields, as the API has it
+    fields = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]

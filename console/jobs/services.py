@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -23,10 +23,14 @@ from console.audit.services import audit_record
 from console.core.effects import effects
 from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound
 from console.core.roles import Cap, has_cap
+from console.core.types import Actor
 from console.jobs import kinds
 from console.jobs.models import TERMINAL_STATES, Job, JobState
 from console.projects.models import Project
 from gpu_agent.spec import SpecError, spec_from_dict, spec_to_dict
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 log = logging.getLogger(__name__)
 S = JobState
@@ -55,7 +59,7 @@ _SETTLED = frozenset({*TERMINAL_STATES, S.PAUSED})
 _LEFT_BEHIND = _ACTIVE | _SETTLED | {S.AWAITING_APPROVAL}
 
 
-def _settled_message(before: JobState, to: JobState, reason: str) -> str:
+def _settled_message(before: str, to: JobState, reason: str) -> str:
     """The progress line of a job coming to rest: what happened, not what it was doing
     ("running on local" stayed beside "failed" and "paused")."""
     if to == S.SUCCEEDED:
@@ -93,7 +97,7 @@ def job_transition(
     *,
     job_id: int,
     to: JobState,
-    actor: Any = None,
+    actor: Actor | None = None,
     expect: Iterable[JobState] | None = None,
     attempt: int | None = None,
     reason: str = "",
@@ -156,7 +160,7 @@ def _enqueue_on_commit(job_id: int, task: str, args: list[Any], queue: str) -> N
 
 def job_submit(
     *,
-    actor: Any,
+    actor: Actor,
     project: Project,
     kind: str,
     params: dict[str, Any] | None,
@@ -198,7 +202,7 @@ def job_submit(
 
 def job_create(
     *,
-    actor: Any,
+    actor: Actor,
     project: Project,
     kind: str,
     params: dict[str, Any] | None,
@@ -240,7 +244,7 @@ def job_create(
             kind=kind,
             name=name or job_kind.title,
             spec=spec_to_dict(spec),
-            requested_by=actor,
+            requested_by=cast("User", actor),  # capabilities checked: not anonymous
             queue=job_kind.queue,
             requires_approval=job_kind.requires_approval,
             max_attempts=job_kind.max_attempts,
@@ -383,7 +387,7 @@ def _job_for_action(job_id: int) -> Job:
     return job
 
 
-def job_cancel(*, actor: Any, job_id: int) -> Job:
+def job_cancel(*, actor: Actor, job_id: int) -> Job:
     job = _job_for_action(job_id)
     if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
         raise Forbidden("Cancelling jobs needs the 'jobs.manage' permission.")
@@ -393,7 +397,7 @@ def job_cancel(*, actor: Any, job_id: int) -> Job:
     return done
 
 
-def job_pause(*, actor: Any, job_id: int) -> Job:
+def job_pause(*, actor: Actor, job_id: int) -> Job:
     job = _job_for_action(job_id)
     if not has_cap(actor, Cap.JOBS_MANAGE):
         raise Forbidden("Pausing jobs needs the 'jobs.manage' permission.")
@@ -408,7 +412,7 @@ def job_pause(*, actor: Any, job_id: int) -> Job:
     return done
 
 
-def job_resume(*, actor: Any, job_id: int) -> Job:
+def job_resume(*, actor: Actor, job_id: int) -> Job:
     if not has_cap(actor, Cap.JOBS_MANAGE):
         raise Forbidden("Resuming jobs needs the 'jobs.manage' permission.")
     with transaction.atomic():
@@ -422,7 +426,7 @@ def job_resume(*, actor: Any, job_id: int) -> Job:
     return done
 
 
-def job_run_now(*, actor: Any, job: Job) -> Job:
+def job_run_now(*, actor: Actor, job: Job) -> Job:
     """The user's override of a carbon-aware job's plan (console.carbon): start as soon as
     capacity allows, ignoring the plan."""
     if not (has_cap(actor, Cap.JOBS_MANAGE) or job.requested_by_id == getattr(actor, "pk", None)):
@@ -448,7 +452,7 @@ def job_run_now(*, actor: Any, job: Job) -> Job:
     return Job.objects.get(pk=job.pk)
 
 
-def _reviewer_check(actor: Any, job: Job, verb: str) -> None:
+def _reviewer_check(actor: Actor, job: Job, verb: str) -> None:
     """Four-eyes: the requester may not decide on their own job (refused and audited
     whatever their role, before anything else), and a decision needs 'review'."""
     if job.requested_by_id == getattr(actor, "pk", None):
@@ -459,7 +463,7 @@ def _reviewer_check(actor: Any, job: Job, verb: str) -> None:
         raise Forbidden(f"{doing} needs the 'review' permission.")
 
 
-def _record_decision(job: Job, *, actor: Any, approved: bool, comment: str) -> None:
+def _record_decision(job: Job, *, actor: Actor, approved: bool, comment: str) -> None:
     """What the job's kind records beside the job row (a run's RunApproval), in the
     caller's transaction: called explicitly, never through a hook."""
     kind = kinds.get(job.kind)
@@ -467,7 +471,7 @@ def _record_decision(job: Job, *, actor: Any, approved: bool, comment: str) -> N
         kind.approval_record(job=job, actor=actor, approved=approved, comment=comment)
 
 
-def job_approve(*, actor: Any, job_id: int, comment: str = "") -> Job:
+def job_approve(*, actor: Actor, job_id: int, comment: str = "") -> Job:
     """Four-eyes: a reviewer other than the requester approves; the job is scheduled.
 
     The one decision for a held job, whichever path asks (jobs API and page, run page
@@ -494,7 +498,7 @@ def job_approve(*, actor: Any, job_id: int, comment: str = "") -> Job:
     return done
 
 
-def job_reject(*, actor: Any, job_id: int, reason: str = "") -> Job:
+def job_reject(*, actor: Actor, job_id: int, reason: str = "") -> Job:
     """Four-eyes, as job_approve: the job is cancelled and its kind's approval record
     (a run's RunApproval) rejected with the reason, in one transaction."""
     job = _job_for_action(job_id)

@@ -1,23 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console.audit.auth import forbidden, require_cap
 from console.core.errors import Forbidden, ServiceError
 from console.core.roles import Cap, has_cap
+from console.core.types import HtmxHttpRequest
 from console.jobs import kinds, selectors, services
-from console.jobs.models import JobState
+from console.jobs.models import Job, JobState
 from console.projects.selectors import project_get, project_list
 from gpu_agent.spec import spec_fields
 
 
 @require_cap(Cap.VIEW)
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = {k: request.GET.get(k, "") for k in ("state", "kind", "project")}
     jobs = selectors.job_list(user=request.user, **filters)[:200]
     context = {
@@ -33,7 +35,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = selectors.job_get(user=request.user, job_id=job_id)
     if job is None:
         raise Http404("No such job.")
@@ -63,7 +65,7 @@ def _parse_field(raw: str, type_name: str) -> Any:
 
 @require_http_methods(["GET", "POST"])
 @require_cap(Cap.JOBS_SUBMIT)
-def job_new(request: HttpRequest) -> HttpResponse:
+def job_new(request: HtmxHttpRequest) -> HttpResponse:
     available = [k for k in kinds.all_kinds() if k.generic and has_cap(request.user, k.submit_cap)]
     kind = kinds.get(request.POST.get("kind") or request.GET.get("kind") or "") or (
         available[0] if available else None
@@ -88,7 +90,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         project = project_get(user=request.user, slug=request.POST.get("project", ""))
         if project is None:
             errors["project"] = ["Choose one of your projects."]
-        if not errors:
+        if not errors and project is not None:
             try:
                 job = services.job_submit(
                     actor=request.user,
@@ -131,7 +133,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[..., Job]] = {
     "cancel": services.job_cancel,
     "pause": services.job_pause,
     "resume": services.job_resume,
@@ -142,7 +144,7 @@ ACTIONS = {
 
 @require_POST
 @require_cap(Cap.VIEW)
-def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+def job_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpResponse:
     if selectors.job_get(user=request.user, job_id=job_id) is None or action not in ACTIONS:
         raise Http404("No such job.")
     try:

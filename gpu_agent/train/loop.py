@@ -112,7 +112,9 @@ def llama_config(m, tokens: dict[str, int | None] | None = None, **extra: Any):
         max_position_embeddings=m.max_positions,
         initializer_range=m.initializer_range,
         rms_norm_eps=m.norm_eps,
-        rope_theta=m.rope_theta,
+        # a field in transformers 4; in 5 (typed without it) a legacy key it moves into
+        # rope_parameters
+        rope_theta=m.rope_theta,  # type: ignore[call-arg]
         tie_word_embeddings=m.tie_embeddings,
         **extra,
     )
@@ -146,7 +148,8 @@ class Batches:
         self.rank = rank
         self.world = world
         self.seed = seed
-        self._epoch, self._indices = -1, None
+        self._epoch = -1
+        self._indices: np.ndarray | None = None
         n = len(shards) // (world * micro_batch)
         if n < 1:
             raise CannotTrain(
@@ -168,6 +171,7 @@ class Batches:
                 drop_last=True,
             )
             self._epoch = epoch
+        assert self._indices is not None  # this epoch's, set above
         rows = self._indices[pos * self.micro_batch : (pos + 1) * self.micro_batch]
         items = [self.shards[int(r)] for r in rows]
         return {k: torch.as_tensor(np.stack([it[k] for it in items])) for k in items[0]}

@@ -16,13 +16,7 @@
 
 from console.fleet.services.allocations import allocation_release_for_job
 from console.fleet.services.dispatch import job_dispatch_to_node, node_dispatch_messages
-from console.fleet.services.ingest import (
-    LOG_TAIL_CHARS,
-    STACKS_TEXT_CHARS,
-    IngestResult,
-    UnknownStream,
-    ingest_batch,
-)
+from console.fleet.services.ingest import IngestResult, UnknownStream, ingest_batch
 from console.fleet.services.liveness import FleetReport, fleet_reconcile, node_heartbeat
 from console.fleet.services.node_settings import (
     NODE_SETTINGS_FIELDS,
@@ -41,15 +35,12 @@ from console.fleet.services.nodes import (
     node_token_issue,
     node_token_revoke,
 )
-from console.fleet.services.records import (
-    STACKS_MAX_PROCESSES,
-    BatchInvalid,
-    BatchTooLarge,
-    parse_batch,
-)
+from console.fleet.services.records import BatchInvalid, BatchTooLarge, parse_batch
 from console.fleet.services.registration import node_register, storage_roots
 from console.fleet.services.stacks import job_stacks_request
 from console.fleet.services.telemetry import telemetry_compact
+from console.jobs.execution import LOG_TAIL_CHARS
+from gpu_agent.spec import STACKS_MAX_PROCESSES, STACKS_TEXT_CHARS
 
 __all__ = [
     "LOG_TAIL_CHARS",

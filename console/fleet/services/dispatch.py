@@ -5,8 +5,9 @@ of its group through the broker; the reconciler sends the launches again when lo
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
+from console.fleet.models import Allocation
 from console.fleet.scheduler import allocation_place
 from console.jobs import kinds
 from console.jobs.models import Job, JobState
@@ -58,7 +59,7 @@ def job_dispatch_to_node(job: Job, kind: kinds.JobKind, attempt: int) -> Job | N
     return dispatched
 
 
-def _node_launch_messages(job: Job, group: list) -> list[tuple[str, list[Any], str]]:
+def _node_launch_messages(job: Job, group: list[Allocation]) -> list[tuple[str, list[Any], str]]:
     """One launch per node of the attempt's group; a multi-node group's launches carry
     the rendezvous: rank 0's address and port, each node's rank, the whole world."""
     kind = kinds.get(job.kind)
@@ -75,7 +76,8 @@ def _node_launch_messages(job: Job, group: list) -> list[tuple[str, list[Any], s
             master = group[0]
             rendezvous = Rendezvous(
                 master_addr=master.node.address or master.node.hostname or master.node.name,
-                master_port=master.master_port,
+                # allocation_place gives a multi-node group's rank 0 its port
+                master_port=cast(int, master.master_port),
                 node_rank=allocation.node_rank,
                 hosts=[a.node.name for a in group],
                 procs=procs,

@@ -5,6 +5,7 @@ checkpoints, stacks, a job attempt's status (its end), and the node's telemetry.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +47,9 @@ def ingest_batch(*, node: Node, records: list[Record]) -> IngestResult:
     streams: dict[tuple[int | None, int], list[Record]] = defaultdict(list)
     for record in records:
         streams[(record.job, record.attempt)].append(record)
-    job_streams = {key: recs for key, recs in streams.items() if key[0] is not None}
+    job_streams: dict[tuple[int, int], list[Record]] = {
+        (job, attempt): recs for (job, attempt), recs in streams.items() if job is not None
+    }
     allocations = _allocations_for(node, job_streams.keys())
     unknown = [key for key in job_streams if key not in allocations]
     if unknown:
@@ -66,7 +69,7 @@ def ingest_batch(*, node: Node, records: list[Record]) -> IngestResult:
     return result
 
 
-def _allocations_for(node: Node, keys) -> set[tuple[int, int]]:
+def _allocations_for(node: Node, keys: Collection[tuple[int, int]]) -> set[tuple[int, int]]:
     if not keys:
         return set()
     job_ids = {job for job, _ in keys}
@@ -245,7 +248,7 @@ def _ingest_telemetry(node: Node, recs: list[Record], result: IngestResult) -> N
         return
     gpus = {gpu.index: gpu for gpu in Gpu.objects.filter(node=node)}
     samples: list[GpuSample] = []
-    latest: dict[int, tuple[dict, datetime]] = {}
+    latest: dict[int, tuple[dict[str, Any], datetime]] = {}
     now = timezone.now()
     for record in fresh:
         # The agent's clock may be off: keep its spacing, but never store a future time.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -36,7 +36,9 @@ def _power_report_clean(raw: dict[str, Any]) -> dict[str, Any]:
     watts = raw.get("watts")
     report: dict[str, Any] = {
         "mode": mode if mode in Node.PowerCapMode.values else "",
-        "watts": int(watts) if _number_or_none(watts, 0, 100_000) is not None else None,
+        "watts": int(cast(float, watts))
+        if _number_or_none(watts, 0, 100_000) is not None
+        else None,
         "error": str(raw.get("error") or "")[:300],
         "gpus": {},
     }
