@@ -20,7 +20,7 @@ T = TypeVar("T")
 def audit_record(
     *,
     action: str,
-    actor: Actor | None = None,
+    actor: Actor | str | None = None,
     obj: models.Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
@@ -29,7 +29,9 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event; request id and client address come from the request context."""
+    """Append one audit event; request id and client address come from the request context.
+
+    ``actor``: the user who asked, or the name of a command (``manage.py node_token``)."""
     ctx = context.current()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower

@@ -11,6 +11,7 @@ from django.db import transaction
 from console.audit.services import audit_record
 from console.core.errors import Forbidden, InvalidInput
 from console.core.roles import Cap, has_cap
+from console.core.types import Actor
 from console.fleet.models import POWER_CAP_MAX_WATTS, POWER_CAP_MIN_WATTS, Node
 
 POWER_FIELDS = ("power_cap_mode", "power_cap_watts")
@@ -18,7 +19,7 @@ PRICE_FIELDS = ("cpu_power_watts", "price_tier", "price_on_demand", "price_spot"
 NODE_SETTINGS_FIELDS = POWER_FIELDS + PRICE_FIELDS
 
 
-def node_settings_allowed(actor: Any) -> bool:
+def node_settings_allowed(actor: Actor) -> bool:
     """Power policy and prices: admins, and staff users allowed to change nodes."""
     if not getattr(actor, "is_authenticated", False):
         return False
@@ -73,7 +74,7 @@ def _settings_clean(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def node_settings_update(*, actor: Any, node: Node, **changes: Any) -> Node:
+def node_settings_update(*, actor: Actor, node: Node, **changes: Any) -> Node:
     """Change a node's power policy (power_cap_mode, power_cap_watts) and power model
     and prices (cpu_power_watts, price_tier, price_*). Admins only; audit-logged as
     node.power_policy and node.pricing. The agent gets a new policy with its next

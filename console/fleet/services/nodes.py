@@ -1,5 +1,8 @@
 """Nodes and their tokens: create, issue, revoke, enable/disable, and the
-token check of the agents' API."""
+token check of the agents' API.
+
+The actor that creates a node or issues its token is a user, None, or the name of the
+command that asks (``manage.py node_token``, ``make run``), which the audit event names."""
 
 from __future__ import annotations
 
@@ -7,14 +10,18 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from django.db import transaction
 from django.utils import timezone
 
 from console.audit.services import audit_record
 from console.core.errors import Conflict
+from console.core.types import Actor
 from console.fleet.models import Node, NodeToken
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 NODE_TOKEN_PREFIX = "fn_"
 
@@ -31,7 +38,7 @@ class IssuedNodeToken:
 
 
 @transaction.atomic
-def node_create(*, actor: Any, name: str) -> IssuedNodeToken:
+def node_create(*, actor: Actor | str | None, name: str) -> IssuedNodeToken:
     if Node.objects.filter(name=name).exists():
         raise Conflict(f"A node named {name!r} already exists.")
     node = Node.objects.create(name=name)
@@ -40,12 +47,14 @@ def node_create(*, actor: Any, name: str) -> IssuedNodeToken:
 
 
 @transaction.atomic
-def node_token_issue(*, actor: Any, node: Node, revoke_others: bool = True) -> IssuedNodeToken:
+def node_token_issue(
+    *, actor: Actor | str | None, node: Node, revoke_others: bool = True
+) -> IssuedNodeToken:
     """A new token for the node; by default the node's older tokens stop working."""
     if revoke_others:
         node.tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     key = NODE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = cast("User | None", actor if getattr(actor, "is_authenticated", False) else None)
     token = NodeToken.objects.create(
         node=node, prefix=key[:10], key_hash=_hash(key), created_by=user
     )
@@ -54,14 +63,14 @@ def node_token_issue(*, actor: Any, node: Node, revoke_others: bool = True) -> I
 
 
 @transaction.atomic
-def node_token_revoke(*, actor: Any, node: Node) -> int:
+def node_token_revoke(*, actor: Actor | None, node: Node) -> int:
     count = node.tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
     audit_record(action="node.token_revoke", actor=actor, obj=node, after={"revoked": count})
     return count
 
 
 @transaction.atomic
-def node_set_enabled(*, actor: Any, node: Node, enabled: bool) -> Node:
+def node_set_enabled(*, actor: Actor | None, node: Node, enabled: bool) -> Node:
     if node.enabled != enabled:
         Node.objects.filter(pk=node.pk).update(enabled=enabled)
         audit_record(
