@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ from console.data.engine.versions import DOCUMENTS, file_sha256, read_manifest, 
 from console.data.models import Dataset, DatasetVersion, Tokenizer
 from console.data.services import SAMPLE_DIR, SAMPLE_FILES
 from console.jobs import kinds
-from console.jobs.execution import JobContext, JobFailed, JobInterrupted, run_with_heartbeat
+from console.jobs.execution import JobFailed, JobInterrupted, run_with_heartbeat
+from console.jobs.kinds import JobContext
 from console.jobs.models import TERMINAL_STATES, Job
 from gpu_agent.spec import DataCleanSpec, DataIngestSpec, DataTokenizerTrainSpec, DataTokenizeSpec
 from workers.queues import Queue
@@ -188,8 +189,10 @@ def _ingest_source(spec: DataIngestSpec, storage: LocalStorage) -> tuple[Iterato
         if not path.is_file():
             raise JobFailed(f"{spec.filename}: the uploaded file is gone; upload it again")
         fmt = detect_format(spec.filename)
-        docs = iter_documents(path, fmt=fmt, text_field=spec.text_field, display_name=spec.filename)
-        source = {"kind": "upload", "filename": spec.filename, "format": fmt}
+        docs: Iterator[str] = iter_documents(
+            path, fmt=fmt, text_field=spec.text_field, display_name=spec.filename
+        )
+        source: dict[str, Any] = {"kind": "upload", "filename": spec.filename, "format": fmt}
         return docs, {**source, "text_field": spec.text_field}, path
     if spec.source == "server":
         root = settings.FORGE_DATA_IMPORT_ROOT
@@ -414,7 +417,8 @@ def run_tokenize(ctx: JobContext, spec: DataTokenizeSpec) -> dict:
 
 # ------------------------------------------------------------------ the kinds
 
-for _spec, _title, _description, _handler, _endpoint in [
+# (spec, title, description, handler, where jobs of the kind are created)
+_KINDS: list[tuple[type[Any], str, str, Callable[[JobContext, Any], dict[str, Any]], str]] = [
     (
         DataIngestSpec,
         "Data: ingest",
@@ -443,7 +447,8 @@ for _spec, _title, _description, _handler, _endpoint in [
         run_tokenize,
         "POST /api/v1/corpora/",
     ),
-]:
+]
+for _spec, _title, _description, _handler, _endpoint in _KINDS:
     kinds.register(
         kinds.JobKind(
             name=_spec.KIND,

@@ -183,7 +183,7 @@ class ReviewSubmitApi(APIView):
 
 class _DecisionApi(APIView):
     permission_classes = [IsMember, require(Cap.REVIEW)]
-    service = staticmethod(services.review_approve)
+    service: staticmethod[..., Review] = staticmethod(services.review_approve)
 
     @extend_schema(request=ReviewCommentSerializer, responses=ReviewDetailSerializer)
     def post(self, request: Request, review_id: int) -> Response:

@@ -11,7 +11,7 @@ transaction that marks the job succeeded.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -19,7 +19,8 @@ from console.core.roles import Cap
 from console.governance.models import ReviewItem
 from console.governance.specs import ReviewCheckSpec
 from console.jobs import kinds
-from console.jobs.execution import JobContext, JobFailed, in_thread
+from console.jobs.execution import JobFailed, in_thread
+from console.jobs.kinds import JobContext
 from console.jobs.models import Job
 from console.registry.artifacts import manifest_problems
 from console.registry.services import model_folder
@@ -29,7 +30,9 @@ from workers.queues import Queue
 def run_review_check(ctx: JobContext, spec: ReviewCheckSpec) -> dict[str, Any]:
     from console.governance.checks import run_check
 
-    project_id = Job.objects.filter(pk=ctx.job_id).values_list("project_id", flat=True).first()
+    project_id = cast(  # the running job's
+        int, Job.objects.filter(pk=ctx.job_id).values_list("project_id", flat=True).first()
+    )
     item = (
         ReviewItem.objects.select_related("review__version")
         .filter(pk=spec.review_item_id, review__project_id=project_id)
@@ -47,7 +50,7 @@ def run_review_check(ctx: JobContext, spec: ReviewCheckSpec) -> dict[str, Any]:
     lexicon = getattr(settings, "FORGE_TOXICITY_LEXICON", "")
     if lexicon:
         params["lexicon_path"] = str(lexicon)
-    state = {"percent": 1, "line": "loading the model"}
+    state: dict[str, Any] = {"percent": 1, "line": "loading the model"}
 
     def progress(percent: int, line: str) -> None:
         state["percent"], state["line"] = max(1, min(98, percent)), line

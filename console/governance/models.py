@@ -38,11 +38,11 @@ class EvidenceStorage(FileSystemStorage):
     import), so the setting may change under tests and between deployments."""
 
     @property
-    def base_location(self) -> str:  # type: ignore[override]
+    def base_location(self) -> str:
         return str(Path(settings.FORGE_DATA_DIR) / "governance")
 
     @property
-    def location(self) -> str:  # type: ignore[override]
+    def location(self) -> str:
         return os.path.abspath(self.base_location)
 
 

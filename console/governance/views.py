@@ -5,6 +5,8 @@ service; a refused self-approval is a 403 page and an audit event."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +22,9 @@ from console.governance.models import Review
 from console.jobs.services import SpecInvalid
 from console.registry.selectors import model_version_get
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 
 def _review_or_404(request: HtmxHttpRequest, review_id: int) -> Review:
     review = selectors.review_get(user=request.user, review_id=review_id)
@@ -32,7 +37,7 @@ def _context(request: HtmxHttpRequest, review: Review) -> dict:
     user = request.user
     mine = review.submitted_by_id == user.pk
     creator = review.version.created_by_id == user.pk
-    decided = review.decisions.filter(round=review.round, reviewer=user).exists()
+    decided = review.decisions.filter(round=review.round, reviewer=cast("User", user)).exists()
     items = list(review.items.select_related("check_job", "checked_by"))
     reviewer = has_cap(user, Cap.REVIEW) and review.decidable and not (mine or creator)
     return {
@@ -182,7 +187,7 @@ def model_promote(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def review_item_file(request: HtmxHttpRequest, review_id: int, item_id: int) -> HttpResponse:
+def review_item_file(request: HtmxHttpRequest, review_id: int, item_id: int) -> FileResponse:
     """An item's evidence file, as an attachment (never rendered inline)."""
     item = selectors.review_item_get(user=request.user, review_id=review_id, item_id=item_id)
     if item is None or not item.evidence_file:
@@ -201,7 +206,7 @@ def review_item_file(request: HtmxHttpRequest, review_id: int, item_id: int) -> 
 
 def _int(value: str | None, default: int) -> int:
     try:
-        return int(value) if value not in (None, "") else default
+        return int(value) if value else default
     except ValueError:
         return -1  # the spec's check names the field
 

@@ -4,7 +4,7 @@ versions and runs answer 404); registering, evaluating and quantizing need
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -20,6 +20,7 @@ from console.data.selectors import corpus_get
 from console.jobs.serializers import JobDetailSerializer
 from console.registry import selectors, services
 from console.registry.artifacts import manifest_problems
+from console.registry.models import ModelVersion
 from console.registry.serializers import (
     EvaluateSerializer,
     ModelRegisterSerializer,
@@ -135,7 +136,7 @@ class ModelQuantizeApi(APIView):
         return _created_job(job)
 
 
-def download_response(version) -> HttpResponse:
+def download_response(version: ModelVersion) -> StreamingHttpResponse:
     """The version's folder as a zip with SHA256SUMS, after checking every file against
     its recorded sha256 (a tampered folder is refused with the mismatch: 409)."""
     problems = manifest_problems(services.model_folder(version), version.files)
@@ -161,5 +162,5 @@ class ModelDownloadApi(APIView):
             409: OpenApiResponse(description="The files do not match the manifest."),
         }
     )
-    def get(self, request: Request, version_id: int) -> HttpResponse:
+    def get(self, request: Request, version_id: int) -> StreamingHttpResponse:
         return download_response(_version(request, version_id))

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.urls import reverse
 
+from console.core.errors import FieldErrors
 from console.core.roles import Cap
 from console.data.models import TokenizedCorpus
 from console.jobs import kinds
-from console.jobs.execution import JobContext, JobFailed, JobInterrupted, in_thread
+from console.jobs.execution import JobFailed, JobInterrupted, in_thread
+from console.jobs.kinds import JobContext
 from console.jobs.models import TERMINAL_STATES, Job
 from console.registry import services
 from console.registry.artifacts import (
@@ -73,7 +76,7 @@ def _corpus(ctx: JobContext, corpus_id: int | None) -> Path | None:
         raise JobFailed(f"tokenized corpus {corpus_id} does not exist in this job's project")
     try:
         return services.corpus_folder(corpus)
-    except services.FieldErrors as exc:
+    except FieldErrors as exc:
         raise JobFailed(exc.message) from None
 
 
@@ -112,7 +115,7 @@ def run_export(ctx: JobContext, spec: ModelExportSpec) -> dict:
         try:
             _, weights = services.checkpoint_weights(run=run, step=spec.step)
             tokenizer = services.tokenizer_folder(run.corpus)
-        except services.FieldErrors as exc:
+        except FieldErrors as exc:
             raise JobFailed(exc.message) from None
         lineage = services.version_lineage(run, spec.step)
         ctx.log(f"exporting run {run.pk} step {spec.step} from {weights}")
@@ -137,7 +140,7 @@ def run_export(ctx: JobContext, spec: ModelExportSpec) -> dict:
     files = manifest_of(storage.path(key))
     ctx.log(f"{len(files)} files, {sum(f['bytes'] for f in files):,} bytes")
     _finish(ctx, key)
-    result = {
+    result: dict[str, Any] = {
         "folder": key,
         "files": files,
         "precision": _precision(storage.path(key)),
@@ -170,7 +173,9 @@ def run_evaluate(ctx: JobContext, spec: ModelEvaluateSpec) -> dict:
     version = _version(ctx, spec.model_version_id)
     folder = _verified_folder(ctx, version)
     if spec.kind == "perplexity":
-        corpus = _corpus(ctx, spec.corpus_id or (version.run.corpus_id if version.run_id else None))
+        corpus = _corpus(
+            ctx, spec.corpus_id or (version.run.corpus_id if version.run is not None else None)
+        )
         if corpus is None:
             raise JobFailed("no corpus to evaluate perplexity on")
         ctx.log(f"perplexity on the validation split of {corpus} (at most {spec.max_sequences})")
@@ -271,7 +276,8 @@ def run_quantize(ctx: JobContext, spec: ModelQuantizeSpec) -> dict:
 
 # ------------------------------------------------------------------ the kinds
 
-for _spec, _title, _description, _handler, _endpoint in [
+# (spec, title, description, handler, where jobs of the kind are created)
+_KINDS: list[tuple[type[Any], str, str, Callable[[JobContext, Any], dict[str, Any]], str]] = [
     (
         ModelExportSpec,
         "Model: register",
@@ -293,7 +299,8 @@ for _spec, _title, _description, _handler, _endpoint in [
         run_quantize,
         "POST /api/v1/models/<version>/quantize/",
     ),
-]:
+]
+for _spec, _title, _description, _handler, _endpoint in _KINDS:
     kinds.register(
         kinds.JobKind(
             name=_spec.KIND,

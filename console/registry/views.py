@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -25,6 +26,9 @@ from console.registry.api import download_response
 from console.registry.models import ModelVersion, Status
 from console.runs.models import Checkpoint
 from console.runs.selectors import run_get, run_list
+
+# what the archive button moves a version to
+_ARCHIVE_TO: dict[str, Status] = {Status.DRAFT: Status.ARCHIVED, Status.ARCHIVED: Status.DRAFT}
 
 
 def _version_or_404(request: HtmxHttpRequest, version_id: int) -> ModelVersion:
@@ -133,9 +137,7 @@ def _detail_context(
         "supported": services.supported_methods() if can_write else {},
         "evaluate_form": extra.pop("evaluate_form", None) or forms.EvaluateForm(corpora=corpora),
         "quantize_form": extra.pop("quantize_form", None) or forms.QuantizeForm(),
-        "archive_to": {Status.DRAFT: Status.ARCHIVED, Status.ARCHIVED: Status.DRAFT}.get(
-            version.status
-        ),
+        "archive_to": _ARCHIVE_TO.get(version.status),
         **extra,
     }
 
@@ -211,7 +213,7 @@ def model_status(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def model_download(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
+def model_download(request: HtmxHttpRequest, version_id: int) -> HttpResponseBase:
     version = _version_or_404(request, version_id)
     try:
         return download_response(version)
@@ -225,7 +227,7 @@ def model_download(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
 
 
 @require_cap(Cap.VIEW)
-def model_file(request: HtmxHttpRequest, version_id: int, path: str) -> HttpResponse:
+def model_file(request: HtmxHttpRequest, version_id: int, path: str) -> HttpResponseBase:
     """One file of the version, after checking it against its recorded sha256."""
     version = _version_or_404(request, version_id)
     try:

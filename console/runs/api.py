@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -90,7 +90,7 @@ class RunTensorboardApi(APIView):
     permission_classes = [IsMember]
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
-    def get(self, request: Request, run_id: int) -> HttpResponse:
+    def get(self, request: Request, run_id: int) -> FileResponse:
         run = selectors.run_get(user=request.user, run_id=run_id)
         if run is None:
             raise Http404

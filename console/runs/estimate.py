@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from console.audit.auth import require_cap
+from console.core.errors import FieldErrors
 from console.core.roles import Cap
 from console.data.selectors import corpus_list
 from console.runs import selectors, services
@@ -60,7 +61,7 @@ def run_estimate(request: HttpRequest) -> JsonResponse:
             model=data.get("model"),
             base_preset=data.get("base_preset"),
         )
-    except services.FieldErrors as exc:
+    except FieldErrors as exc:
         return JsonResponse({"errors": {**errors, **exc.errors}}, status=400)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
@@ -93,7 +94,7 @@ def run_estimate(request: HttpRequest) -> JsonResponse:
                 base_preset=data.get("base_preset"),
                 **{name: data[name] for name in SPEC_FIELDS},
             )
-        except services.FieldErrors as exc:
+        except FieldErrors as exc:
             answer["errors"] = exc.errors
         else:
             answer["problems"] = services.memory_problems(spec)

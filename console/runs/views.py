@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.audit.auth import forbidden, require_cap
-from console.core.errors import Conflict, Forbidden, ServiceError
+from console.core.errors import Conflict, FieldErrors, Forbidden, ServiceError
 from console.core.roles import Cap, has_cap
 from console.core.types import HtmxHttpRequest
 from console.data.selectors import corpus_list
@@ -61,7 +61,7 @@ def run_new(request: HtmxHttpRequest) -> HttpResponse:
                 )
             except Forbidden as exc:
                 return forbidden(request, exc.message)
-            except services.FieldErrors as exc:
+            except FieldErrors as exc:
                 for field, errs in exc.errors.items():
                     form.add_error(field if field in form.fields else None, errs)
             else:
@@ -99,7 +99,9 @@ def _detail_context(request: HtmxHttpRequest, run: Run, **extra: Any) -> dict[st
         and job.state == "running"
         and bool(kind and kind.interruptible),
         "can_resume": manage and job is not None and job.state == "paused",
-        "can_cancel": active and (manage or job.requested_by_id == request.user.pk),
+        "can_cancel": active
+        and job is not None
+        and (manage or job.requested_by_id == request.user.pk),
         "can_run_now": job is not None
         and job.carbon_aware
         and not (job.carbon_plan or {}).get("overridden")
@@ -254,7 +256,7 @@ def run_compare_data(request: HtmxHttpRequest) -> JsonResponse:
 
 
 @require_cap(Cap.VIEW)
-def run_tensorboard(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+def run_tensorboard(request: HtmxHttpRequest, run_id: int) -> FileResponse:
     """The run's TensorBoard event files (<checkpoint dir>/tensorboard) as a zip."""
     run = selectors.run_get(user=request.user, run_id=run_id)
     if run is None:
