@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,6 +12,9 @@ from console.accounts import selectors, services
 from console.accounts.forms import LoginForm, TokenCreateForm
 from console.audit.auth import require_cap
 from console.core.roles import Cap
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class LoginView(auth_views.LoginView):
@@ -28,7 +33,10 @@ def token_list(request: HttpRequest) -> HttpResponse:
     issued = None
     form = TokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        issued = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        issued = services.api_token_create(
+            user=cast("User", request.user),  # signed in: the view requires it
+            name=form.cleaned_data["name"],
+        )
         form = TokenCreateForm()
     context = {
         "tokens": selectors.api_token_list(user=request.user),

@@ -18,7 +18,7 @@ class ForecastPointSerializer(serializers.Serializer):
 
 
 class ForecastSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # the API's field name
     warning = serializers.CharField(help_text="Why a fallback is in use (empty when none).")
     now = serializers.DateTimeField()
     points = ForecastPointSerializer(many=True)

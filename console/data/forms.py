@@ -3,7 +3,7 @@ API goes through the same services)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -43,7 +43,9 @@ class DatasetForm(forms.Form):
 
     def __init__(self, *args, projects, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["project"].choices = [(p.slug, p.name) for p in projects]
+        cast(forms.ChoiceField, self.fields["project"]).choices = [
+            (p.slug, p.name) for p in projects
+        ]
 
 
 class UploadForm(forms.Form):
@@ -91,8 +93,8 @@ class TokenizeForm(forms.Form):
 
     def __init__(self, *args, versions, tokenizers, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["version"].choices = [(v.pk, str(v)) for v in versions]
-        self.fields["tokenizer"].choices = [
+        cast(forms.ChoiceField, self.fields["version"]).choices = [(v.pk, str(v)) for v in versions]
+        cast(forms.ChoiceField, self.fields["tokenizer"]).choices = [
             (t.pk, f"{t.name} ({t.vocab_size:,} tokens)") for t in tokenizers
         ]
 

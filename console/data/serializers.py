@@ -1,21 +1,25 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from console.data.engine.shards import index_warnings
 from console.data.models import Dataset, DatasetVersion, TokenizedCorpus, Tokenizer
+from console.projects.models import Project
 
 MAX_ID = 2**63 - 1
 
 
-def _user_field() -> serializers.SlugRelatedField:
+def _user_field() -> serializers.SlugRelatedField[User]:
     # Null when the user was deleted (on_delete=SET_NULL) or for the demo loader.
     return serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     created_by = _user_field()
     version_count = serializers.IntegerField(read_only=True)
     latest_number = serializers.IntegerField(
@@ -65,7 +69,7 @@ class DatasetImportSerializer(serializers.Serializer):
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
-    project = serializers.SlugRelatedField(
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
         source="dataset.project", slug_field="slug", read_only=True
     )
     created_by = _user_field()
@@ -114,15 +118,17 @@ class CleanSerializer(serializers.Serializer):
 
 class CleaningRuleSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the API's field name
     help = serializers.CharField()
     kind = serializers.CharField(help_text="map (per document) or dedup (across documents).")
     pii_type = serializers.CharField(allow_null=True)
-    fields = serializers.ListField(child=serializers.DictField())
+    fields = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]  # the API's field name
 
 
 class TokenizerSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     created_by = _user_field()
 
     class Meta:
@@ -168,7 +174,9 @@ class TokenizerTrainSerializer(serializers.Serializer):
 
 
 class TokenizedCorpusSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     created_by = _user_field()
     warnings = serializers.SerializerMethodField(
         help_text="What makes it a poor or impossible training set (too few training "

@@ -52,7 +52,7 @@ class JobEnergySerializer(serializers.Serializer):
 
 class TotalsRowSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="Project slug, or the month's first day.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the API's field name
     energy_kwh = serializers.FloatField()
     gco2e = serializers.FloatField()
     cost = serializers.DecimalField(max_digits=16, decimal_places=2)

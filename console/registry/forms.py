@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from console.registry.specs import GROUP_SIZES, MAX_PROMPTS, QUANT_METHODS
@@ -37,9 +39,9 @@ class EvaluateForm(SamplingForm):
 
     def __init__(self, *args, corpora=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["corpus"].choices = [("", "the source run's corpus")] + [
-            (c.pk, str(c)) for c in corpora
-        ]
+        cast(forms.ChoiceField, self.fields["corpus"]).choices = [
+            ("", "the source run's corpus")
+        ] + [(c.pk, str(c)) for c in corpora]
 
     def clean_prompts(self) -> list[str]:
         lines = [p.strip() for p in self.cleaned_data.get("prompts", "").splitlines()]

@@ -31,7 +31,7 @@ class EvaluationSerializer(serializers.ModelSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug")
-    label = serializers.CharField(source="__str__")
+    label = serializers.CharField(source="__str__")  # type: ignore[assignment]  # the API's field name
     created_by = serializers.CharField(source="created_by.username", default=None)
 
     class Meta:
@@ -61,7 +61,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 class ModelVersionDetailSerializer(ModelVersionSerializer):
     files = FileSerializer(many=True)
     evaluations = EvaluationSerializer(many=True)
-    children = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    children: serializers.PrimaryKeyRelatedField[ModelVersion] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta(ModelVersionSerializer.Meta):
         fields = [

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, cast
 
 from django import forms
 
@@ -139,7 +140,7 @@ class RunForm(forms.Form):
         (``selectors.fleet_gpu_nodes``); the GPUs field starts at 1 when there is one,
         else at 0 (CPU processes), and says why."""
         super().__init__(*args, **kwargs)
-        self.fields["corpus"].choices = [(c.pk, str(c)) for c in corpora]
+        cast(forms.ChoiceField, self.fields["corpus"]).choices = [(c.pk, str(c)) for c in corpora]
         gpus = self.fields["gpus_per_node"]
         gpus.initial = 1 if gpu_nodes else 0
         if gpu_nodes:
@@ -177,7 +178,7 @@ class RunForm(forms.Form):
     def clean(self) -> dict:
         """Gather the custom fields into ``model`` and ``base_preset`` (run_create's
         arguments) for a custom run; a named preset ignores them, errors included."""
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # BaseForm.clean: cleaned_data
         names = [MODEL_PREFIX + n for n in CUSTOM_FIELDS]
         shape = {n.removeprefix(MODEL_PREFIX): data.pop(n, None) for n in names}
         base = data.pop("base_preset", None)
@@ -186,7 +187,7 @@ class RunForm(forms.Form):
             data["base_preset"] = base or "tiny"
         else:
             for name in [*names, "base_preset"]:
-                self._errors.pop(name, None)
+                self.errors.pop(name, None)
         return data
 
     def clean_deepspeed_json(self) -> str:

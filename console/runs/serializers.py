@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from console.core.api import ErrorMessageField
+from console.data.models import TokenizedCorpus
+from console.jobs.models import Job
+from console.projects.models import Project
 from console.runs.models import Checkpoint, Run
 from console.runs.services import PRESET_LR
 from gpu_agent.train.presets import CUSTOM, CUSTOM_FIELDS, PRESETS
@@ -15,11 +19,19 @@ class CheckpointSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     state = serializers.CharField(read_only=True)
-    corpus = serializers.PrimaryKeyRelatedField(read_only=True)
-    job = serializers.PrimaryKeyRelatedField(read_only=True)
+    corpus: serializers.PrimaryKeyRelatedField[TokenizedCorpus] = (
+        serializers.PrimaryKeyRelatedField(read_only=True)
+    )
+    job: serializers.PrimaryKeyRelatedField[Job] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
 
     class Meta:
         model = Run
@@ -188,7 +200,7 @@ class PresetSerializer(serializers.Serializer):
     num_heads = serializers.IntegerField(allow_null=True)
     vocab_size = serializers.IntegerField()
     memory = serializers.ListField(child=serializers.DictField())
-    fields = CustomFieldSerializer(
+    fields = CustomFieldSerializer(  # type: ignore[assignment]  # the API's field name
         many=True, help_text="What a custom model may set (empty for a named preset)."
     )
 
@@ -198,7 +210,9 @@ class RunCompareRowSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     name = serializers.CharField()
-    label = serializers.CharField(help_text='"run <id> · <name>", as the charts label it.')
+    label = serializers.CharField(  # type: ignore[assignment]  # the API's field name
+        help_text='"run <id> · <name>", as the charts label it.'
+    )
     project = serializers.SlugField()
     job = serializers.IntegerField(allow_null=True)
     state = serializers.CharField()
