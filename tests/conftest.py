@@ -98,3 +98,31 @@ def _run_dir_cleanup():
     from django.conf import settings
 
     shutil.rmtree(settings.VAR_DIR / "runs" / settings.RUN_ID, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Longest first, within pytest-django's order. pytest-django runs tests in the
+    database's transaction before the transactional ones (which empty the tables the
+    migrations seed) and those before the ones without a database; `make test` hands
+    tests out with pytest-xdist's --dist load in list order, so each worker keeps that
+    order. Within it: tests that start real processes (marked slow) first, then browser
+    tests, then the rest; the slow tests without a database go before everything (they
+    touch no table), so the run does not end with idle workers waiting on one long test
+    that happened to start last."""
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        marker = item.get_closest_marker("django_db")
+        transactional = bool(
+            (marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+            or fixtures & {"transactional_db", "live_server"}
+        )
+        uses_db = bool(marker) or "db" in fixtures or transactional
+        slow = item.get_closest_marker("slow") is not None
+        if not uses_db:
+            return (0, 0) if slow else (3, 0)
+        speed = 0 if slow else 1 if item.get_closest_marker("browser") else 2
+        return (2 if transactional else 1, speed)
+
+    items.sort(key=key)
