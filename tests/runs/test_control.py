@@ -7,6 +7,7 @@ in the step loop, with no sleep to guess it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -19,6 +20,7 @@ from console.jobs import services as jobs
 from console.jobs.models import Job, JobState
 from console.metrics.models import MetricChunk
 from console.runs.models import Checkpoint, Run
+from gpu_agent.spec import STDOUT_MARKER
 from gpu_agent.train import checkpoints
 from tests.processes import (
     wait_for,
@@ -39,6 +41,22 @@ def launch(personas, settings, tmp_path, tiny_corpus, stack):
 
 def attempt_dir(tmp_path: Path, run: Run, attempt: int) -> Path:
     return tmp_path / "agent" / "jobs" / f"{run.job_id}-{attempt}"
+
+
+def rank_steps(tmp_path: Path, run: Run, attempt: int) -> list[int]:
+    """The steps an attempt's rank has printed so far: its metric records in its stdout on
+    the node (the supervisor's stdout.log, written as the rank prints)."""
+    path = attempt_dir(tmp_path, run, attempt) / "stdout.log"
+    steps = []
+    for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+        if line.startswith(STDOUT_MARKER):
+            try:
+                record = json.loads(line[len(STDOUT_MARKER) :])
+            except ValueError:
+                continue  # the line being written
+            if record.get("type") == "metric":
+                steps.append(record["step"])
+    return steps
 
 
 def loss_by_attempt(run: Run, attempt: int) -> tuple[list[int], list[float]]:
@@ -137,13 +155,14 @@ def test_a_killed_rank_restarts_from_the_latest_checkpoint(personas, tmp_path, l
     assert len(ranks) == 1, [p.cmdline() for p in agent.children(recursive=True)]
     registered = max(Checkpoint.objects.filter(run=run).values_list("step", flat=True))
 
-    # Mid-run: a step after the checkpoint was trained (and reported), so there is work
-    # to lose and train again; early in a checkpoint interval (every 5 steps), so the next
-    # save is 3 or more steps away even if the reports lag the rank by a step or two (a
-    # kill just after a save left nothing trained again to compare).
+    # Mid-run: a step after the checkpoint was trained, so there is work to lose and train
+    # again; early in a checkpoint interval (every 5 steps), so the next save is 3 or more
+    # steps away. Read from the rank's own output on the node, not from the reports the
+    # console has ingested: on a loaded machine those lag the rank by many steps, and a
+    # kill decided on them could land after the last save (nothing left to train again).
     def early_in_an_interval() -> bool:
-        last = loss_by_attempt(run, 1)[0][-1]
-        return last > registered and last % 5 in (1, 2)
+        steps = rank_steps(tmp_path, run, 1)
+        return bool(steps) and steps[-1] > registered and steps[-1] % 5 in (1, 2)
 
     wait_for(early_in_an_interval, timeout=60, interval=0.05, what="a step early in an interval")
     ranks[0].send_signal(signal.SIGKILL)
