@@ -50,11 +50,12 @@ run: install
 # database, broker folder, Redis prefix and ports (console/settings/test.py). Many tests
 # wait on real processes rather than compute, so more workers than cores pays off (on
 # 2 cores: 4 workers 1,030 s, 6 workers 875 s, the CPU 87% busy); the longest tests go
-# first (tests/conftest.py) so the run does not end on one long test.
+# first (tests/conftest.py) so the run does not end on one long test; a module whose
+# session or module fixtures are expensive runs on one worker (xdist_group).
 # TEST_WORKERS=0 runs everything in this one process.
 TEST_WORKERS ?= 6
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

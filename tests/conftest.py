@@ -105,7 +105,7 @@ def pytest_collection_modifyitems(config, items):
     """Longest first, within pytest-django's order. pytest-django runs tests in the
     database's transaction before the transactional ones (which empty the tables the
     migrations seed) and those before the ones without a database; `make test` hands
-    tests out with pytest-xdist's --dist load in list order, so each worker keeps that
+    tests out with pytest-xdist's --dist loadgroup in list order, so each worker keeps that
     order. Within it: tests that start real processes (marked slow) first, then browser
     tests, then the rest; the slow tests without a database go before everything (they
     touch no table), so the run does not end with idle workers waiting on one long test

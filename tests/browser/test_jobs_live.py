@@ -11,7 +11,13 @@ from playwright.sync_api import expect
 from console.jobs.models import Job
 from tests.processes import CeleryWorker, broker_purge
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# One worker runs this module: its Celery worker is a module fixture.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("jobs_live"),
+]
 
 # Installed once the job page has loaded: records the state of every #job-status the
 # page shows, and a marker that a reload would wipe.

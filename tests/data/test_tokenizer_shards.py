@@ -59,6 +59,10 @@ def write_version(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
+# One worker runs this module: its tokenizer and shards are module fixtures.
+pytestmark = pytest.mark.xdist_group("tokenizer_shards")
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     texts = [

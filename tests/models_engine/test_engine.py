@@ -15,7 +15,9 @@ from gpu_agent.models import generate, load_model, measure, perplexity
 from gpu_agent.models.quantize import Int4Linear
 from tests.models_engine.conftest import INT4_GROUP
 
-pytestmark = pytest.mark.slow
+# One worker runs this module: its session fixtures (the model folder, four quantized
+# copies) are built by each worker that runs one of its tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("models_engine")]
 SEQS = 24  # validation sequences scored: enough to compare, quick on 2 cores
 
 
