@@ -50,8 +50,10 @@ run: install
 # database, broker folder, Redis prefix and ports (console/settings/test.py). Many tests
 # wait on real processes rather than compute, so more workers than cores pays off (on
 # 2 cores: 4 workers 1,030 s, 6 workers 875 s, the CPU 87% busy); the longest tests go
-# first (tests/conftest.py) so the run does not end on one long test; a module whose
-# session or module fixtures are expensive runs on one worker (xdist_group).
+# first (tests/conftest.py) so the run does not end on one long test. Modules whose
+# session or module fixtures are expensive ask for one worker (xdist_group), but
+# pytest-xdist 3.8 under pytest 9.2 spreads them anyway (seen 2026-12-07): those
+# fixtures are still built by each worker that runs one of their tests.
 # TEST_WORKERS=0 runs everything in this one process.
 TEST_WORKERS ?= 6
 test: install

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from console.jobs.models import Job
 from tests.processes import CeleryWorker, broker_purge
 
-# One worker runs this module: its Celery worker is a module fixture.
+# Asks pytest-xdist (--dist loadgroup) to run this module on one worker, as its
+# session/module fixtures are built per worker; not honoured yet (see the Makefile).
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,

@@ -59,7 +59,8 @@ def write_version(folder: Path, texts: list[str]) -> Path:
     return folder
 
 
-# One worker runs this module: its tokenizer and shards are module fixtures.
+# Asks pytest-xdist (--dist loadgroup) to run this module on one worker, as its
+# session/module fixtures are built per worker; not honoured yet (see the Makefile).
 pytestmark = pytest.mark.xdist_group("tokenizer_shards")
 
 

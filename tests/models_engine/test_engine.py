@@ -15,8 +15,8 @@ from gpu_agent.models import generate, load_model, measure, perplexity
 from gpu_agent.models.quantize import Int4Linear
 from tests.models_engine.conftest import INT4_GROUP
 
-# One worker runs this module: its session fixtures (the model folder, four quantized
-# copies) are built by each worker that runs one of its tests.
+# Asks pytest-xdist (--dist loadgroup) to run this module on one worker, as its
+# session/module fixtures are built per worker; not honoured yet (see the Makefile).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("models_engine")]
 SEQS = 24  # validation sequences scored: enough to compare, quick on 2 cores
 
