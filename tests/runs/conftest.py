@@ -100,18 +100,7 @@ def tiny_cpu_run(personas, settings, tmp_path, corpus_dir, **overrides):
     settings.FORGE_DATA_DIR = corpus_dir.parent
     settings.FORGE_RUNS_DIR = tmp_path / "runs"
     corpus = make_corpus(personas.project, vocab=VOCAB, seq_len=64, key=corpus_dir.name)
-    launch = {
-        "preset": "tiny",
-        "steps": 12,
-        "micro_batch": 4,
-        "grad_accum": 2,
-        "zero_stage": 2,
-        "gpus_per_node": 0,
-        "checkpoint_every": 5,
-        "eval_every": 5,
-        "lr": 3e-3,
-        "warmup_steps": 2,
-    }
+    launch = {**CPU_RUN, "checkpoint_every": 5, "eval_every": 5, "lr": 3e-3, "warmup_steps": 2}
     return services.run_create(
         actor=personas.ml_engineer,
         project=personas.project,
