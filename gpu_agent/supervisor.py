@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import gpu_agent
-from gpu_agent import extensions, stacks, wrap
+from gpu_agent import extensions, shm, stacks, wrap
 from gpu_agent.kinds import KINDS, Kind
 from gpu_agent.roots import outside as paths_outside
 from gpu_agent.spec import (
@@ -75,6 +75,8 @@ from gpu_agent.spool import ACCEPTED, JobRow, Spool
 
 log = logging.getLogger("gpu_agent.supervisor")
 
+COMMAND_FILE = "command.json"  # the job's argv and the environment its kind added
+SHM_SWEEP_S = 300.0  # seconds between sweeps of leftover DeepSpeed shared memory
 READ_CHUNK = 1 << 20  # bytes read per file per tick (a chatty job catches up over ticks)
 # Never handed to a job (the last ones are there when `make run` starts the agent
 # with the console's environment): a job is user code.
@@ -306,6 +308,11 @@ class Supervisor:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # DeepSpeed's CPU buffers in /dev/shm outlive their run (gpu_agent.shm): swept
+        # at start, after every attempt and every SHM_SWEEP_S, on a thread of its own
+        # (a sweep looks twice, a second apart).
+        self._sweep_now = threading.Event()
+        self._sweeper: threading.Thread | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -319,14 +326,21 @@ class Supervisor:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
         self._thread.start()
+        self._sweep_now.set()
+        self._sweeper = threading.Thread(target=self._sweep_shm, name="shm-sweeper", daemon=True)
+        self._sweeper.start()
         return self
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop watching (running jobs keep running; a restarted agent re-attaches)."""
         self._stop.set()
+        self._sweep_now.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._sweeper is not None:
+            self._sweeper.join(timeout)
+            self._sweeper = None
         with contextlib.suppress(Exception):
             self.tick()  # what they printed up to now goes into the spool
 
@@ -336,6 +350,25 @@ class Supervisor:
                 self.tick()
             except Exception:
                 log.exception("supervisor tick failed")
+
+    def _sweep_shm(self) -> None:
+        while not self._stop.is_set():
+            self._sweep_now.wait(SHM_SWEEP_S)
+            self._sweep_now.clear()
+            if self._stop.is_set():
+                return
+            try:
+                removed = shm.sweep()
+            except Exception:
+                log.exception("shared memory sweep failed")
+                continue
+            if removed:
+                log.info(
+                    "removed %d DeepSpeed buffer(s) no process uses from %s: %s",
+                    len(removed),
+                    shm.SHM_DIR,
+                    ", ".join(path.name for path in removed),
+                )
 
     def running(self) -> list[dict[str, int]]:
         with self._lock:
@@ -390,6 +423,9 @@ class Supervisor:
         except Exception as exc:
             self._fail_now(launch, f"cannot build the command: {exc}")
             return
+        # What exactly ran, for an operator reproducing it (and for the shared memory
+        # its DeepSpeed ranks name after the master port).
+        (job_dir / COMMAND_FILE).write_text(json.dumps({"argv": argv, "env": kind_env}, indent=2))
         lock_fd = os.open(job_dir / wrap.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -623,6 +659,7 @@ class Supervisor:
             stderr_offset=read.stderr_offset,
         )
         log.info("job %s attempt %s %s%s", *job.key, outcome, f": {reason}" if reason else "")
+        self._sweep_now.set()
         return True
 
     # ------------------------------------------------------------ stacks

@@ -100,6 +100,15 @@ def _run_dir_cleanup():
     shutil.rmtree(settings.VAR_DIR / "runs" / settings.RUN_ID, ignore_errors=True)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """DeepSpeed's CPU op leaves 66 MB per rank in /dev/shm; runs whose agent was torn
+    down mid-run leave theirs to the next sweep. Nothing a live process maps goes, so
+    another worker's running job keeps its buffers (gpu_agent.shm)."""
+    from gpu_agent import shm
+
+    shm.sweep()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """Longest first, within pytest-django's order. pytest-django runs tests in the

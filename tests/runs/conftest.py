@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import pytest
 from console.data.models import DatasetVersion, Origin, TokenizedCorpus, Tokenizer
 from console.fleet import services as fleet
 from console.fleet.models import Node
+from gpu_agent import shm
+from gpu_agent.supervisor import COMMAND_FILE
 from tests.factories import DatasetFactory
 from tests.fleet.conftest import make_node  # noqa: F401 - a fixture
 from tests.processes import (
@@ -89,6 +93,23 @@ def make_corpus(
 @pytest.fixture
 def corpus(personas, data_dir):
     return make_corpus(personas.project)
+
+
+def shm_buffers(job_dir: Path) -> list[Path]:
+    """The /dev/shm buffers DeepSpeed's CPU op made for this attempt: named after the
+    master port the agent chose (its command.json)."""
+    argv = json.loads((job_dir / COMMAND_FILE).read_text())["argv"]
+    port = next(a.split("=", 1)[1] for a in argv if a.startswith("--master_port="))
+    return sorted(shm.SHM_DIR.glob(f"{shm.PREFIX}{os.getuid()}_*_{port}_*"))
+
+
+def wait_shm_released(job_dir: Path, stack) -> None:
+    """The agent removes an attempt's buffers (66 MB a rank) once its ranks are gone."""
+    wait_for(
+        lambda: not shm_buffers(job_dir),
+        timeout=30,
+        what=f"{job_dir.name}'s shared memory to go\n{stack['agent'].log()[-2000:]}",
+    )
 
 
 def tiny_cpu_run(personas, settings, tmp_path, corpus_dir, **overrides):

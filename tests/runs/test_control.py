@@ -25,7 +25,7 @@ from gpu_agent.train import checkpoints
 from tests.processes import (
     wait_for,
 )
-from tests.runs.conftest import tiny_cpu_run
+from tests.runs.conftest import shm_buffers, tiny_cpu_run, wait_shm_released
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -197,11 +197,13 @@ def test_cancel_ends_the_process_group_within_seconds(personas, tmp_path, launch
     first_checkpoint(run, stack)
     pgid = int((attempt_dir(tmp_path, run, 1) / "wrapper.pid").read_text())
     assert group_alive(pgid)
+    assert shm_buffers(attempt_dir(tmp_path, run, 1)), "a CPU run's ranks map their buffers"
     jobs.job_cancel(actor=personas.ml_engineer, job_id=run.job_id)
     wait_for(lambda: not group_alive(pgid), timeout=15, what="the run's processes to end")
     job = Job.objects.get(pk=run.job_id)
     assert job.state == JobState.CANCELLED
     assert job.attempt == 1
+    wait_shm_released(attempt_dir(tmp_path, run, 1), stack)
 
 
 @pytest.mark.agent_env(FORGE_TRAIN_CRASH_AT="0:3")

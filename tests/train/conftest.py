@@ -10,6 +10,7 @@ import pytest
 
 from console.data.engine.shards import tokenize_to_shards
 from console.data.engine.tokenizer import train_tokenizer
+from gpu_agent import shm
 from tests.processes import free_port
 from tests.shared import built_once
 
@@ -97,7 +98,12 @@ def launch_by_hand(
         "--spec",
         str(launch),
     ]
-    return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        return subprocess.run(
+            cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    finally:
+        shm.sweep()  # the CPU op's buffers outlive the run (gpu_agent.shm)
 
 
 @pytest.fixture(scope="session")
