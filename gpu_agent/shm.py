@@ -7,23 +7,22 @@ run. A node that runs many CPU jobs fills its tmpfs, and then the kernel's OOM
 killer ends whatever runs next (seen: 15 GB after six test-suite runs).
 
 The agent sweeps after every attempt and now and then: it removes the buffers of
-its own user that no live process maps any more and that were not touched in the
-same one second later (a rank creates its file, sizes it and maps it within
-microseconds; looking twice keeps even that moment safe: a peer rank opens the
-file by name and would wait forever for one removed before it looked). A buffer a
-live rank maps is never removed, so a sweep is safe while other jobs run.
+its own user that no live process holds open or maps. A rank creates its buffer with
+``shm_open`` (the descriptor exists as soon as the file does), writes 66 MB into it,
+then maps it and keeps the descriptor for its lifetime; its peers open it by name, and
+would wait forever for one removed before they looked. A buffer is therefore in use
+from its creation to its creator's exit, and never removed while so: a sweep is safe
+while other jobs run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 
 SHM_DIR = Path("/dev/shm")  # noqa: S108 - where DeepSpeed puts them; we only remove
 PREFIX = "deepspeed_allreduce_buffer_"
-SETTLE_S = 1.0
 
 
 def _candidates(shm_dir: Path, uid: int) -> list[Path]:
@@ -33,8 +32,8 @@ def _candidates(shm_dir: Path, uid: int) -> list[Path]:
         return []
 
 
-def mapped_paths(proc: Path = Path("/proc")) -> set[str]:
-    """Every file path that a process this user can see has mapped."""
+def paths_in_use(proc: Path = Path("/proc")) -> set[str]:
+    """Every file path that a process this user can see holds open or has mapped."""
     found: set[str] = set()
     try:
         pids = [entry for entry in proc.iterdir() if entry.name.isdigit()]
@@ -42,12 +41,18 @@ def mapped_paths(proc: Path = Path("/proc")) -> set[str]:
         return found
     for pid in pids:
         try:
+            for fd in (pid / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    found.add(os.readlink(fd).removesuffix(" (deleted)"))
+        except OSError:  # gone, or another user's process
+            continue
+        try:
             with open(pid / "maps", encoding="utf-8", errors="replace") as maps:
                 for line in maps:
                     index = line.find("/")
                     if index != -1:
                         found.add(line[index:].rstrip("\n").removesuffix(" (deleted)"))
-        except OSError:  # gone, or another user's process
+        except OSError:
             continue
     return found
 
@@ -56,19 +61,16 @@ def sweep(
     shm_dir: Path = SHM_DIR,
     *,
     uid: int | None = None,
-    settle_s: float = SETTLE_S,
     proc: Path = Path("/proc"),
 ) -> list[Path]:
-    """Remove this user's DeepSpeed buffers that nothing maps; returns what went."""
+    """Remove this user's DeepSpeed buffers that no process uses; returns what went."""
     uid = os.getuid() if uid is None else uid
-    in_use = mapped_paths(proc)
-    unmapped = [path for path in _candidates(shm_dir, uid) if str(path) not in in_use]
-    if not unmapped:
+    candidates = _candidates(shm_dir, uid)
+    if not candidates:
         return []
-    time.sleep(settle_s)
-    in_use = mapped_paths(proc)
+    in_use = paths_in_use(proc)
     removed = []
-    for path in unmapped:
+    for path in candidates:
         if str(path) in in_use:
             continue
         with contextlib.suppress(FileNotFoundError):

@@ -309,8 +309,7 @@ class Supervisor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # DeepSpeed's CPU buffers in /dev/shm outlive their run (gpu_agent.shm): swept
-        # at start, after every attempt and every SHM_SWEEP_S, on a thread of its own
-        # (a sweep looks twice, a second apart).
+        # at start, after every attempt and every SHM_SWEEP_S, on a thread of its own.
         self._sweep_now = threading.Event()
         self._sweeper: threading.Thread | None = None
 

@@ -23,6 +23,16 @@ MAPPER = textwrap.dedent(
 )
 
 
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    f = open(sys.argv[1], "r+b")
+    print("open", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
 def _buffer(folder, name, uid=None):
     path = folder / f"{shm.PREFIX}{os.getuid() if uid is None else uid}_127.0.0.1_{name}"
     path.write_bytes(b"\0" * 4096)
@@ -55,12 +65,12 @@ def test_a_buffer_a_live_process_maps_stays_and_goes_once_the_process_is_gone(tm
     dead = _buffer(tmp_path, "29501_0")
     holder = mapper(live)
 
-    assert shm.sweep(tmp_path, settle_s=0.05) == [dead]
+    assert shm.sweep(tmp_path) == [dead]
     assert live.exists() and not dead.exists()
 
     holder.kill()
     holder.wait()
-    assert shm.sweep(tmp_path, settle_s=0.05) == [live]
+    assert shm.sweep(tmp_path) == [live]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -69,20 +79,22 @@ def test_only_this_users_deepspeed_buffers_are_touched(tmp_path):
     unrelated = tmp_path / "PostgreSQL.1234"
     unrelated.write_bytes(b"x")
 
-    assert shm.sweep(tmp_path, settle_s=0.05) == []
+    assert shm.sweep(tmp_path) == []
     assert other_user.exists() and unrelated.exists()
 
 
-def test_a_buffer_mapped_between_the_two_looks_is_kept(tmp_path, mapper, monkeypatch):
-    """A rank creates its buffer a moment before it maps it: the second look sees it."""
-    fresh = _buffer(tmp_path, "29502_0")
-    real_sleep = shm.time.sleep
-    holders = []
-
-    def map_it_meanwhile(seconds):
-        holders.append(mapper(fresh))
-        real_sleep(seconds)
-
-    monkeypatch.setattr(shm.time, "sleep", map_it_meanwhile)
-    assert shm.sweep(tmp_path, settle_s=0.05) == []
-    assert fresh.exists() and holders
+def test_a_buffer_a_live_process_only_holds_open_stays(tmp_path):
+    """A rank creates its buffer, then writes 66 MB into it before it maps it: the open
+    descriptor alone keeps it."""
+    held = _buffer(tmp_path, "29502_0")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(held)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"open"
+        assert shm.sweep(tmp_path) == []
+        assert held.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert shm.sweep(tmp_path) == [held]
