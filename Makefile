@@ -84,9 +84,14 @@ wheelhouse: install
 	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 	  hjson pydantic pydantic-core annotated-types typing-inspection kombu amqp vine tzdata redis \
 	  einops msgpack ninja psutil py-cpuinfo tqdm py-spy
-	@# GPU weight-only INT8/INT4 kernels for quantized models (optional; torch 2.11 era).
+	@# Quantization (llm-compressor writes compressed-tensors) and ONNX export; what a GPU
+	@# node with transformers and accelerate lacks.
 	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-	  --platform manylinux_2_28_x86_64 -d .whl torchao==0.17.0
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  --platform manylinux_2_28_x86_64 -d .whl \
+	  llmcompressor==0.14.0.1 compressed-tensors==0.19.0 auto-round==0.15.1 loguru datasets \
+	  dill multiprocess xxhash pyarrow pandas python-dateutil six fsspec \
+	  onnx onnxruntime onnxscript onnx-ir ml-dtypes flatbuffers
 	@# The console itself (web, worker, beat), for a GPU host that also runs it: the
 	@# agent-overhead benchmark, or an air-gapped single-machine install.
 	$(PIP) download -q --only-binary=:all: --python-version 3.12 --implementation cp \

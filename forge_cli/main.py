@@ -893,7 +893,10 @@ def cmd_models_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_models_quantize(args: argparse.Namespace) -> int:
-    payload = {"method": args.method, "group_size": args.group_size}
+    payload = {"method": args.method, "group_size": args.group_size, "algorithm": args.algorithm}
+    if args.calibration_corpus is not None:
+        payload["calibration_corpus"] = args.calibration_corpus
+        payload["calibration_samples"] = args.calibration_samples
     with connect() as client:
         job = client.model_quantize(args.id, payload)
         return _models_job(
@@ -955,10 +958,25 @@ def add_models_commands(commands: Any) -> None:
     waits(p)
     p.set_defaults(func=cmd_models_evaluate)
 
-    p = sub.add_parser("quantize", help="make a derived fp16/bf16/int8/int4 version")
+    p = sub.add_parser(
+        "quantize",
+        help="make a derived version: w4a16 / w8a16 / fp8 (compressed-tensors), bf16 / fp16",
+    )
     p.add_argument("id", type=parse_job_id, metavar="ID")
-    p.add_argument("--method", required=True, choices=["fp16", "bf16", "int8", "int4"])
-    p.add_argument("--group-size", type=int, default=128, help="int4 group size (default 128)")
+    p.add_argument("--method", required=True, choices=["w4a16", "w8a16", "fp8", "bf16", "fp16"])
+    p.add_argument(
+        "--algorithm",
+        choices=["rtn", "gptq"],
+        default="rtn",
+        help="rtn: round to nearest (default); gptq: calibrated (needs --calibration-corpus)",
+    )
+    p.add_argument("--group-size", type=int, default=128, help="w4a16 group size (default 128)")
+    p.add_argument(
+        "--calibration-corpus",
+        type=int,
+        help="gptq: tokenized corpus id (a dataset version of the model's tokenizer)",
+    )
+    p.add_argument("--calibration-samples", type=int, default=128, help="gptq: sequences")
     waits(p)
     p.set_defaults(func=cmd_models_quantize)
 

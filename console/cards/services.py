@@ -16,6 +16,11 @@ DEPLOYABLE = frozenset({Status.APPROVED, Status.PRODUCTION})
 
 def deployment_refusal(version: ModelVersion) -> str:
     """Why the version may not be deployed ("" when it may)."""
+    if version.is_legacy:
+        return (
+            f"{version} is in Forge's own legacy quantized format, which no serving stack "
+            "loads: quantize its full-precision parent again (compressed-tensors)."
+        )
     if version.status in DEPLOYABLE:
         return ""
     return (

@@ -130,8 +130,12 @@ class ModelQuantizeApi(APIView):
             actor=request.user,
             version=version,
             method=data["method"],
+            algorithm=data["algorithm"],
             group_size=int(data["group_size"]),
             corpus=_corpus(request, data.get("corpus")),
+            calibration_corpus=_corpus(request, data.get("calibration_corpus")),
+            calibration_samples=data["calibration_samples"],
+            calibration_seq_len=data["calibration_seq_len"],
         )
         return _created_job(job)
 

@@ -4,7 +4,13 @@ from typing import cast
 
 from django import forms
 
-from console.registry.specs import GROUP_SIZES, MAX_PROMPTS, QUANT_METHODS
+from console.registry.specs import (
+    GROUP_SIZES,
+    MAX_CALIBRATION_SEQUENCES,
+    MAX_PROMPTS,
+    MIN_CALIBRATION_SEQUENCES,
+    QUANT_METHODS,
+)
 
 
 class RegisterForm(forms.Form):
@@ -48,11 +54,50 @@ class EvaluateForm(SamplingForm):
         return [p for p in lines if p]
 
 
+METHOD_LABELS = {
+    "w4a16": "W4A16: int4 weights (compressed-tensors)",
+    "w8a16": "W8A16: int8 weights (compressed-tensors)",
+    "fp8": "FP8: W8A8-FP8 for Hopper / Ada GPUs (compressed-tensors)",
+    "bf16": "BF16 (a cast)",
+    "fp16": "FP16 (a cast)",
+}
+
+
 class QuantizeForm(forms.Form):
-    method = forms.ChoiceField(choices=[(m, m.upper()) for m in QUANT_METHODS], initial="int8")
-    group_size = forms.TypedChoiceField(
-        coerce=int, choices=[(g, g) for g in GROUP_SIZES], initial=128, help_text="INT4 only."
+    method = forms.ChoiceField(
+        choices=[(m, METHOD_LABELS[m]) for m in QUANT_METHODS], initial="w4a16"
     )
+    algorithm = forms.ChoiceField(
+        choices=[
+            ("rtn", "Round to nearest: no data, seconds"),
+            ("gptq", "GPTQ: calibrated on a dataset version, better accuracy"),
+        ],
+        initial="rtn",
+        help_text="GPTQ applies to W4A16 and W8A16.",
+    )
+    group_size = forms.TypedChoiceField(
+        coerce=int, choices=[(g, g) for g in GROUP_SIZES], initial=128, help_text="W4A16 only."
+    )
+    calibration_corpus = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Calibration set",
+        help_text="GPTQ: a tokenized dataset version made with the model's tokenizer; "
+        "recorded in the new version's lineage.",
+    )
+    calibration_samples = forms.IntegerField(
+        min_value=MIN_CALIBRATION_SEQUENCES,
+        max_value=MAX_CALIBRATION_SEQUENCES,
+        initial=128,
+        label="Calibration sequences",
+    )
+
+    def __init__(self, *args, corpora=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["calibration_corpus"]).choices = [
+            ("", "none (round to nearest)")
+        ] + [(c.pk, str(c)) for c in corpora]
 
 
 class PlaygroundForm(SamplingForm):

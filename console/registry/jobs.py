@@ -226,19 +226,41 @@ def run_quantize(ctx: JobContext, spec: ModelQuantizeSpec) -> dict:
     from gpu_agent.models import quantize
 
     parent = _version(ctx, spec.model_version_id)
+    if parent.is_legacy or parent.parent_id is not None:
+        raise JobFailed(f"{parent} is already quantized: quantize its full-precision parent")
     src = _verified_folder(ctx, parent)
     corpus = _corpus(ctx, spec.corpus_id)
+    calibration = _corpus(ctx, spec.calibration_corpus_id) if spec.algorithm == "gptq" else None
     storage = model_storage()
     key = model_key(ctx.job_id)
     quant: dict[str, Any] = {}
     if not storage.exists(key):
-        ctx.log(f"quantizing {parent} to {spec.method}")
+        how = spec.algorithm + (f" on {calibration}" if calibration else "")
+        ctx.log(f"quantizing {parent} to {spec.method} ({how})")
         with storage.atomic_dir(key) as tmp:
-            quant = in_thread(
-                ctx,
-                f"quantizing to {spec.method}",
-                lambda: quantize(src, tmp / "out", method=spec.method, group_size=spec.group_size),
-            )
+            try:
+                quant = in_thread(
+                    ctx,
+                    f"quantizing to {spec.method} ({spec.algorithm})",
+                    lambda: quantize(
+                        src,
+                        tmp / "out",
+                        method=spec.method,
+                        group_size=spec.group_size,
+                        algorithm=spec.algorithm,
+                        calibration_dir=calibration,
+                        calibration_samples=spec.calibration_samples,
+                        calibration_seq_len=spec.calibration_seq_len,
+                        device="cpu",
+                    ),
+                )
+            except ValueError as exc:  # ModelFolderError too: the reason, as the job's
+                raise JobFailed(str(exc)) from None
+            if quant.get("kept_16_bit"):
+                ctx.log(
+                    f"kept 16-bit (input width not a multiple of {spec.group_size}): "
+                    + ", ".join(quant["kept_16_bit"])
+                )
             for path in list((tmp / "out").iterdir()):  # the engine wants a new folder
                 path.rename(tmp / path.name)
             (tmp / "out").rmdir()
@@ -295,7 +317,8 @@ _KINDS: list[tuple[type[Any], str, str, Callable[[JobContext, Any], dict[str, An
     (
         ModelQuantizeSpec,
         "Model: quantize",
-        "Make a derived fp16 / bf16 / int8 / int4 version and measure it against its parent.",
+        "Make a derived w4a16 / w8a16 / fp8 (compressed-tensors) or bf16 / fp16 version, "
+        "round-to-nearest or GPTQ-calibrated, and measure it against its parent.",
         run_quantize,
         "POST /api/v1/models/<version>/quantize/",
     ),

@@ -34,6 +34,14 @@ class Precision(models.TextChoices):
     FP16 = "fp16"
     INT8 = "int8"
     INT4 = "int4"
+    FP8 = "fp8"
+
+
+class WeightFormat(models.TextChoices):
+    HF = "hf", "Hugging Face (safetensors)"
+    COMPRESSED_TENSORS = "compressed-tensors", "compressed-tensors (transformers, vLLM, TGI)"
+    # Forge's own int8/int4 layout of before December 2026: only Forge loaded it.
+    FORGE_LEGACY = "forge-legacy", "Forge-only (legacy): re-quantize"
 
 
 class ModelVersion(models.Model):
@@ -61,6 +69,9 @@ class ModelVersion(models.Model):
     precision = models.CharField(max_length=10, choices=Precision.choices, default=Precision.FP32)
     quant_method = models.CharField(max_length=40, blank=True)
     group_size = models.PositiveIntegerField(null=True, blank=True)
+    weight_format = models.CharField(
+        max_length=40, choices=WeightFormat.choices, default=WeightFormat.HF
+    )
     folder = models.CharField(max_length=255, unique=True, help_text="Under FORGE_MODELS_DIR.")
     files = models.JSONField(default=list, help_text='[{"path", "bytes", "sha256"}]')
     size_bytes = models.BigIntegerField(default=0)
@@ -105,6 +116,10 @@ class ModelVersion(models.Model):
                         f"A model version is immutable; refused change of {', '.join(changed)}."
                     )
         super().save(*args, **kwargs)
+
+    @property
+    def is_legacy(self) -> bool:
+        return self.weight_format == WeightFormat.FORGE_LEGACY
 
 
 class EvalKind(models.TextChoices):

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from console.core.errors import Conflict, NotFound
 from console.projects.selectors import project_list
 from console.registry.artifacts import SUMS_FILE, sha256_file, sums_text
-from console.registry.models import Evaluation, ModelVersion
+from console.registry.models import Evaluation, ModelVersion, WeightFormat
 from console.registry.services import model_folder
 
 
@@ -40,6 +40,43 @@ def model_family(version: ModelVersion) -> list[ModelVersion]:
     return [root, *children]
 
 
+# The vLLM releases whose pinned compressed-tensors reads the folders Forge writes
+# (gpu_agent.models.quantize.VLLM_VERSIONS; a test keeps the two equal).
+VLLM_VERSIONS = ">=0.10,<=0.34"
+
+
+def serving_requirements(version: ModelVersion) -> dict[str, Any]:
+    """What each serving stack needs to load the version: {"format", "legacy",
+    "transformers", "vllm": {"quantization", "dtype", "versions"}, "summary"}."""
+    legacy = version.weight_format == WeightFormat.FORGE_LEGACY
+    compressed = version.weight_format == WeightFormat.COMPRESSED_TENSORS
+    if legacy:
+        return {
+            "format": version.get_weight_format_display(),
+            "legacy": True,
+            "transformers": None,
+            "vllm": None,
+            "summary": "Forge-only (legacy): no serving stack loads it; re-quantize the parent",
+        }
+    dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(
+        version.precision, "bfloat16"
+    )
+    vllm = {
+        "quantization": "compressed-tensors" if compressed else None,
+        "dtype": "bfloat16" if compressed else dtype,
+        "versions": VLLM_VERSIONS if compressed else None,
+    }
+    needs = "transformers + compressed-tensors" if compressed else "transformers"
+    flag = f"--quantization {vllm['quantization']} " if compressed else ""
+    return {
+        "format": version.get_weight_format_display(),
+        "legacy": False,
+        "transformers": needs,
+        "vllm": vllm,
+        "summary": f"{needs}; vLLM {flag}--dtype {vllm['dtype']}",
+    }
+
+
 def comparison_rows(version: ModelVersion) -> list[dict[str, Any]]:
     """The measured comparison table of the family: method, size, peak memory,
     tokens/s (batch 1), speed-up and perplexity change versus the parent."""
@@ -56,6 +93,7 @@ def comparison_rows(version: ModelVersion) -> list[dict[str, Any]]:
             {
                 "version": v,
                 "method": v.quant_method or v.precision,
+                "serving": serving_requirements(v)["summary"],
                 "size_bytes": m.get("size_bytes", v.size_bytes),
                 "peak_memory_bytes": m.get("peak_memory_bytes"),
                 "tokens_per_s": tps,

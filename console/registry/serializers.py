@@ -3,7 +3,15 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from console.registry.models import Evaluation, ModelVersion
-from console.registry.specs import EVAL_KINDS, GROUP_SIZES, MAX_PROMPTS, QUANT_METHODS
+from console.registry.specs import (
+    EVAL_KINDS,
+    GROUP_SIZES,
+    MAX_CALIBRATION_SEQUENCES,
+    MAX_PROMPTS,
+    MIN_CALIBRATION_SEQUENCES,
+    QUANT_ALGORITHMS,
+    QUANT_METHODS,
+)
 
 
 class FileSerializer(serializers.Serializer):
@@ -47,6 +55,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "precision",
             "quant_method",
             "group_size",
+            "weight_format",
             "run",
             "step",
             "parent",
@@ -100,11 +109,36 @@ class EvaluateSerializer(serializers.Serializer):
 
 
 class QuantizeSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=QUANT_METHODS)
+    method = serializers.ChoiceField(
+        choices=QUANT_METHODS,
+        help_text="w4a16 / w8a16: int weights, 16-bit activations; fp8: W8A8-FP8 (Hopper, "
+        "Ada); bf16 / fp16: a cast. The quantized ones are written as compressed-tensors.",
+    )
+    algorithm = serializers.ChoiceField(
+        choices=QUANT_ALGORITHMS,
+        default="rtn",
+        help_text="rtn: round to nearest, no data. gptq: calibrated on calibration_corpus "
+        "(w4a16 and w8a16).",
+    )
     group_size = serializers.ChoiceField(choices=GROUP_SIZES, default=128)
     corpus = serializers.IntegerField(
-        min_value=1, max_value=2**63 - 1, required=False, allow_null=True
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        help_text="Tokenized corpus for the perplexity comparison (default: the run's).",
     )
+    calibration_corpus = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        help_text="gptq: a tokenized dataset version of the model's tokenizer (train split).",
+    )
+    calibration_samples = serializers.IntegerField(
+        min_value=MIN_CALIBRATION_SEQUENCES, max_value=MAX_CALIBRATION_SEQUENCES, default=128
+    )
+    calibration_seq_len = serializers.IntegerField(min_value=16, max_value=8192, default=512)
 
 
 class StatusSerializer(serializers.Serializer):

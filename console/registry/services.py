@@ -42,8 +42,11 @@ from console.registry.models import (
     ModelVersion,
     Precision,
     Status,
+    WeightFormat,
 )
 from console.registry.specs import (
+    CALIBRATED_METHODS,
+    MIN_CALIBRATION_SEQUENCES,
     QUANT_METHODS,
     ModelEvaluateSpec,
     ModelExportSpec,
@@ -58,7 +61,24 @@ MODEL_KINDS = frozenset({ModelExportSpec.KIND, ModelEvaluateSpec.KIND, ModelQuan
 # Draft ↔ archived only; the rest is the governance issue's.
 ALLOWED_TRANSITIONS = frozenset({(Status.DRAFT, Status.ARCHIVED), (Status.ARCHIVED, Status.DRAFT)})
 TOKENIZER_SKIP = frozenset({"forge_tokenizer.json"})
-PRECISION_OF = {"fp16": Precision.FP16, "bf16": Precision.BF16, "int8": Precision.INT8}
+PRECISION_OF = {
+    "fp16": Precision.FP16,
+    "bf16": Precision.BF16,
+    "w8a16": Precision.INT8,
+    "w4a16": Precision.INT4,
+    "fp8": Precision.FP8,
+}
+
+
+LEGACY_REFUSAL = (
+    "{version} is in Forge's own legacy quantized format (before compressed-tensors), "
+    "which only old Forge releases load: quantize its full-precision parent again."
+)
+
+
+def refuse_legacy(version: ModelVersion) -> None:
+    if version.is_legacy:
+        raise Conflict(LEGACY_REFUSAL.format(version=version))
 
 
 def _require(actor: Actor, cap: Cap = Cap.TRAINING_WRITE) -> None:
@@ -173,6 +193,7 @@ def model_evaluate(
     """Queue a ``model.evaluate`` job: perplexity on a corpus's validation split
     (default: the source run's corpus), or generation on ``prompts``."""
     _require(actor)
+    refuse_legacy(version)
     spec: dict[str, Any] = {"model_version_id": version.pk, "kind": kind, **params}
     if kind == "perplexity":
         spec["corpus_id"] = _eval_corpus(version, corpus).pk
@@ -188,13 +209,92 @@ def model_evaluate(
 
 
 def supported_methods() -> dict[str, str]:
-    """{method: "" if it runs, else why not} on this machine. Evaluated in the web
-    process: the console's Celery workers (queue pipelines) run on the same kind of
-    machine as the web process (see README, Models)."""
+    """{method: "" if it can be written, else why not}. Evaluated in the web process:
+    the console's Celery workers (queue pipelines) that write the folders run on the
+    same kind of machine (see README, Models). Whether the fleet's GPUs can run a
+    method is ``fleet_refusal``'s."""
     from gpu_agent.models import supported_methods as engine_methods
 
-    found = engine_methods()
+    found = engine_methods("cpu")
     return {m: found.get(m, "not offered by the model engine") for m in QUANT_METHODS}
+
+
+# GPU models that run FP8 matrix products natively (Ada 8.9, Hopper 9.0, Blackwell).
+FP8_GPU_NAMES = (
+    "H100",
+    "H200",
+    "H800",
+    "H20",
+    "GH200",
+    "B100",
+    "B200",
+    "GB200",
+    "L40S",
+    "L4",
+    "RTX 40",
+    "RTX 6000 ADA",
+    "RTX 5000 ADA",
+    "RTX 4000 ADA",
+)
+
+
+def fp8_gpu(model: str) -> bool:
+    name = model.upper()
+    return any(tag in name for tag in FP8_GPU_NAMES)
+
+
+def fleet_refusal(method: str) -> str:
+    """Why this fleet's GPUs cannot run ``method`` ("" when they can). FP8 needs Hopper
+    or Ada: refused when the fleet has GPUs and none of them is one. A fleet without
+    GPUs runs every format decompressed on CPU (correct, not faster)."""
+    if method != "fp8":
+        return ""
+    from console.fleet.models import Gpu
+
+    models = sorted(
+        set(Gpu.objects.filter(present=True, node__enabled=True).values_list("model", flat=True))
+    )
+    if not models or any(fp8_gpu(m) for m in models):
+        return ""
+    return (
+        "FP8 needs Hopper or Ada GPUs (H100, H200, L40S, L4, ...); this fleet has "
+        + ", ".join(models)
+        + ". Pick w8a16 or w4a16."
+    )
+
+
+def _corpus_sequences(corpus: TokenizedCorpus, split: str = "train") -> int | None:
+    splits = (corpus.index or {}).get("splits") or {}
+    value = (splits.get(split) or {}).get("sequences")
+    return int(value) if isinstance(value, int) else None
+
+
+def _calibration_corpus(version: ModelVersion, corpus: TokenizedCorpus) -> TokenizedCorpus:
+    """The calibration set must be the version's project's, tokenized with the
+    version's own tokenizer, and large enough."""
+    if corpus.project_id != version.project_id:
+        raise FieldErrors({"calibration_corpus": ["Pick a dataset version of this project."]})
+    tokenizer_id = (version.lineage or {}).get("tokenizer")
+    if tokenizer_id is not None and corpus.tokenizer_id != tokenizer_id:
+        raise FieldErrors(
+            {
+                "calibration_corpus": [
+                    f"{corpus} was tokenized with tokenizer {corpus.tokenizer_id}; the model "
+                    f"uses tokenizer {tokenizer_id}. Calibrate on data of the model's tokenizer."
+                ]
+            }
+        )
+    sequences = _corpus_sequences(corpus)
+    if sequences is not None and sequences < MIN_CALIBRATION_SEQUENCES:
+        raise FieldErrors(
+            {
+                "calibration_corpus": [
+                    f"{corpus} has {sequences} training sequences; GPTQ needs at least "
+                    f"{MIN_CALIBRATION_SEQUENCES}."
+                ]
+            }
+        )
+    return corpus
 
 
 def model_quantize(
@@ -203,31 +303,47 @@ def model_quantize(
     version: ModelVersion,
     method: str,
     group_size: int = 128,
+    algorithm: str = "rtn",
     corpus: TokenizedCorpus | None = None,
+    calibration_corpus: TokenizedCorpus | None = None,
+    calibration_samples: int = 128,
+    calibration_seq_len: int = 512,
 ) -> Job:
-    """Queue a ``model.quantize`` job making a derived version of ``version``. A method
-    this fleet cannot run is refused here, with the engine's reason."""
+    """Queue a ``model.quantize`` job making a derived version of ``version``. What can
+    be known before the job runs is refused here, with the reason: an already quantized
+    or Forge-only version, a method this console or fleet cannot run, a calibration
+    set of another project or tokenizer, or too small."""
     _require(actor)
     if method not in QUANT_METHODS:
         raise FieldErrors({"method": [f"Pick one of: {', '.join(QUANT_METHODS)}."]})
-    if version.kind == Kind.QUANTIZED:
-        raise FieldErrors({"method": ["Quantize the full-precision version, not a derived one."]})
-    reason = supported_methods().get(method, "unknown method")
+    if version.kind == Kind.QUANTIZED or version.parent_id is not None:
+        raise FieldErrors(
+            {"method": [f"{version} is already quantized: quantize its full-precision parent."]}
+        )
+    reason = supported_methods().get(method, "unknown method") or fleet_refusal(method)
     if reason:
-        raise FieldErrors({"method": [f"{method} cannot run on this fleet: {reason}."]})
+        raise FieldErrors({"method": [f"{method} cannot run on this fleet: {reason}"]})
     spec: dict[str, Any] = {
         "model_version_id": version.pk,
         "method": method,
+        "algorithm": algorithm,
         "group_size": group_size,
+        "calibration_samples": calibration_samples,
+        "calibration_seq_len": calibration_seq_len,
     }
+    if algorithm == "gptq" and calibration_corpus is None:
+        raise FieldErrors({"calibration_corpus": ["GPTQ needs a calibration dataset version."]})
+    if calibration_corpus is not None and algorithm == "gptq":
+        spec["calibration_corpus_id"] = _calibration_corpus(version, calibration_corpus).pk
     if version.run_id or corpus is not None:
         spec["corpus_id"] = _eval_corpus(version, corpus).pk
+    label = f"{method} ({algorithm}{f', g{group_size}' if method == 'w4a16' else ''})"
     return job_create(
         actor=actor,
         project=version.project,
         kind=ModelQuantizeSpec.KIND,
         params=spec,
-        name=f"Quantize {version} to {method}"[:200],
+        name=f"Quantize {version} to {label}"[:200],
     )
 
 
@@ -313,6 +429,7 @@ def playground_generate(
     """Generate from one prompt, synchronously in this process (small models only:
     FORGE_PLAYGROUND_MAX_BYTES); larger ones go through an evaluation job."""
     _require(actor, Cap.JOBS_SUBMIT)
+    refuse_legacy(version)
     limit = settings.FORGE_PLAYGROUND_MAX_BYTES
     if version.size_bytes > limit:
         raise InvalidInput(
@@ -446,6 +563,21 @@ def _register_quantized(job: Job) -> ModelVersion | None:
     if result.get("parent_measured") and not parent.measured:
         ModelVersion.objects.filter(pk=parent.pk).update(measured=result["parent_measured"])
     method = job.spec["method"]
+    algorithm = job.spec.get("algorithm", "rtn")
+    quant = dict(result.get("quant") or {})
+    calibration = quant.get("calibration")
+    if calibration and job.spec.get("calibration_corpus_id"):
+        corpus = TokenizedCorpus.objects.select_related("version").get(
+            pk=job.spec["calibration_corpus_id"]
+        )
+        calibration = {
+            **calibration,
+            "corpus": corpus.pk,
+            "dataset_version": corpus.version_id,
+            "dataset": corpus.version.dataset_id,
+            "tokenizer": corpus.tokenizer_id,
+        }
+        quant["calibration"] = calibration
     version = ModelVersion.objects.create(
         project_id=parent.project_id,
         name=parent.name,
@@ -456,12 +588,13 @@ def _register_quantized(job: Job) -> ModelVersion | None:
         step=parent.step,
         parent=parent,
         precision=PRECISION_OF.get(method, Precision.INT4),
-        quant_method=result.get("method") or method,
-        group_size=job.spec["group_size"] if method == "int4" else None,
+        quant_method=f"{method}-{algorithm}" if method in CALIBRATED_METHODS else method,
+        group_size=job.spec["group_size"] if method == "w4a16" else None,
+        weight_format=WeightFormat.COMPRESSED_TENSORS if quant.get("format") else WeightFormat.HF,
         folder=result["folder"],
         files=result["files"],
         size_bytes=sum(f["bytes"] for f in result["files"]),
-        lineage={**parent.lineage, "parent": parent.pk, "quantization": result.get("quant") or {}},
+        lineage={**parent.lineage, "parent": parent.pk, "quantization": quant},
         measured=result.get("measured") or {},
         job=job,
         created_by=job.requested_by,
@@ -471,7 +604,13 @@ def _register_quantized(job: Job) -> ModelVersion | None:
         actor=_actor(job),
         obj=version,
         project_id=version.project_id,
-        after={"parent": parent.pk, "method": method, "size_bytes": version.size_bytes},
+        after={
+            "parent": parent.pk,
+            "method": method,
+            "algorithm": algorithm,
+            "calibration": calibration,
+            "size_bytes": version.size_bytes,
+        },
     )
     return version
 

@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 EVAL_KINDS = ("perplexity", "generation")
-QUANT_METHODS = ("fp16", "bf16", "int8", "int4")
+# Kept in step with gpu_agent.models.quantize (METHODS, ALGORITHMS, GROUP_SIZES); a test
+# says so. w8a16 / w4a16 / fp8 are written as compressed-tensors.
+QUANT_METHODS = ("w4a16", "w8a16", "fp8", "bf16", "fp16")
+QUANT_ALGORITHMS = ("rtn", "gptq")
+CALIBRATED_METHODS = ("w8a16", "w4a16")
 GROUP_SIZES = (32, 64, 128, 256)
+MIN_CALIBRATION_SEQUENCES = 8
+MAX_CALIBRATION_SEQUENCES = 4096
 MAX_PROMPTS = 32
 MAX_PROMPT_CHARS = 2000
 _MAX_ID = 2**63 - 1
@@ -98,23 +104,57 @@ def check_sampling(errors: dict[str, list[str]], spec) -> None:
 
 @dataclass(kw_only=True)
 class ModelQuantizeSpec:
-    """Make a derived, quantized model version and measure it against its parent."""
+    """Make a derived, quantized model version (compressed-tensors for w8a16, w4a16 and
+    fp8) and measure it against its parent."""
 
     KIND: ClassVar[str] = "model.quantize"
 
     model_version_id: int = field(metadata={"help": "The model version to quantize."})
-    method: str = field(metadata={"help": "fp16, bf16, int8 or int4 (weight-only)."})
-    group_size: int = field(default=128, metadata={"help": "Group size of int4."})
+    method: str = field(
+        metadata={"help": "w4a16, w8a16 (weight-only int), fp8 (W8A8-FP8), bf16 or fp16."}
+    )
+    algorithm: str = field(
+        default="rtn",
+        metadata={"help": "rtn (round to nearest, no data) or gptq (calibrated, w4a16/w8a16)."},
+    )
+    group_size: int = field(default=128, metadata={"help": "Group size of w4a16."})
     corpus_id: int | None = field(
         default=None, metadata={"help": "Corpus for perplexity (default: the source run's)."}
+    )
+    calibration_corpus_id: int | None = field(
+        default=None,
+        metadata={"help": "gptq: the tokenized dataset version to calibrate on (train split)."},
+    )
+    calibration_samples: int = field(
+        default=128, metadata={"help": "gptq: calibration sequences (first of the train split)."}
+    )
+    calibration_seq_len: int = field(
+        default=512, metadata={"help": "gptq: tokens per calibration sequence at most."}
     )
 
     def check(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         _check_id(errors, "model_version_id", self.model_version_id)
         _check_id(errors, "corpus_id", self.corpus_id)
+        _check_id(errors, "calibration_corpus_id", self.calibration_corpus_id)
         if self.method not in QUANT_METHODS:
             errors["method"] = [f"must be one of: {', '.join(QUANT_METHODS)}"]
+        if self.algorithm not in QUANT_ALGORITHMS:
+            errors["algorithm"] = [f"must be one of: {', '.join(QUANT_ALGORITHMS)}"]
+        elif self.algorithm == "gptq":
+            if self.method not in CALIBRATED_METHODS:
+                errors["algorithm"] = [
+                    f"gptq calibrates {' and '.join(CALIBRATED_METHODS)}; "
+                    f"{self.method} takes no calibration"
+                ]
+            if self.calibration_corpus_id is None:
+                errors["calibration_corpus_id"] = ["gptq needs a calibration dataset version"]
         if self.group_size not in GROUP_SIZES:
             errors["group_size"] = [f"must be one of: {', '.join(map(str, GROUP_SIZES))}"]
+        if not MIN_CALIBRATION_SEQUENCES <= self.calibration_samples <= MAX_CALIBRATION_SEQUENCES:
+            errors["calibration_samples"] = [
+                f"must be between {MIN_CALIBRATION_SEQUENCES} and {MAX_CALIBRATION_SEQUENCES}"
+            ]
+        if not 16 <= self.calibration_seq_len <= 8192:
+            errors["calibration_seq_len"] = ["must be between 16 and 8192"]
         return errors

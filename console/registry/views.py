@@ -109,6 +109,12 @@ def model_new(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+def _calibration_corpora(version: ModelVersion, corpora: Any) -> list[Any]:
+    """The project's corpora made with the version's tokenizer (others are refused)."""
+    tokenizer = (version.lineage or {}).get("tokenizer")
+    return [c for c in corpora if tokenizer is None or c.tokenizer_id == tokenizer]
+
+
 def _detail_context(
     request: HtmxHttpRequest, version: ModelVersion, **extra: Any
 ) -> dict[str, Any]:
@@ -136,7 +142,9 @@ def _detail_context(
         "can_write": can_write,
         "supported": services.supported_methods() if can_write else {},
         "evaluate_form": extra.pop("evaluate_form", None) or forms.EvaluateForm(corpora=corpora),
-        "quantize_form": extra.pop("quantize_form", None) or forms.QuantizeForm(),
+        "quantize_form": extra.pop("quantize_form", None)
+        or forms.QuantizeForm(corpora=_calibration_corpora(version, corpora)),
+        "serving": selectors.serving_requirements(version),
         "archive_to": _ARCHIVE_TO.get(version.status),
         **extra,
     }
@@ -177,14 +185,22 @@ def model_evaluate(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
 @require_cap(Cap.TRAINING_WRITE)
 def model_quantize(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
-    form = forms.QuantizeForm(request.POST)
+    corpora = corpus_list(user=request.user).filter(project_id=version.project_id)[:50]
+    form = forms.QuantizeForm(request.POST, corpora=_calibration_corpora(version, corpora))
     if form.is_valid():
+        data = form.cleaned_data
+        calibration = data["calibration_corpus"]
         try:
             job = services.model_quantize(
                 actor=request.user,
                 version=version,
-                method=form.cleaned_data["method"],
-                group_size=form.cleaned_data["group_size"],
+                method=data["method"],
+                algorithm=data["algorithm"],
+                group_size=data["group_size"],
+                calibration_corpus=corpus_get(user=request.user, corpus_id=calibration)
+                if calibration
+                else None,
+                calibration_samples=data["calibration_samples"],
             )
         except Forbidden as exc:
             return forbidden(request, exc.message)

@@ -11,8 +11,8 @@ import torch
 from torch.nn import functional as F
 
 from gpu_agent.data import IGNORE_INDEX, PackedShards
-from gpu_agent.models.folder import ModelFolderError, check_folder, quantization_of, read_config
-from gpu_agent.models.quantize import load_quantized, resolve_device
+from gpu_agent.models.folder import ModelFolderError, check_folder, read_config
+from gpu_agent.models.quantize import describe, load_quantized, resolve_device
 
 _DTYPES = {
     "float32": torch.float32,
@@ -38,8 +38,10 @@ def load_model(folder: Path, *, device: str = "auto", dtype: str | None = None):
     """(model in eval mode, tokenizer or None when the folder has no tokenizer files).
 
     Plain folders load in their stored dtype (``dtype`` overrides); quantized ones
-    get quantized linear layers (see gpu_agent.models.quantize). Weights are read
-    from safetensors only.
+    (compressed-tensors) through gpu_agent.models.quantize.load_quantized: plain
+    transformers on CPU, Forge's kernels on a GPU. A folder in Forge's legacy
+    quantized format is refused (re-quantize its parent). Weights are read from
+    safetensors only.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -48,7 +50,7 @@ def load_model(folder: Path, *, device: str = "auto", dtype: str | None = None):
     device = resolve_device(device)
     torch_dtype = _dtype(dtype)
     config = read_config(folder)
-    if quantization_of(config) is not None:
+    if describe(config) is not None:
         model = load_quantized(folder, device=device, dtype=torch_dtype)
     else:
         model = AutoModelForCausalLM.from_pretrained(

@@ -18,7 +18,11 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
-QUANT_KEY = "forge_quantization"
+# Forge's own int8/int4 layout before compressed-tensors (2026-11): Forge-only, no
+# serving stack loads it; such folders are refused with "re-quantize the parent".
+LEGACY_QUANT_KEY = "forge_quantization"
+# The Hugging Face key every quantized folder carries (transformers, vLLM, TGI read it).
+QUANT_CONFIG = "quantization_config"
 # Largest safetensors header we accept (the format itself caps it at 100 MB).
 _MAX_HEADER = 100_000_000
 
@@ -159,7 +163,19 @@ def weights_bytes(folder: Path) -> int:
 
 
 def quantization_of(config: dict) -> dict | None:
-    return config.get(QUANT_KEY)
+    """The folder's Hugging Face ``quantization_config``, or the legacy Forge block."""
+    found = config.get(QUANT_CONFIG) or config.get(LEGACY_QUANT_KEY)
+    return found if found is not None else None
+
+
+def is_legacy_quantized(config: dict) -> bool:
+    return LEGACY_QUANT_KEY in config
+
+
+LEGACY_MESSAGE = (
+    "quantized in Forge's own format of before December 2026, which only old Forge "
+    "releases load: quantize the full-precision parent again (compressed-tensors)"
+)
 
 
 def check_folder(folder: Path) -> None:
@@ -169,10 +185,8 @@ def check_folder(folder: Path) -> None:
     config = read_config(folder)
     for path in weight_files(folder):
         safetensors_header(path)
-    quant = quantization_of(config)
+    quant = config.get(QUANT_CONFIG)
     if quant is not None and (
-        not isinstance(quant, dict)
-        or quant.get("method") not in ("int8", "int4")
-        or not isinstance(quant.get("modules"), list)
+        not isinstance(quant, dict) or not isinstance(quant.get("quant_method"), str)
     ):
-        raise ModelFolderError(f"{folder / CONFIG}: bad {QUANT_KEY} entry {quant!r}")
+        raise ModelFolderError(f"{folder / CONFIG}: bad {QUANT_CONFIG} entry {quant!r}")

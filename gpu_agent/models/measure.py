@@ -96,6 +96,34 @@ def decode_tokens_per_s(
     return batch * new_tokens / statistics.median(times)
 
 
+@torch.no_grad()
+def time_to_first_token(model, *, prompt_tokens: int, repeats: int = 3) -> float:
+    """Seconds from a batch-1 prompt to its first new token (prefill + one step),
+    median of ``repeats`` after one warm-up."""
+    device = next(model.parameters()).device
+    ids = torch.randint(
+        0, model.config.vocab_size, (1, prompt_tokens), generator=torch.Generator().manual_seed(1)
+    ).to(device)
+    times = []
+    for n in range(repeats + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=1,
+            min_new_tokens=1,
+            pad_token_id=0,
+        )
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if n:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def run_in_process(
     folder: Path,
     *,
@@ -132,6 +160,7 @@ def run_in_process(
         )
         for b in batch_sizes
     }
+    ttft = time_to_first_token(model, prompt_tokens=prompt_tokens)
     peak = torch.cuda.max_memory_allocated(device) - base if cuda else _rss_peak() - base
     ppl = None
     if corpus_dir is not None:
@@ -141,6 +170,7 @@ def run_in_process(
         "size_bytes": weights_bytes(folder),
         "peak_memory_bytes": int(peak),
         "tokens_per_s": speeds,
+        "ttft_s": ttft,
         "perplexity": ppl,
         "runtime": getattr(model, "forge_runtime", ""),
     }
@@ -157,7 +187,8 @@ def measure(
     compile: bool = False,
 ) -> dict:
     """{"size_bytes", "peak_memory_bytes", "tokens_per_s": {str(batch): float},
-    "perplexity": float | None} (plus "runtime": the kernels used)."""
+    "ttft_s" (batch 1, prompt_tokens), "perplexity": float | None} (plus "runtime": the
+    kernels used)."""
     folder = Path(folder)
     check_folder(folder)
     device = resolve_device(device)

@@ -42,7 +42,7 @@ from torch import nn
 from gpu_agent.models import onnx_runtime
 from gpu_agent.models.folder import (
     CONFIG,
-    QUANT_KEY,
+    LEGACY_QUANT_KEY,
     ModelFolderError,
     check_folder,
     read_config,
@@ -141,7 +141,7 @@ def _check_args(prompts, max_new_tokens, opset) -> list[str]:
 def _check_source(src: Path, dst: Path) -> dict:
     check_folder(src)  # symlinks, pickle files, config, safetensors headers
     config = read_config(src)
-    for key in ("quantization_config", QUANT_KEY):
+    for key in ("quantization_config", LEGACY_QUANT_KEY):
         if config.get(key) is not None:
             raise ModelFolderError(
                 f"{src}: a quantized folder ({key} in {CONFIG}); the ONNX export is "
@@ -516,7 +516,7 @@ def _reference(
 def _verify(folder: Path, references: list[dict], max_new_tokens: int) -> dict:
     """onnxruntime's side, with the runner shipped in the folder: the same greedy
     decoding of each prompt, compared with transformers' tokens and logits."""
-    import onnxruntime  # type: ignore[import-untyped]
+    import onnxruntime
     import transformers
 
     decoder = onnx_runtime.OnnxDecoder(folder)

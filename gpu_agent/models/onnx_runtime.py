@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort  # type: ignore[import-untyped]
+import onnxruntime as ort
 from tokenizers import Tokenizer
 
 GRAPH = "model.onnx"

@@ -1,35 +1,29 @@
-"""Weight-only quantization into a new safetensors folder, and loading it back.
+"""Quantized model versions in the formats serving stacks load, and loading them back.
 
-Methods:
+Methods (``METHODS``):
 
-* ``fp16`` / ``bf16``: a cast of every weight, written by ``save_pretrained``.
-* ``int8``: the linear layers of the decoder blocks, symmetric per output
-  channel: ``w ≈ q * scale[out]`` with ``q`` in -127..127. Stored as
-  ``<module>.qweight`` (int8 [out, in]) and ``<module>.scales`` (float32 [out]).
-* ``int4``: the same layers, asymmetric per group of ``group_size`` inputs:
-  ``w ≈ (q - zero) * scale`` with ``q`` in 0..15, two values per byte (low
-  nibble = even input column). ``<module>.qweight`` (uint8 [out, in_pad / 2]),
-  ``<module>.scales`` (float32 [out, groups]), ``<module>.zeros`` (uint8 [out,
-  groups]); the input dimension is zero-padded to a whole number of groups.
+* ``bf16`` / ``fp16``: a cast of every weight, written by ``save_pretrained``.
+* ``w8a16``: int8 weights, symmetric per output channel; 16-bit activations.
+* ``w4a16``: int4 weights, symmetric per group of ``group_size`` inputs.
+* ``fp8``: W8A8-FP8: float8 (e4m3) weights with per-channel scales, activations
+  quantized per token at run time (Hopper and Ada GPUs run it natively).
 
-Embeddings, norms and ``lm_head`` stay 16-bit (bfloat16) in int8/int4 folders.
-``config.json`` gets ``"forge_quantization": {"method", "bits", "group_size",
-"modules"}``.
+The three quantized methods are written by llm-compressor (``oneshot``) in its
+compressed-tensors format: ``config.json`` carries a standard ``quantization_config``
+(``quant_method: compressed-tensors``) that transformers, vLLM and TGI read, with the
+weights packed in ``<module>.weight_packed`` / ``weight_scale`` (``pack-quantized``) or
+stored as float8 (``float-quantized``). The decoder's linear layers are quantized;
+embeddings, norms and ``lm_head`` stay 16-bit.
 
-Running a quantized folder:
+Algorithms: ``rtn`` (round to nearest, no data, seconds) and ``gptq`` (GPTQ, layer by
+layer on calibration sequences the caller gives as packed shards; minutes on a GPU,
+slower on CPU). FP8 is round-to-nearest only (its dynamic activation scales need no
+calibration). AWQ is not offered: llm-compressor's AWQ needs a GPU, and quantization
+jobs run on the console's CPU workers.
 
-* CPU, int8: torch's dynamic quantized Linear (``torch.ao.nn.quantized.dynamic``)
-  with per-channel qint8 weights built from the stored int8 values and scales (no
-  re-quantization of weights). Real int8 GEMM kernels (fbgemm/x86), but note that
-  dynamic quantization also quantizes the activations per batch to uint8, which
-  adds a little error of its own. The rest of the model runs in float32.
-* CPU, int4: ``Int4Linear`` unpacks and dequantizes its weight on every forward
-  pass. It saves disk and RAM, not time: it is slower than float32.
-* CUDA: the weights are dequantized to bfloat16, then, when ``torchao`` is
-  importable, re-quantized by torchao's weight-only int8 / int4 (same group size)
-  kernels. That re-quantization starts from our grid, so it lands on (nearly) the
-  same values, but torchao chooses its own scales/zeros. Without torchao the model
-  runs in bfloat16: the memory and speed gains are not available (a warning says so).
+Loading (``load_quantized``): on CPU through plain transformers, which decompresses
+the weights (what a user gets outside Forge, so both measure the same model); on a GPU
+through ``gpu_agent.models.kernels``, which keeps 4 or 8 bits per weight.
 """
 
 from __future__ import annotations
@@ -37,23 +31,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import uuid
-import warnings
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gpu_agent.models.folder import (
     CONFIG,
-    QUANT_KEY,
-    WEIGHTS,
+    LEGACY_MESSAGE,
+    QUANT_CONFIG,
     WEIGHTS_INDEX,
     ModelFolderError,
     check_folder,
+    is_legacy_quantized,
     quantization_of,
     read_config,
     weight_files,
@@ -62,12 +56,20 @@ from gpu_agent.models.folder import (
 
 log = logging.getLogger(__name__)
 
-METHODS = {"bf16": 16, "fp16": 16, "int8": 8, "int4": 4}
-GROUP_SIZES = (32, 64, 128, 256)  # what torchao's int4 kernels accept
-# Weights under a decoder block that are 2-D are the block's linear layers (Llama:
-# q/k/v/o_proj, gate/up/down_proj).
-_BLOCK_LINEAR = re.compile(r"^model\.layers\.\d+\..+\.weight$")
-_SHARD_BYTES = 4 << 30
+METHODS = {"bf16": 16, "fp16": 16, "w8a16": 8, "w4a16": 4, "fp8": 8}
+ALGORITHMS = ("rtn", "gptq")
+GROUP_SIZES = (32, 64, 128, 256)
+CALIBRATED = frozenset({"w8a16", "w4a16"})  # the methods GPTQ can calibrate
+MIN_CALIBRATION_SEQUENCES = 8
+MAX_CALIBRATION_SEQUENCES = 4096
+# What the deployment bundle passes to vLLM for a folder of each method.
+VLLM_QUANTIZATION = {
+    "w8a16": "compressed-tensors",
+    "w4a16": "compressed-tensors",
+    "fp8": "compressed-tensors",
+}
+# Compute capability FP8 matrix products need (Ada 8.9, Hopper 9.0).
+FP8_MIN_CAPABILITY = (8, 9)
 
 
 def resolve_device(device: str) -> str:
@@ -80,145 +82,141 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def torchao_available() -> bool:
+def llmcompressor_missing() -> str:
+    """Why quantized formats cannot be written here ("" when they can)."""
     try:
-        import torchao.quantization  # noqa: F401
-    except ImportError:
-        return False
-    return True
+        import llmcompressor  # noqa: F401
+    except ImportError as exc:
+        return f"llm-compressor is not installed ({exc})"
+    return ""
+
+
+def fp8_capable(capability: tuple[int, int] | None) -> bool:
+    return capability is not None and tuple(capability) >= FP8_MIN_CAPABILITY
 
 
 def supported_methods(device: str = "auto") -> dict[str, str]:
     """method -> "" when this machine can write the folder and run it, else why not.
 
-    Every method runs on CPU, with these limits (see ``runtime_notes``): fp16 and
-    bf16 run without fast kernels on most CPUs, int8 uses real int8 kernels, int4
-    is dequantized on the fly (smaller, not faster).
-    """
+    On CPU every method runs (quantized ones decompressed by transformers: correct,
+    not faster); on a GPU fp8 needs compute capability 8.9 or later."""
     try:
         device = resolve_device(device)
     except ValueError as exc:
         return {method: str(exc) for method in METHODS}
-    return {method: "" for method in METHODS}
+    found = dict.fromkeys(METHODS, "")
+    missing = llmcompressor_missing()
+    for method in ("w8a16", "w4a16", "fp8"):
+        found[method] = missing
+    if device.startswith("cuda") and not found["fp8"]:
+        capability = torch.cuda.get_device_capability(torch.device(device))
+        if not fp8_capable(capability):
+            found["fp8"] = (
+                f"FP8 needs a Hopper or Ada GPU (compute capability 8.9+); this one is "
+                f"{capability[0]}.{capability[1]}"
+            )
+    return found
 
 
 def runtime_notes(device: str = "auto") -> dict[str, str]:
     """How each method runs on this machine (kernels, expected speed)."""
     device = resolve_device(device)
     if device == "cpu":
+        note = "decompressed to float32 by transformers (correct, not faster)"
         return {
             "bf16": "runs; CPU bfloat16 matmuls are fast only with AVX512-BF16/AMX",
             "fp16": "runs; CPU float16 matmuls are slow (no native kernels on most CPUs)",
-            "int8": "torch dynamic quantized Linear (int8 kernels; activations quantized too)",
-            "int4": "dequantized on every forward pass: less memory, slower than float32",
+            "w8a16": note,
+            "w4a16": note,
+            "fp8": note,
         }
-    ao = torchao_available()
-    fallback = "torchao not installed: dequantized to bfloat16, no speed-up"
     return {
         "bf16": "native",
         "fp16": "native",
-        "int8": "torchao Int8WeightOnlyConfig" if ao else fallback,
-        "int4": "torchao Int4WeightOnlyConfig" if ao else fallback,
+        "w8a16": "int8 weight-only (x @ q.T * scale, fused under torch.compile)",
+        "w4a16": "tinygemm int4 (torch _weight_int4pack_mm)",
+        "fp8": "torch._scaled_mm, row-wise scales",
     }
 
 
-# --------------------------------------------------------------------- maths
+# --------------------------------------------------------------------- the format
 
 
-def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric per-output-channel int8: (q int8 [out, in], scales float32 [out])."""
-    w = w.float()
-    amax = w.abs().amax(dim=1)
-    scales = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax))
-    q = torch.round(w / scales[:, None]).clamp_(-127, 127).to(torch.int8)
-    return q, scales
+def describe(config: dict) -> dict[str, Any] | None:
+    """What a folder's ``quantization_config`` holds, in Forge's terms:
+    {"method", "bits", "group_size", "format", "quant_method"}; None when unquantized.
+    ``method`` is "w8a16", "w4a16", "fp8" or "other" (a scheme Forge did not write)."""
+    if is_legacy_quantized(config):
+        raise ModelFolderError(LEGACY_MESSAGE)
+    quant = config.get(QUANT_CONFIG)
+    if quant is None:
+        return None
+    if quant.get("quant_method") != "compressed-tensors":
+        return {
+            "method": "other",
+            "bits": None,
+            "group_size": None,
+            "format": None,
+            "quant_method": quant.get("quant_method"),
+        }
+    groups = quant.get("config_groups") or {}
+    group = next(iter(groups.values()), {}) if isinstance(groups, dict) else {}
+    weights = group.get("weights") or {}
+    inputs = group.get("input_activations") or {}
+    bits, kind = weights.get("num_bits"), weights.get("type")
+    method = "other"
+    if kind == "float" and bits == 8 and inputs.get("type") == "float":
+        method = "fp8"
+    elif kind == "int" and not inputs and bits in (4, 8) and weights.get("symmetric", True):
+        method = "w4a16" if bits == 4 else "w8a16"
+    return {
+        "method": method,
+        "bits": bits,
+        "group_size": weights.get("group_size") if weights.get("strategy") == "group" else None,
+        "format": group.get("format") or quant.get("format"),
+        "quant_method": "compressed-tensors",
+    }
 
 
-def dequantize_int8(q: torch.Tensor, scales: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
-    return (q.float() * scales.float()[:, None]).to(dtype)
+def _scheme(method: str, group_size: int):
+    """llm-compressor's recipe scheme: a preset name, or config groups."""
+    from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
 
-
-def quantize_int4(
-    w: torch.Tensor, group_size: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Asymmetric per-group uint4, packed: (qweight uint8 [out, in_pad/2],
-    scales float32 [out, groups], zeros uint8 [out, groups])."""
-    w = w.float()
-    out, inp = w.shape
-    groups = -(-inp // group_size)
-    padded = F.pad(w, (0, groups * group_size - inp)).view(out, groups, group_size)
-    lo = padded.amin(dim=2)
-    hi = padded.amax(dim=2)
-    scales = (hi - lo) / 15.0
-    scales = torch.where(scales > 0, scales, torch.ones_like(scales))
-    zeros = torch.round(-lo / scales).clamp_(0, 15)
-    q = torch.round(padded / scales[..., None] + zeros[..., None]).clamp_(0, 15).to(torch.uint8)
-    q = q.view(out, groups * group_size)
-    packed = q[:, 0::2] | (q[:, 1::2] << 4)
-    return packed.contiguous(), scales, zeros.to(torch.uint8)
-
-
-def dequantize_int4(
-    packed: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    in_features: int,
-    dtype=torch.float32,
-) -> torch.Tensor:
-    out, half = packed.shape
-    groups = scales.shape[1]
-    q = torch.empty(out, half * 2, dtype=torch.uint8, device=packed.device)
-    q[:, 0::2] = packed & 0x0F
-    q[:, 1::2] = packed >> 4
-    q = q.view(out, groups, -1).float()
-    w = (q - zeros.float()[..., None]) * scales.float()[..., None]
-    return w.view(out, -1)[:, :in_features].to(dtype)
-
-
-class Int4Linear(nn.Module):
-    """A linear layer holding packed int4 weights; dequantizes on every call."""
-
-    def __init__(self, in_features: int, out_features: int, qweight, scales, zeros, bias=None):
-        super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.register_buffer("qweight", qweight)
-        self.register_buffer("scales", scales)
-        self.register_buffer("zeros", zeros)
-        self.bias = None if bias is None else nn.Parameter(bias, requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = dequantize_int4(self.qweight, self.scales, self.zeros, self.in_features, x.dtype)
-        return F.linear(x, w, None if self.bias is None else self.bias.to(x.dtype))
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bits=4"
-
-
-def dynamic_int8_linear(q: torch.Tensor, scales: torch.Tensor, bias=None) -> nn.Module:
-    """torch's dynamic quantized Linear with our int8 values and scales as its weight."""
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    out, inp = q.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # quantized tensor creation is "deprecated" in torch
-        module = DynamicLinear(inp, out, bias_=bias is not None, dtype=torch.qint8)
-        weight = torch._make_per_channel_quantized_tensor(
-            q.cpu().to(torch.int8),
-            scales.cpu().double(),
-            torch.zeros(out, dtype=torch.long),
-            0,
+    if method == "fp8":
+        return "FP8_DYNAMIC"
+    if method == "w8a16":  # per output channel (the W8A16 preset groups by 128)
+        weights = QuantizationArgs(num_bits=8, type="int", symmetric=True, strategy="channel")
+    else:
+        weights = QuantizationArgs(
+            num_bits=4, type="int", symmetric=True, strategy="group", group_size=group_size
         )
-    module.set_weight_bias(weight, None if bias is None else bias.float().cpu())
-    return module
+    return {"group_0": QuantizationScheme(targets=["Linear"], weights=weights)}
 
 
-# --------------------------------------------------------------------- writing
+def _unquantizable(model, method: str, group_size: int) -> list[str]:
+    """Linear layers a group scheme cannot cover: input width not a multiple of the
+    group (the tiny preset's 172-wide down_proj, say). They stay 16-bit; vLLM's
+    kernels need whole groups too."""
+    if method != "w4a16":
+        return []
+    return sorted(
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+        and name != "lm_head"
+        and module.in_features % group_size != 0
+    )
 
 
-def _validate(method: str, group_size: int) -> None:
+def _validate(method: str, group_size: int, algorithm: str) -> None:
     if method not in METHODS:
         raise ValueError(f"unknown quantization method {method!r}; known: {', '.join(METHODS)}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    if algorithm == "gptq" and method not in CALIBRATED:
+        raise ValueError(
+            f"{method} takes no calibration: GPTQ applies to {', '.join(sorted(CALIBRATED))}"
+        )
     if (
         isinstance(group_size, bool)
         or not isinstance(group_size, int)
@@ -229,6 +227,64 @@ def _validate(method: str, group_size: int) -> None:
         )
 
 
+def calibration_sequences(
+    corpus_dir: Path, *, vocab_size: int, sequences: int, seq_len: int
+) -> tuple[list[list[int]], dict[str, Any]]:
+    """The first ``sequences`` rows of the train split (cut to ``seq_len`` tokens, pads
+    dropped), and what was used. Refuses a set too small or of another tokenizer."""
+    from gpu_agent.data import PackedShards
+
+    for name, value, hi in (
+        ("calibration sequences", sequences, MAX_CALIBRATION_SEQUENCES),
+        ("calibration sequence length", seq_len, 8192),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
+            raise ValueError(f"{name} must be an integer 1..{hi}, got {value!r}")
+    shards = PackedShards(Path(corpus_dir), "train")
+    available = len(shards)
+    if available < MIN_CALIBRATION_SEQUENCES:
+        raise ValueError(
+            f"the calibration set has {available} sequences; GPTQ needs at least "
+            f"{MIN_CALIBRATION_SEQUENCES} (pick a larger dataset version)"
+        )
+    corpus_vocab = int(shards.index["vocab_size"])
+    if corpus_vocab > vocab_size:
+        raise ValueError(
+            f"the calibration set was tokenized with a {corpus_vocab:,}-token vocabulary; "
+            f"the model has {vocab_size:,}: another tokenizer"
+        )
+    pad = shards.pad_id if shards.pad_id != shards.eos_id else None
+    rows: list[list[int]] = []
+    tokens = 0
+    for i in range(min(sequences, available)):
+        item = shards[i]
+        ids = np.asarray(item["input_ids"])[np.asarray(item["attention_mask"]) > 0]
+        if pad is not None:
+            ids = ids[ids != pad]
+        ids = ids[:seq_len]
+        if ids.size == 0:
+            continue
+        if int(ids.max()) >= vocab_size:
+            raise ValueError(
+                f"calibration token id {int(ids.max())} is outside the model's "
+                f"{vocab_size:,}-token vocabulary: another tokenizer"
+            )
+        rows.append(ids.astype(np.int64).tolist())
+        tokens += int(ids.size)
+    if len(rows) < MIN_CALIBRATION_SEQUENCES:
+        raise ValueError(
+            f"only {len(rows)} non-empty calibration sequences; GPTQ needs at least "
+            f"{MIN_CALIBRATION_SEQUENCES}"
+        )
+    return rows, {
+        "sequences": len(rows),
+        "tokens": tokens,
+        "seq_len": seq_len,
+        "available": available,
+        "split": "train",
+    }
+
+
 def _copy_side_files(src: Path, dst: Path, skip: set[str]) -> None:
     """Tokenizer and other small files (not weights, not written already)."""
     for path in sorted(src.iterdir()):
@@ -236,124 +292,188 @@ def _copy_side_files(src: Path, dst: Path, skip: set[str]) -> None:
             shutil.copy2(path, dst / path.name)
 
 
-def _save_tensors(tensors: dict[str, torch.Tensor], dst: Path) -> None:
-    from safetensors.torch import save_file
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
 
-    shards: list[dict[str, torch.Tensor]] = [{}]
-    size = 0
-    for name, tensor in tensors.items():
-        nbytes = tensor.numel() * tensor.element_size()
-        if shards[-1] and size + nbytes > _SHARD_BYTES:
-            shards.append({})
-            size = 0
-        shards[-1][name] = tensor.contiguous().cpu()
-        size += nbytes
-    if len(shards) == 1:
-        save_file(shards[0], dst / WEIGHTS, metadata={"format": "pt"})
-        return
-    weight_map = {}
-    for n, shard in enumerate(shards, 1):
-        fname = f"model-{n:05d}-of-{len(shards):05d}.safetensors"
-        save_file(shard, dst / fname, metadata={"format": "pt"})
-        weight_map.update(dict.fromkeys(shard, fname))
-    total = sum(t.numel() * t.element_size() for t in tensors.values())
-    (dst / WEIGHTS_INDEX).write_text(
-        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2)
-    )
-
-
-def _iter_tensors(folder: Path):
-    from safetensors import safe_open
-
-    for path in weight_files(folder):
-        with safe_open(str(path), framework="pt") as fh:
-            for name in fh.keys():  # noqa: SIM118 (safe_open is not a dict)
-                yield name, fh.get_tensor(name)
+    found = {}
+    for package in ("llmcompressor", "compressed-tensors", "transformers", "torch"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def quantize(
-    src: Path, dst: Path, *, method: str, group_size: int = 128, device: str = "auto"
-) -> dict:
+    src: Path,
+    dst: Path,
+    *,
+    method: str,
+    group_size: int = 128,
+    algorithm: str = "rtn",
+    calibration_dir: Path | None = None,
+    calibration_samples: int = 128,
+    calibration_seq_len: int = 512,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Write a new folder ``dst`` holding ``src`` quantized with ``method``.
 
-    Returns {"method", "bits", "group_size" (int4 only, else None), "bytes" (weights
-    on disk)}. dst is built in a sibling temporary folder and renamed into place.
+    Returns {"method", "algorithm", "bits", "group_size" (w4a16 only), "format",
+    "bytes" (weights on disk), "calibration" (gptq: what was used), "kept_16_bit"
+    (linear layers a w4a16 group cannot cover: input width not a multiple), "libraries",
+    "vllm": {"quantization", "dtype"}}. dst is built in a sibling temporary folder
+    and renamed into place: it appears whole or not at all.
     """
     src, dst = Path(src), Path(dst)
-    _validate(method, group_size)
+    _validate(method, group_size, algorithm)
     reason = supported_methods(device).get(method)
     if reason:
         raise ValueError(f"{method} cannot be produced here: {reason}")
+    if algorithm == "gptq" and calibration_dir is None:
+        raise ValueError("GPTQ needs a calibration set (a tokenized dataset version)")
     device = resolve_device(device)
     check_folder(src)
     config = read_config(src)
     if quantization_of(config) is not None:
-        raise ModelFolderError(f"{src}: already quantized ({config[QUANT_KEY]['method']})")
+        raise ModelFolderError(f"{src}: already quantized; quantize its full-precision parent")
     if dst.exists():
         raise FileExistsError(f"{dst} already exists")
+    calibration = None
+    kept: list[str] = []
+    rows: list[list[int]] = []
+    if algorithm == "gptq":
+        assert calibration_dir is not None
+        rows, calibration = calibration_sequences(
+            calibration_dir,
+            vocab_size=int(config["vocab_size"]),
+            sequences=calibration_samples,
+            seq_len=calibration_seq_len,
+        )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.parent / f".{dst.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        if method in ("fp16", "bf16"):
-            from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM
 
+        if method in ("fp16", "bf16"):
             dtype = torch.float16 if method == "fp16" else torch.bfloat16
             model = AutoModelForCausalLM.from_pretrained(src, use_safetensors=True, dtype=dtype)
             model.save_pretrained(tmp, safe_serialization=True)
-            del model
-            written = {p.name for p in tmp.iterdir()}
-            _copy_side_files(src, tmp, written | {WEIGHTS_INDEX})
         else:
-            tensors: dict[str, torch.Tensor] = {}
-            modules = []
-            for name, tensor in _iter_tensors(src):
-                if _BLOCK_LINEAR.match(name) and tensor.ndim == 2:
-                    module = name.removesuffix(".weight")
-                    modules.append(module)
-                    w = tensor.to(device)
-                    if method == "int8":
-                        q, scales = quantize_int8(w)
-                        tensors[f"{module}.qweight"] = q.cpu()
-                        tensors[f"{module}.scales"] = scales.cpu()
-                    else:
-                        packed, scales, zeros = quantize_int4(w, group_size)
-                        tensors[f"{module}.qweight"] = packed.cpu()
-                        tensors[f"{module}.scales"] = scales.cpu()
-                        tensors[f"{module}.zeros"] = zeros.cpu()
-                else:
-                    tensors[name] = (
-                        tensor.to(torch.bfloat16) if tensor.is_floating_point() else tensor
-                    )
-            if not modules:
-                raise ModelFolderError(f"{src}: no decoder-block linear layers found to quantize")
-            _save_tensors(tensors, tmp)
-            del tensors
-            config["dtype"] = "bfloat16"
-            config.pop("torch_dtype", None)
-            config[QUANT_KEY] = {
-                "method": method,
-                "bits": METHODS[method],
-                "group_size": group_size if method == "int4" else None,
-                "scheme": "symmetric per output channel"
-                if method == "int8"
-                else "asymmetric per group along the input dimension",
-                "unquantized": "embeddings, norms and lm_head in bfloat16",
-                "modules": sorted(modules),
-            }
-            (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-            _copy_side_files(src, tmp, {CONFIG, WEIGHTS_INDEX})
+            model = AutoModelForCausalLM.from_pretrained(
+                src, use_safetensors=True, dtype=torch.bfloat16
+            )
+            if device.startswith("cuda"):
+                model.to(device)
+            kept = _unquantizable(model, method, group_size)
+            if len(kept) == sum(isinstance(m, nn.Linear) for m in model.modules()) - 1:
+                raise ModelFolderError(
+                    f"no linear layer is {group_size} inputs wide or a multiple of it: "
+                    "pick a smaller group size"
+                )
+            _oneshot(model, src, method, group_size, algorithm, rows, kept)
+            model.save_pretrained(tmp, save_compressed=True)
+            (tmp / "recipe.yaml").unlink(missing_ok=True)  # llm-compressor's, not needed
+            _older_readers_compatible(tmp / CONFIG)
+        del model
+        written = {p.name for p in tmp.iterdir()}
+        _copy_side_files(src, tmp, written | {WEIGHTS_INDEX})
         check_folder(tmp)
         os.rename(tmp, dst)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    info = describe(read_config(dst))
     return {
         "method": method,
+        "algorithm": algorithm,
         "bits": METHODS[method],
-        "group_size": group_size if method == "int4" else None,
+        "group_size": group_size if method == "w4a16" else None,
+        "format": info["format"] if info else None,
         "bytes": weights_bytes(dst),
+        "calibration": calibration,
+        "kept_16_bit": kept,
+        "libraries": _versions(),
+        "vllm": {
+            "quantization": VLLM_QUANTIZATION.get(method),
+            "dtype": "bfloat16",
+            "versions": VLLM_VERSIONS,
+        }
+        if method in VLLM_QUANTIZATION
+        else {"quantization": None, "dtype": "bfloat16" if method == "bf16" else "float16"},
     }
+
+
+def _oneshot(
+    model,
+    src: Path,
+    method: str,
+    group_size: int,
+    algorithm: str,
+    rows: list[list[int]],
+    kept: list[str],
+) -> None:
+    """llm-compressor's oneshot over the loaded model, in place."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.quantization import GPTQModifier, QuantizationModifier
+
+    scheme = _scheme(method, group_size)
+    ignore = ["lm_head", *kept]
+    common: dict[str, Any] = {"targets": "Linear", "ignore": ignore}
+    if isinstance(scheme, dict):
+        common = {"config_groups": scheme, "ignore": ignore}
+    else:
+        common["scheme"] = scheme
+    if algorithm == "rtn":
+        oneshot(model=model, recipe=QuantizationModifier(**common), processor=_processor(src))
+        return
+    from datasets import Dataset
+
+    data = Dataset.from_dict({"input_ids": rows, "attention_mask": [[1] * len(r) for r in rows]})
+    oneshot(
+        model=model,
+        recipe=GPTQModifier(**common),
+        dataset=data,
+        processor=_processor(src),
+        max_seq_length=max(len(r) for r in rows),
+        num_calibration_samples=len(rows),
+    )
+
+
+# Fields compressed-tensors 0.13 added to its quantization arguments; older releases
+# (pinned by vLLM 0.10-0.12) refuse unknown fields. Null means the default in every
+# release, so a null one is dropped and the config parses from 0.10.2 to 0.19.
+_NEWER_NULL_FIELDS = ("scale_dtype", "zp_dtype")
+# The vLLM releases whose pinned compressed-tensors parses what Forge writes (checked
+# 2026-12-07 with compressed-tensors 0.10.2, 0.11.0, 0.12.2, 0.13.0, 0.15.0.1, 0.17.0
+# and 0.19.0 on the configs of every method; vLLM 0.34 is the newest release then).
+VLLM_VERSIONS = ">=0.10,<=0.34"
+
+
+def _older_readers_compatible(config_path: Path) -> None:
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: strip(v) for k, v in value.items() if not (k in _NEWER_NULL_FIELDS and v is None)
+            }
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    config = json.loads(config_path.read_text("utf-8"))
+    config[QUANT_CONFIG] = strip(config[QUANT_CONFIG])
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def _processor(src: Path):
+    """The folder's tokenizer when it has one (llm-compressor asks for a processor)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(src)
+    except (OSError, ValueError):
+        return None
 
 
 # --------------------------------------------------------------------- loading
@@ -385,120 +505,102 @@ def _params_on_meta():
     return manager()
 
 
+def _iter_tensors(folder: Path):
+    from safetensors import safe_open
+
+    for path in weight_files(folder):
+        with safe_open(str(path), framework="pt") as fh:
+            for name in fh.keys():  # noqa: SIM118 (safe_open is not a dict)
+                yield name, fh.get_tensor(name)
+
+
 def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def load_quantized(folder: Path, *, device: str, dtype: torch.dtype | None) -> nn.Module:
-    """A model from an int8/int4 folder (see the module docstring for the kernels)."""
-    from transformers import AutoConfig, AutoModelForCausalLM
+    """A model from a compressed-tensors folder (see the module docstring)."""
+    from transformers import AutoModelForCausalLM
 
     folder = Path(folder)
-    quant = read_config(folder)[QUANT_KEY]
-    method, modules = quant["method"], quant["modules"]
-    on_cpu = device == "cpu"
-    if on_cpu:
-        if dtype not in (None, torch.float32):
+    info = describe(read_config(folder))
+    if info is None:
+        raise ModelFolderError(f"{folder}: not quantized")
+    if device == "cpu" or info["method"] == "other":
+        if device != "cpu":
+            log.warning("%s: a scheme Forge has no kernel for; transformers loads it", folder)
+        if device == "cpu" and dtype not in (None, torch.float32):
             raise ValueError("on CPU a quantized folder runs in float32 (dtype float32 or None)")
-        dtype = torch.float32
-    else:
-        dtype = dtype or torch.bfloat16
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, use_safetensors=True, dtype=torch.float32 if device == "cpu" else dtype
+        )
+        model.to(device).eval()
+        model.forge_runtime = runtime_notes("cpu")[info["method"]] if device == "cpu" else "hf"
+        return model
+    return _load_with_kernels(folder, info, device=device, dtype=dtype or torch.bfloat16)
+
+
+def _load_with_kernels(folder: Path, info: dict, *, device: str, dtype: torch.dtype) -> nn.Module:
+    from compressed_tensors.compressors.pack_quantized.helpers import unpack_from_int32
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from gpu_agent.models import kernels
+
     config = AutoConfig.from_pretrained(folder)
+    if hasattr(config, QUANT_CONFIG):
+        delattr(config, QUANT_CONFIG)  # built as a plain model; its layers swapped below
     with _params_on_meta():
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     state = dict(_iter_tensors(folder))
-    quantized = {}
-    for name in modules:
-        quantized[name] = {
-            key: state.pop(f"{name}.{key}")
-            for key in ("qweight", "scales", "zeros", "bias")
-            if f"{name}.{key}" in state
+    suffixes = (".weight_packed", ".weight_scale", ".weight_shape", ".weight_zero_point")
+    modules = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".weight_scale")})
+    parts = {
+        name: {
+            key.rsplit(".", 1)[1]: state.pop(key)
+            for key in [f"{name}{s}" for s in (*suffixes, ".weight", ".bias")]
+            if key in state
         }
+        for name in modules
+    }
     state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if unexpected:
         raise ModelFolderError(f"{folder}: unexpected tensors {unexpected[:5]}")
     tied = getattr(config, "tie_word_embeddings", False)
-    ours = {f"{name}.weight" for name in modules}
+    ours = {f"{name}.weight" for name in modules} | {f"{name}.bias" for name in modules}
     missing = [k for k in missing if k not in ours and not (tied and k == "lm_head.weight")]
     if missing:
         raise ModelFolderError(f"{folder}: tensors missing from the weights: {missing[:5]}")
-    use_ao = not on_cpu and torchao_available()
     for name in modules:
-        parts = quantized[name]
-        linear = model.get_submodule(name)
-        bias = parts.get("bias")
-        q, scales = parts["qweight"], parts["scales"]
-        if method == "int8" and on_cpu:
-            new = dynamic_int8_linear(q, scales, bias)
-        elif method == "int4" and on_cpu:
-            new = Int4Linear(
-                linear.in_features,
-                linear.out_features,
-                q,
-                scales,
-                parts["zeros"],
-                None if bias is None else bias.float(),
-            )
-        else:  # CUDA: dequantize to dtype; torchao re-quantizes below when present
-            if method == "int8":
-                w = dequantize_int8(q.to(device), scales.to(device), dtype)
-            else:
-                zeros = parts["zeros"].to(device)
-                w = dequantize_int4(
-                    q.to(device), scales.to(device), zeros, linear.in_features, dtype
-                )
-            new = nn.Linear(
-                linear.in_features, linear.out_features, bias=bias is not None, device="meta"
-            )
-            new.weight = nn.Parameter(w, requires_grad=False)
-            if bias is not None:
-                new.bias = nn.Parameter(bias.to(device, dtype), requires_grad=False)
-            if use_ao:  # layer by layer, so the bf16 copies never coexist
-                _torchao_quantize(new, method, int(quant.get("group_size") or 128))
+        tensors = parts[name]
+        bias = tensors.get("bias")
+        bias = None if bias is None else bias.to(device)
+        scale = tensors["weight_scale"].to(device)
+        new: nn.Module
+        if info["method"] == "fp8":
+            new = kernels.Fp8Linear(tensors["weight"].to(device), scale, bias, dtype=dtype)
+        else:
+            shape = torch.Size(int(v) for v in tensors["weight_shape"].tolist())
+            q = unpack_from_int32(tensors["weight_packed"], info["bits"], shape).to(device)
+            group = info["group_size"]
+            if info["method"] == "w4a16" and group and kernels.int4_supported(shape[1], group):
+                new = kernels.Int4Linear(q, scale, group, bias, dtype=dtype)
+            elif info["method"] == "w8a16":
+                new = kernels.Int8Linear(q, scale, bias, dtype=dtype)
+            else:  # int4 of a shape tinygemm cannot take: 16-bit, say so
+                log.warning("%s: %s of shape %s runs dequantized", folder, name, tuple(shape))
+                w = (q.float().view(shape[0], -1, group) * scale.float()[..., None]).view(shape)
+                new = nn.Linear(shape[1], shape[0], bias=bias is not None, device=device)
+                new.weight = nn.Parameter(w.to(dtype), requires_grad=False)
+                if bias is not None:
+                    new.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
         _set_module(model, name, new)
     if tied:
         model.tie_weights()
     leftover = [n for n, p in model.named_parameters() if p.is_meta]
     if leftover:
         raise ModelFolderError(f"{folder}: parameters left unloaded: {leftover[:5]}")
-    model.to(device)
-    if not on_cpu and not use_ao:
-        log.warning(
-            "torchao is not installed: %s runs dequantized in %s (no memory or speed gain)",
-            method,
-            dtype,
-        )
-    model.eval()
-    model.forge_runtime = (
-        runtime_notes(device)[method] if on_cpu else ("torchao" if use_ao else "dequantized")
-    )
+    model.to(device).eval()
+    model.forge_runtime = runtime_notes(device)[info["method"]]
     return model
-
-
-def _torchao_quantize(linear: nn.Module, method: str, group_size: int) -> None:
-    """Re-quantize one dequantized linear layer with torchao's weight-only kernels.
-
-    Note: this re-quantizes from the stored grid; torchao picks its own scales.
-    """
-    from torchao.quantization import quantize_
-
-    try:  # torchao >= 0.9
-        from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig
-
-        if method == "int8":
-            config = Int8WeightOnlyConfig()
-        else:
-            try:  # tinygemm's kernel (torch's _weight_int4pack_mm): needs no extra package
-                config = Int4WeightOnlyConfig(
-                    group_size=group_size, int4_packing_format="tile_packed_to_4d"
-                )
-            except TypeError:  # torchao before packing formats: tinygemm is its default
-                config = Int4WeightOnlyConfig(group_size=group_size)
-    except ImportError:  # older torchao
-        from torchao.quantization import int4_weight_only, int8_weight_only
-
-        config = int8_weight_only() if method == "int8" else int4_weight_only(group_size=group_size)
-
-    quantize_(linear, config)

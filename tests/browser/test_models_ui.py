@@ -1,7 +1,8 @@
 """A new user's model flow in the browser, with a real Celery worker running the jobs:
-from a run's checkpoint, register a model, evaluate its perplexity, make an INT8
-version, and read the measured comparison table. Screenshots of the model page land in
-test-artifacts/screenshots/."""
+from a run's checkpoint, register a model, evaluate its perplexity, make a W4A16
+version with GPTQ calibrated on a dataset version, and read the measured comparison
+table; a bad request and a legacy Forge-only version as the user sees them.
+Screenshots of the model page land in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -76,16 +77,40 @@ def test_register_evaluate_quantize_compare(
     assert Evaluation.objects.filter(model_version=version, kind="perplexity").exists()
     expect(page.get_by_test_id("evaluations")).to_contain_text("perplexity")
 
-    page.locator("#quantize-form").get_by_label("Method").select_option("int8")
-    page.locator("#quantize-form").get_by_role("button", name="Quantize").click()
+    form = page.locator("#quantize-form")
+    # GPTQ without a calibration set: refused on the form, nothing queued.
+    form.get_by_label("Method").select_option("w4a16")
+    form.get_by_label("Algorithm").select_option("gptq")
+    form.get_by_role("button", name="Quantize").click()
+    expect(page.locator("#quantize-form")).to_contain_text("GPTQ needs a calibration")
+    form = page.locator("#quantize-form")
+    form.get_by_label("Method").select_option("w4a16")
+    form.get_by_label("Algorithm").select_option("gptq")
+    form.get_by_label("Group size").select_option("64")
+    form.get_by_label("Calibration set").select_option(str(run.corpus_id))
+    form.get_by_label("Calibration sequences").fill("16")
+    form.get_by_role("button", name="Quantize").click()
     finish_job(w, "quantize")
     child = ModelVersion.objects.get(parent=version)
     expect(page.get_by_role("heading", name=str(child))).to_be_visible()
+    expect(page.get_by_test_id("weight-format")).to_contain_text("compressed-tensors")
+    expect(page.get_by_test_id("vllm-args")).to_contain_text("--quantization compressed-tensors")
+    expect(page.get_by_test_id("calibration")).to_contain_text(f"corpus {run.corpus_id}")
     table = page.get_by_test_id("comparison")
     expect(table.locator("tbody tr")).to_have_count(2)
-    expect(table).to_contain_text("int8")
+    expect(table).to_contain_text("w4a16-gptq")
+    expect(table.get_by_test_id("serving").nth(1)).to_contain_text("compressed-tensors")
     expect(table.get_by_test_id("ppl-delta").nth(1)).to_have_text(re.compile(r"^[+-]\d"))
     page.goto(w.url(f"/models/{version.pk}/"))
     expect(page.locator('[data-chart="perplexity"] .main-svg').first).to_be_visible(timeout=15_000)
     w.shot("model-page")
-    w.assert_clean()
+    w.assert_clean(expected_statuses=(400,))  # the refused GPTQ form
+
+    # A version in Forge's old private format (marked by the migration): said so, with
+    # what to do, and nothing offered that would fail.
+    ModelVersion.objects.filter(pk=child.pk).update(weight_format="forge-legacy")
+    page.goto(w.url(f"/models/{child.pk}/"))
+    expect(page.get_by_test_id("legacy")).to_contain_text("full-precision parent")
+    expect(page.get_by_test_id("weight-format")).to_contain_text("Forge-only")
+    w.shot("model-page-legacy")
+    w.assert_clean(expected_statuses=(400,))

@@ -38,7 +38,7 @@ def test_card_contents(client, family, personas):
     assert "| peak memory (bytes) | 3221225472 |" in text and "batch 1: 123.4" in text
     # evaluations, the quantized variant's measured row, review, files' sha256
     assert "perplexity 97.5 over 4096 tokens" in text
-    assert f"| {child} | int8 | 1000 | 2000 | 150.0 | 98.25 |" in text
+    assert f"| {child} | w8a16-rtn | 1000 | 2000 | 150.0 | 98.25 |" in text
     assert f"Outcome: **{NO_REVIEW}**" in text
     for f in version.files:
         assert f"| {md_escape(f['path'])} | {f['bytes']} | {f['sha256']} |" in text

@@ -160,3 +160,29 @@ def test_yaml_writer_round_trips():
         "empty": {},
     }
     assert yaml.safe_load(to_yaml(doc)) == doc
+
+
+def test_a_quantized_versions_bundle_starts_vllm_with_its_quantization(
+    api, family, personas, settings
+):
+    child = family["child"]
+    _approve(child)
+    response = api(personas.viewer).get(f"/api/v1/models/{child.pk}/deployment/")
+    assert response.status_code == 200, response.content
+    files = _bundle(response.content)
+    serving = json.loads(files["serving/vllm.json"])
+    args = serving["args"]
+    assert args[args.index("--quantization") + 1] == "compressed-tensors"
+    assert args[args.index("--dtype") + 1] == "bfloat16"
+    assert serving["vllm_versions"] == ">=0.10,<=0.34"
+    readme = files["README.md"].decode()
+    assert "--quantization compressed-tensors" in readme and "vLLM >=0.10,<=0.34" in readme
+
+
+def test_a_legacy_forge_only_version_gets_no_bundle(api, family, personas):
+    child = family["child"]
+    ModelVersion.objects.filter(pk=child.pk).update(weight_format="forge-legacy")
+    _approve(child)
+    response = api(personas.viewer).get(f"/api/v1/models/{child.pk}/deployment/")
+    assert response.status_code == 409
+    assert "no serving stack loads" in response.json()["detail"]

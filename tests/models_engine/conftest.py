@@ -9,9 +9,18 @@ import torch
 from gpu_agent.models import quantize
 from tests.train.conftest import tiny_corpus, tiny_trained  # noqa: F401
 
-# The tiny model's layers are 64 and 172 inputs wide: int4 groups of 32 (172 is
-# padded to 192 = 6 groups). The default 128 would pad every 64-wide row to 128.
+# The tiny model's layers are 64 and 172 inputs wide: int4 groups of 32 (the last of
+# 172's six groups holds 12 inputs).
 INT4_GROUP = 32
+# name -> quantize()'s arguments: every format Forge writes, GPTQ on the tiny corpus.
+RECIPES = {
+    "bf16": {"method": "bf16"},
+    "fp16": {"method": "fp16"},
+    "w8a16": {"method": "w8a16"},
+    "w4a16": {"method": "w4a16", "group_size": INT4_GROUP},
+    "w4a16-gptq": {"method": "w4a16", "group_size": INT4_GROUP, "algorithm": "gptq"},
+    "fp8": {"method": "fp8"},
+}
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +34,22 @@ def model_dir(tiny_trained, tmp_path_factory) -> Path:  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def quantized(model_dir, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
-    """method -> (folder, quantize()'s result), made once per session."""
+def quantized(model_dir, tiny_corpus, tmp_path_factory) -> dict[str, tuple[Path, dict]]:  # noqa: F811
+    """recipe name -> (folder, quantize()'s result), made once per session."""
     base = tmp_path_factory.mktemp("quantized")
     out = {}
-    for method in ("bf16", "fp16", "int8", "int4"):
-        dst = base / method
-        out[method] = (
+    for name, recipe in RECIPES.items():
+        dst = base / name
+        calibration = {"calibration_dir": tiny_corpus, "calibration_samples": 32}
+        out[name] = (
             dst,
-            quantize(model_dir, dst, method=method, group_size=INT4_GROUP, device="cpu"),
+            quantize(
+                model_dir,
+                dst,
+                device="cpu",
+                **recipe,
+                **(calibration if recipe.get("algorithm") == "gptq" else {}),
+            ),
         )
     return out
 

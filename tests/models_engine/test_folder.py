@@ -86,12 +86,12 @@ def test_a_pickle_file_is_refused_without_being_opened(random_folder, name, monk
         with pytest.raises(ModelFolderError, match="pickle"):
             call(random_folder)
     with pytest.raises(ModelFolderError, match="pickle"):
-        quantize(random_folder, random_folder.parent / "q", method="int8", device="cpu")
+        quantize(random_folder, random_folder.parent / "q", method="w8a16", device="cpu")
     assert not (random_folder.parent / "q").exists()
 
 
 def test_supported_methods_on_this_cpu_machine():
-    assert supported_methods("cpu") == {"bf16": "", "fp16": "", "int8": "", "int4": ""}
+    assert supported_methods("cpu") == {"bf16": "", "fp16": "", "w8a16": "", "w4a16": "", "fp8": ""}
     if not torch.cuda.is_available():
         assert supported_methods("auto") == supported_methods("cpu")
         reasons = supported_methods("cuda")
@@ -102,16 +102,16 @@ def test_quantize_refuses_bad_requests(random_folder, tmp_path):
     with pytest.raises(ValueError, match="unknown quantization method"):
         quantize(random_folder, tmp_path / "a", method="int3", device="cpu")
     with pytest.raises(ValueError, match="group_size"):
-        quantize(random_folder, tmp_path / "b", method="int4", group_size=100, device="cpu")
+        quantize(random_folder, tmp_path / "b", method="w4a16", group_size=100, device="cpu")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            quantize(random_folder, tmp_path / "c", method="int4", device="cuda")
+            quantize(random_folder, tmp_path / "c", method="w4a16", device="cuda")
     (tmp_path / "taken").mkdir()
     with pytest.raises(FileExistsError):
-        quantize(random_folder, tmp_path / "taken", method="int8", device="cpu")
-    done = quantize(random_folder, tmp_path / "q8", method="int8", device="cpu")
+        quantize(random_folder, tmp_path / "taken", method="w8a16", device="cpu")
+    done = quantize(random_folder, tmp_path / "q8", method="w8a16", device="cpu")
     with pytest.raises(ModelFolderError, match="already quantized"):
-        quantize(tmp_path / "q8", tmp_path / "again", method="int4", device="cpu")
-    assert done["method"] == "int8" and done["bits"] == 8
+        quantize(tmp_path / "q8", tmp_path / "again", method="w4a16", device="cpu")
+    assert done["method"] == "w8a16" and done["bits"] == 8
     # Nothing half-built is left next to the destinations.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["q8", "random", "taken"]

@@ -13,6 +13,7 @@ import pytest
 from console.alerts.services import rules_create_defaults
 from console.runs.models import Checkpoint, Run
 from tests.data.helpers import run_job
+from tests.fleet.conftest import make_node  # noqa: F401 - a fixture
 from tests.runs.conftest import make_corpus
 from tests.train.conftest import tiny_corpus, tiny_trained  # noqa: F401 - fixtures
 

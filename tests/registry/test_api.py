@@ -54,7 +54,7 @@ def test_permissions_and_other_team(api, run, personas):
     for path in ("", "download/"):
         assert stranger.get(f"/api/v1/models/{version.pk}/{path}").status_code == 404
     for path in ("evaluate/", "quantize/"):
-        body = {"method": "int8"} if path == "quantize/" else {}
+        body = {"method": "w8a16"} if path == "quantize/" else {}
         assert (
             stranger.post(f"/api/v1/models/{version.pk}/{path}", body, format="json").status_code
             == 404
@@ -85,10 +85,10 @@ def test_evaluate_and_quantize_queue_jobs(api, run, personas):
     )
     assert bad.status_code == 400 and "prompts" in bad.json()
     response = client.post(
-        f"/api/v1/models/{version.pk}/quantize/", {"method": "int8"}, format="json"
+        f"/api/v1/models/{version.pk}/quantize/", {"method": "w8a16"}, format="json"
     )
     assert response.status_code == 201, response.json()
-    assert Job.objects.get(pk=response.json()["id"]).spec["method"] == "int8"
+    assert Job.objects.get(pk=response.json()["id"]).spec["method"] == "w8a16"
     bad = client.post(f"/api/v1/models/{version.pk}/quantize/", {"method": "int3"}, format="json")
     assert bad.status_code == 400
 

@@ -39,8 +39,25 @@ def test_models_register_list_show_evaluate_quantize_download(forge, milo, run, 
     assert ev.returncode == 0, ev.stderr
     job = Job.objects.get(pk=json.loads(ev.stdout)["id"])
     assert job.spec["kind"] == "generation" and job.spec["prompts"] == ["Hi"]
-    q = forge("models", "quantize", str(version.pk), "--method", "int8", **milo)
-    assert q.returncode == 0 and "job" in q.stdout, q.stderr
+    q = forge(
+        "models",
+        "quantize",
+        str(version.pk),
+        "--method",
+        "w4a16",
+        "--algorithm",
+        "gptq",
+        "--group-size",
+        "64",
+        "--calibration-corpus",
+        str(run.corpus_id),
+        "--json",
+        **milo,
+    )
+    assert q.returncode == 0, q.stderr
+    spec = Job.objects.get(pk=json.loads(q.stdout)["id"]).spec
+    assert (spec["method"], spec["algorithm"], spec["group_size"]) == ("w4a16", "gptq", 64)
+    assert spec["calibration_corpus_id"] == run.corpus_id
     target = tmp_path / "m.zip"
     dl = forge("models", "download", str(version.pk), "-o", str(target), **milo)
     assert dl.returncode == 0, dl.stderr

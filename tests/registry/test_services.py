@@ -180,17 +180,35 @@ def test_generation_evaluation_recorded(run, personas):
     assert evaluation.params["repetition_penalty"] == 1.2
 
 
-def test_int8_quantization_makes_a_measured_smaller_version(run, personas):
+def test_gptq_w4a16_makes_a_measured_smaller_version_with_its_calibration_recorded(run, personas):
     version = register(run, personas.ml_engineer)
     job = run_job(
-        services.model_quantize(actor=personas.ml_engineer, version=version, method="int8")
+        services.model_quantize(
+            actor=personas.ml_engineer,
+            version=version,
+            method="w4a16",
+            algorithm="gptq",
+            group_size=64,
+            calibration_corpus=run.corpus,
+            calibration_samples=16,
+        )
     )
     assert job.state == "succeeded", job.error
     child = ModelVersion.objects.get(job=job)
     version.refresh_from_db()
-    assert child.parent == version and child.kind == "quantized" and child.precision == "int8"
+    assert child.parent == version and child.kind == "quantized" and child.precision == "int4"
+    assert child.quant_method == "w4a16-gptq" and child.group_size == 64
+    assert child.weight_format == "compressed-tensors"
     assert child.name == version.name and child.number == 2
     assert child.size_bytes < version.size_bytes
+    config = json.loads((services.model_folder(child) / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "compressed-tensors"
+    calibration = child.lineage["quantization"]["calibration"]
+    assert calibration["corpus"] == run.corpus.pk
+    assert calibration["dataset_version"] == run.corpus.version_id
+    assert calibration["sequences"] == 16 and calibration["split"] == "train"
+    event = AuditEvent.objects.get(action="model.quantize", object_id=str(child.pk))
+    assert event.after["calibration"]["corpus"] == run.corpus.pk
     for key in ("size_bytes", "peak_memory_bytes", "tokens_per_s", "perplexity"):
         assert key in child.measured and key in version.measured, key
     assert child.measured["perplexity_delta"] == pytest.approx(
@@ -202,21 +220,129 @@ def test_int8_quantization_makes_a_measured_smaller_version(run, personas):
     rows = comparison_rows(child)
     assert [r["version"] for r in rows] == [version, child]
     assert rows[1]["perplexity_delta"] is not None
-    with pytest.raises(InvalidInput, match="full-precision"):
-        services.model_quantize(actor=personas.ml_engineer, version=child, method="int8")
+    assert "--quantization compressed-tensors" in rows[1]["serving"]
+    assert "--quantization" not in rows[0]["serving"]
+    with pytest.raises(InvalidInput, match="already quantized"):
+        services.model_quantize(actor=personas.ml_engineer, version=child, method="w8a16")
 
 
-def test_method_the_fleet_cannot_run_is_refused(run, personas, monkeypatch):
+def test_method_the_console_cannot_write_is_refused(run, personas, monkeypatch):
     version = register(run, personas.ml_engineer)
     monkeypatch.setattr(
         services,
         "supported_methods",
-        lambda: {"fp16": "", "bf16": "", "int8": "", "int4": "needs a CUDA GPU (torchao)"},
+        lambda: {"fp16": "", "bf16": "", "w8a16": "", "fp8": "", "w4a16": "no llm-compressor"},
     )
     before = Job.objects.count()
-    with pytest.raises(InvalidInput, match="int4 cannot run on this fleet: needs a CUDA GPU"):
-        services.model_quantize(actor=personas.ml_engineer, version=version, method="int4")
+    with pytest.raises(InvalidInput, match="w4a16 cannot run on this fleet: no llm-compressor"):
+        services.model_quantize(actor=personas.ml_engineer, version=version, method="w4a16")
     assert Job.objects.count() == before
+
+
+def test_fp8_is_refused_on_a_fleet_without_hopper_or_ada(run, personas, make_node):
+    from console.fleet.models import Gpu
+
+    version = register(run, personas.ml_engineer)
+    node, _ = make_node("old-gpus", gpus=2)
+    Gpu.objects.filter(node=node).update(model="NVIDIA A100-SXM4-80GB")
+    before = Job.objects.count()
+    with pytest.raises(InvalidInput, match=r"FP8 needs Hopper or Ada GPUs.*A100"):
+        services.model_quantize(actor=personas.ml_engineer, version=version, method="fp8")
+    assert Job.objects.count() == before
+    make_node("new-gpus", gpus=1)  # NVIDIA H200
+    job = services.model_quantize(actor=personas.ml_engineer, version=version, method="fp8")
+    assert job.spec["method"] == "fp8" and job.spec["algorithm"] == "rtn"
+
+
+def test_bad_calibration_requests_are_refused_before_queuing(run, personas):
+    from tests.runs.conftest import make_corpus
+
+    version = register(run, personas.ml_engineer)
+    before = Job.objects.count()
+    with pytest.raises(InvalidInput, match="GPTQ needs a calibration dataset version"):
+        services.model_quantize(
+            actor=personas.ml_engineer, version=version, method="w4a16", algorithm="gptq"
+        )
+    other = make_corpus(personas.project, key="corpora/job-9")  # its own tokenizer
+    with pytest.raises(InvalidInput, match="Calibrate on data of the model's tokenizer"):
+        services.model_quantize(
+            actor=personas.ml_engineer,
+            version=version,
+            method="w4a16",
+            algorithm="gptq",
+            calibration_corpus=other,
+        )
+    small = make_corpus(personas.project, key="corpora/job-10", train_sequences=3)
+    small.tokenizer = run.corpus.tokenizer
+    small.save()
+    with pytest.raises(InvalidInput, match="3 training sequences; GPTQ needs at least 8"):
+        services.model_quantize(
+            actor=personas.ml_engineer,
+            version=version,
+            method="w8a16",
+            algorithm="gptq",
+            calibration_corpus=small,
+        )
+    with pytest.raises(InvalidInput) as refused:
+        services.model_quantize(
+            actor=personas.ml_engineer,
+            version=version,
+            method="fp8",
+            algorithm="gptq",
+            calibration_corpus=run.corpus,
+        )
+    assert "fp8 takes no calibration" in refused.value.errors["algorithm"][0]
+    assert Job.objects.count() == before
+
+
+def test_a_legacy_forge_only_version_is_marked_and_refused(run, personas):
+    from console.cards.services import deployment_refusal
+    from console.registry.models import Kind
+
+    version = register(run, personas.ml_engineer)
+    legacy = ModelVersion.objects.create(
+        project=version.project,
+        name=version.name,
+        number=2,
+        kind=Kind.QUANTIZED,
+        parent=version,
+        precision="int8",
+        quant_method="int8",
+        weight_format="forge-legacy",
+        folder="legacy-int8",
+    )
+    with pytest.raises(Conflict, match="quantize its full-precision parent again"):
+        services.model_evaluate(actor=personas.ml_engineer, version=legacy)
+    with pytest.raises(Conflict, match="legacy"):
+        services.playground_generate(actor=personas.ml_engineer, version=legacy, prompt="x")
+    assert "no serving stack loads" in deployment_refusal(legacy)
+
+
+def test_the_migration_marks_versions_of_the_old_private_format(run, personas):
+    import importlib
+
+    from django.apps import apps
+
+    from console.registry.models import Kind
+
+    version = register(run, personas.ml_engineer)
+    old = ModelVersion.objects.create(
+        project=version.project,
+        name=version.name,
+        number=2,
+        kind=Kind.QUANTIZED,
+        parent=version,
+        precision="int4",
+        quant_method="int4",
+        folder="old-int4",
+    )
+    assert old.weight_format == "hf"
+    migration = importlib.import_module("console.registry.migrations.0002_weight_format")
+    migration.mark_legacy(apps, None)
+    old.refresh_from_db()
+    version.refresh_from_db()
+    assert old.weight_format == "forge-legacy" and old.is_legacy
+    assert version.weight_format == "hf"
 
 
 def test_playground_size_limit_and_generation(run, personas, settings):
@@ -246,3 +372,19 @@ def test_trained_checkpoint_round_trip(personas, dirs, tiny_trained, tiny_corpus
     out = model.generate(ids, max_new_tokens=5, do_sample=False)
     assert out.shape[1] == ids.shape[1] + 5
     assert isinstance(tokenizer.decode(out[0]), str)
+
+
+def test_the_console_and_the_engine_agree_on_methods_and_vllm_versions():
+    import importlib
+
+    from console.registry import selectors, specs
+
+    quantize = importlib.import_module("gpu_agent.models.quantize")
+
+    assert set(specs.QUANT_METHODS) == set(quantize.METHODS)
+    assert specs.QUANT_ALGORITHMS == quantize.ALGORITHMS
+    assert set(specs.CALIBRATED_METHODS) == quantize.CALIBRATED
+    assert specs.GROUP_SIZES == quantize.GROUP_SIZES
+    assert specs.MIN_CALIBRATION_SEQUENCES == quantize.MIN_CALIBRATION_SEQUENCES
+    assert specs.MAX_CALIBRATION_SEQUENCES == quantize.MAX_CALIBRATION_SEQUENCES
+    assert selectors.VLLM_VERSIONS == quantize.VLLM_VERSIONS
