@@ -112,6 +112,11 @@ api_v1 = [
         name="model-quantize",
     ),
     path(
+        "models/<id:version_id>/export-onnx/",
+        registry_api.ModelExportOnnxApi.as_view(),
+        name="model-export-onnx",
+    ),
+    path(
         "models/<id:version_id>/download/",
         registry_api.ModelDownloadApi.as_view(),
         name="model-download",

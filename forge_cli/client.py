@@ -648,6 +648,15 @@ def _models_client_methods() -> None:
         )
         return Job.from_json(data)
 
+    def model_export_onnx(self, version_id: int) -> Job:
+        data = self.request(
+            "POST",
+            f"models/{int(version_id)}/export-onnx/",
+            json={},
+            not_found=_model_not_found(version_id),
+        )
+        return Job.from_json(data)
+
     def model_download(self, version_id: int, target: Any) -> int:
         """Stream the version's zip (with SHA256SUMS) into ``target``; returns bytes."""
         written = 0

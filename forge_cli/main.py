@@ -904,6 +904,12 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
         )
 
 
+def cmd_models_export_onnx(args: argparse.Namespace) -> int:
+    with connect() as client:
+        job = client.model_export_onnx(args.id)
+        return _models_job(client, job, args, f"Exporting model version {args.id} to ONNX")
+
+
 def cmd_models_download(args: argparse.Namespace) -> int:
     target = args.output or Path(f"model-{args.id}.zip")
     partial = target.with_name(target.name + ".part")
@@ -979,6 +985,13 @@ def add_models_commands(commands: Any) -> None:
     p.add_argument("--calibration-samples", type=int, default=128, help="gptq: sequences")
     waits(p)
     p.set_defaults(func=cmd_models_quantize)
+
+    p = sub.add_parser(
+        "export-onnx", help="export a full-precision version to ONNX (verified by onnxruntime)"
+    )
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    waits(p)
+    p.set_defaults(func=cmd_models_export_onnx)
 
     p = sub.add_parser("download", help="download a version's folder (zip with SHA256SUMS)")
     p.add_argument("id", type=parse_job_id, metavar="ID")

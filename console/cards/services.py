@@ -21,6 +21,11 @@ def deployment_refusal(version: ModelVersion) -> str:
             f"{version} is in Forge's own legacy quantized format, which no serving stack "
             "loads: quantize its full-precision parent again (compressed-tensors)."
         )
+    if version.weight_format == "onnx":
+        return (
+            f"{version} is an ONNX export; the deployment bundle starts vLLM, which serves "
+            "its full-precision parent or a quantized version instead."
+        )
     if version.status in DEPLOYABLE:
         return ""
     return (

@@ -140,6 +140,18 @@ class ModelQuantizeApi(APIView):
         return _created_job(job)
 
 
+class ModelExportOnnxApi(APIView):
+    """Export a full-precision version to ONNX (a job; the ONNX version appears when
+    onnxruntime's greedy tokens match transformers')."""
+
+    permission_classes = [IsMember, require(Cap.TRAINING_WRITE)]
+
+    @extend_schema(request=None, responses=JOB_CREATED)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = _version(request, version_id)
+        return _created_job(services.model_export_onnx(actor=request.user, version=version))
+
+
 def download_response(version: ModelVersion) -> StreamingHttpResponse:
     """The version's folder as a zip with SHA256SUMS, after checking every file against
     its recorded sha256 (a tampered folder is refused with the mismatch: 409)."""

@@ -41,7 +41,12 @@ from console.registry.artifacts import (
     unsafe_files,
 )
 from console.registry.models import ModelVersion
-from console.registry.specs import ModelEvaluateSpec, ModelExportSpec, ModelQuantizeSpec
+from console.registry.specs import (
+    ModelEvaluateSpec,
+    ModelExportSpec,
+    ModelOnnxSpec,
+    ModelQuantizeSpec,
+)
 from console.runs.models import Run
 from workers.queues import Queue
 
@@ -296,6 +301,58 @@ def run_quantize(ctx: JobContext, spec: ModelQuantizeSpec) -> dict:
     }
 
 
+# ------------------------------------------------------------------ model.export_onnx
+
+
+def run_export_onnx(ctx: JobContext, spec: ModelOnnxSpec) -> dict:
+    from gpu_agent.models.folder import ModelFolderError
+    from gpu_agent.models.onnx_export import export_onnx
+
+    parent = _version(ctx, spec.model_version_id)
+    if parent.parent_id is not None:
+        raise JobFailed(f"{parent} is derived: export its full-precision parent")
+    src = _verified_folder(ctx, parent)
+    storage = model_storage()
+    key = model_key(ctx.job_id)
+    onnx: dict[str, Any] = {}
+    if not storage.exists(key):
+        ctx.log(f"exporting {parent} to ONNX, then checking it with onnxruntime")
+        with storage.atomic_dir(key) as tmp:
+            try:
+                onnx = in_thread(
+                    ctx,
+                    "exporting to ONNX and verifying with onnxruntime",
+                    lambda: export_onnx(src, tmp / "out", max_new_tokens=spec.max_new_tokens),
+                )
+            except ModelFolderError as exc:
+                raise JobFailed(str(exc)) from None
+            for path in list((tmp / "out").iterdir()):
+                path.rename(tmp / path.name)
+            (tmp / "out").rmdir()
+            lineage = src / LINEAGE_FILE
+            if lineage.is_file() and not (tmp / LINEAGE_FILE).exists():
+                _copy(lineage, tmp / LINEAGE_FILE)
+    else:
+        ctx.log("an earlier attempt wrote the whole folder; registering it")
+        report = storage.path(key) / "verification.json"
+        onnx = {"verification": json.loads(report.read_text("utf-8"))} if report.is_file() else {}
+    folder = storage.path(key)
+    files = manifest_of(folder)
+    checked = (onnx.get("verification") or {}).get("prompts") or []
+    ctx.log(
+        f"{len(files)} files, {sum(f['bytes'] for f in files):,} bytes; onnxruntime matched "
+        f"transformers' greedy tokens on {sum(r['identical'] for r in checked)} of "
+        f"{len(checked)} prompts"
+    )
+    _finish(ctx, key)
+    return {
+        "folder": key,
+        "files": files,
+        "onnx": {k: v for k, v in onnx.items() if k != "files"},
+        "output_url": reverse("registry:job-output", args=[ctx.job_id]),
+    }
+
+
 # ------------------------------------------------------------------ the kinds
 
 # (spec, title, description, handler, where jobs of the kind are created)
@@ -321,6 +378,14 @@ _KINDS: list[tuple[type[Any], str, str, Callable[[JobContext, Any], dict[str, An
         "round-to-nearest or GPTQ-calibrated, and measure it against its parent.",
         run_quantize,
         "POST /api/v1/models/<version>/quantize/",
+    ),
+    (
+        ModelOnnxSpec,
+        "Model: export to ONNX",
+        "An ONNX graph with a KV cache, registered once onnxruntime's greedy tokens match "
+        "transformers'.",
+        run_export_onnx,
+        "POST /api/v1/models/<version>/export-onnx/",
     ),
 ]
 for _spec, _title, _description, _handler, _endpoint in _KINDS:

@@ -26,6 +26,7 @@ class Status(models.TextChoices):
 class Kind(models.TextChoices):
     EXPORT = "export"
     QUANTIZED = "quantized"
+    ONNX = "onnx"
 
 
 class Precision(models.TextChoices):
@@ -42,6 +43,7 @@ class WeightFormat(models.TextChoices):
     COMPRESSED_TENSORS = "compressed-tensors", "compressed-tensors (transformers, vLLM, TGI)"
     # Forge's own int8/int4 layout of before December 2026: only Forge loaded it.
     FORGE_LEGACY = "forge-legacy", "Forge-only (legacy): re-quantize"
+    ONNX = "onnx", "ONNX (onnxruntime, TensorRT)"
 
 
 class ModelVersion(models.Model):

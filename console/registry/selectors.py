@@ -50,6 +50,14 @@ def serving_requirements(version: ModelVersion) -> dict[str, Any]:
     "transformers", "vllm": {"quantization", "dtype", "versions"}, "summary"}."""
     legacy = version.weight_format == WeightFormat.FORGE_LEGACY
     compressed = version.weight_format == WeightFormat.COMPRESSED_TENSORS
+    if version.weight_format == WeightFormat.ONNX:
+        return {
+            "format": version.get_weight_format_display(),
+            "legacy": False,
+            "transformers": None,
+            "vllm": None,
+            "summary": "onnxruntime (run_onnx.py in the folder); TensorRT via trtexec",
+        }
     if legacy:
         return {
             "format": version.get_weight_format_display(),

@@ -50,6 +50,7 @@ from console.registry.specs import (
     QUANT_METHODS,
     ModelEvaluateSpec,
     ModelExportSpec,
+    ModelOnnxSpec,
     ModelQuantizeSpec,
 )
 from console.runs.models import Checkpoint, Run
@@ -57,7 +58,9 @@ from gpu_agent.train import checkpoints as ckpt
 
 log = logging.getLogger(__name__)
 
-MODEL_KINDS = frozenset({ModelExportSpec.KIND, ModelEvaluateSpec.KIND, ModelQuantizeSpec.KIND})
+MODEL_KINDS = frozenset(
+    {ModelExportSpec.KIND, ModelEvaluateSpec.KIND, ModelQuantizeSpec.KIND, ModelOnnxSpec.KIND}
+)
 # Draft ↔ archived only; the rest is the governance issue's.
 ALLOWED_TRANSITIONS = frozenset({(Status.DRAFT, Status.ARCHIVED), (Status.ARCHIVED, Status.DRAFT)})
 TOKENIZER_SKIP = frozenset({"forge_tokenizer.json"})
@@ -77,8 +80,33 @@ LEGACY_REFUSAL = (
 
 
 def refuse_legacy(version: ModelVersion) -> None:
+    """Versions Forge's own engine cannot open: the legacy format, and ONNX folders
+    (they run in onnxruntime or TensorRT; evaluate their full-precision parent)."""
     if version.is_legacy:
         raise Conflict(LEGACY_REFUSAL.format(version=version))
+    if version.kind == Kind.ONNX:
+        raise Conflict(
+            f"{version} is an ONNX export: it runs in onnxruntime or TensorRT (see its "
+            "README.md); evaluate its full-precision parent in Forge."
+        )
+
+
+def model_export_onnx(*, actor: Actor, version: ModelVersion, max_new_tokens: int = 16) -> Job:
+    """Queue a ``model.export_onnx`` job: the version as an ONNX graph with a KV cache,
+    registered as a derived version only once onnxruntime's greedy tokens equal
+    transformers' for the verification prompts."""
+    _require(actor)
+    if version.kind != Kind.EXPORT or version.parent_id is not None:
+        raise FieldErrors(
+            {"model_version": [f"{version} is derived: export its full-precision parent."]}
+        )
+    return job_create(
+        actor=actor,
+        project=version.project,
+        kind=ModelOnnxSpec.KIND,
+        params={"model_version_id": version.pk, "max_new_tokens": max_new_tokens},
+        name=f"Export {version} to ONNX"[:200],
+    )
 
 
 def _require(actor: Actor, cap: Cap = Cap.TRAINING_WRITE) -> None:
@@ -637,7 +665,43 @@ def _register_evaluation(job: Job) -> Evaluation | None:
     )
 
 
+def _register_onnx(job: Job) -> ModelVersion | None:
+    if ModelVersion.objects.filter(job=job).exists():
+        return None
+    result = job.result or {}
+    parent = ModelVersion.objects.get(pk=job.spec["model_version_id"])
+    onnx = result.get("onnx") or {}
+    version = ModelVersion.objects.create(
+        project_id=parent.project_id,
+        name=parent.name,
+        number=_next_number(parent.project_id, parent.name),
+        kind=Kind.ONNX,
+        run_id=parent.run_id,
+        checkpoint_id=parent.checkpoint_id,
+        step=parent.step,
+        parent=parent,
+        precision=Precision.FP32,
+        quant_method="onnx",
+        weight_format=WeightFormat.ONNX,
+        folder=result["folder"],
+        files=result["files"],
+        size_bytes=sum(f["bytes"] for f in result["files"]),
+        lineage={**parent.lineage, "parent": parent.pk, "onnx": onnx},
+        job=job,
+        created_by=job.requested_by,
+    )
+    audit_record(
+        action="model.export_onnx",
+        actor=_actor(job),
+        obj=version,
+        project_id=version.project_id,
+        after={"parent": parent.pk, "opset": onnx.get("opset"), "size_bytes": version.size_bytes},
+    )
+    return version
+
+
 REGISTER = {
+    ModelOnnxSpec.KIND: _register_onnx,
     ModelExportSpec.KIND: _register_export,
     ModelQuantizeSpec.KIND: _register_quantized,
     ModelEvaluateSpec.KIND: _register_evaluation,

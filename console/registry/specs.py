@@ -158,3 +158,23 @@ class ModelQuantizeSpec:
         if not 16 <= self.calibration_seq_len <= 8192:
             errors["calibration_seq_len"] = ["must be between 16 and 8192"]
         return errors
+
+
+@dataclass(kw_only=True)
+class ModelOnnxSpec:
+    """Export a full-precision version to ONNX (one decoder graph with a KV cache),
+    verified by onnxruntime against transformers before it is registered."""
+
+    KIND: ClassVar[str] = "model.export_onnx"
+
+    model_version_id: int = field(metadata={"help": "The full-precision version to export."})
+    max_new_tokens: int = field(
+        default=16, metadata={"help": "Greedy tokens compared per verification prompt."}
+    )
+
+    def check(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        _check_id(errors, "model_version_id", self.model_version_id)
+        if not 1 <= self.max_new_tokens <= 256:
+            errors["max_new_tokens"] = ["must be between 1 and 256"]
+        return errors

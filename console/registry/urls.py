@@ -10,6 +10,7 @@ urlpatterns = [
     path("<id:version_id>/", views.model_detail, name="detail"),
     path("<id:version_id>/evaluate/", views.model_evaluate, name="evaluate"),
     path("<id:version_id>/quantize/", views.model_quantize, name="quantize"),
+    path("<id:version_id>/export-onnx/", views.model_export_onnx, name="export-onnx"),
     path("<id:version_id>/status/", views.model_status, name="status"),
     path("<id:version_id>/download.zip", views.model_download, name="download"),
     path("<id:version_id>/files/<path:path>", views.model_file, name="file"),

@@ -183,6 +183,21 @@ def model_evaluate(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
 
 @require_POST
 @require_cap(Cap.TRAINING_WRITE)
+def model_export_onnx(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
+    version = _version_or_404(request, version_id)
+    try:
+        job = services.model_export_onnx(actor=request.user, version=version)
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("registry:detail", version_id=version.pk)
+    messages.success(request, f"ONNX export queued: job {job.pk}.")
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@require_POST
+@require_cap(Cap.TRAINING_WRITE)
 def model_quantize(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
     version = _version_or_404(request, version_id)
     corpora = corpus_list(user=request.user).filter(project_id=version.project_id)[:50]

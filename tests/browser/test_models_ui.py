@@ -106,6 +106,17 @@ def test_register_evaluate_quantize_compare(
     w.shot("model-page")
     w.assert_clean(expected_statuses=(400,))  # the refused GPTQ form
 
+    # ONNX: exported, verified by onnxruntime, registered as a derived version.
+    page.goto(w.url(f"/models/{version.pk}/"))
+    page.locator("#onnx-form").get_by_role("button", name="Export to ONNX").click()
+    finish_job(w, "export-onnx")
+    onnx = ModelVersion.objects.get(parent=version, kind="onnx")
+    expect(page.get_by_role("heading", name=str(onnx))).to_be_visible()
+    expect(page.get_by_test_id("onnx-verification")).to_contain_text("passed")
+    expect(page.get_by_test_id("weight-format")).to_contain_text("ONNX")
+    expect(page.get_by_test_id("files")).to_contain_text("model.onnx")
+    w.shot("model-page-onnx")
+
     # A version in Forge's old private format (marked by the migration): said so, with
     # what to do, and nothing offered that would fail.
     ModelVersion.objects.filter(pk=child.pk).update(weight_format="forge-legacy")

@@ -388,3 +388,29 @@ def test_the_console_and_the_engine_agree_on_methods_and_vllm_versions():
     assert specs.MIN_CALIBRATION_SEQUENCES == quantize.MIN_CALIBRATION_SEQUENCES
     assert specs.MAX_CALIBRATION_SEQUENCES == quantize.MAX_CALIBRATION_SEQUENCES
     assert selectors.VLLM_VERSIONS == quantize.VLLM_VERSIONS
+
+
+@pytest.mark.slow
+def test_onnx_export_registers_a_verified_derived_version(run, personas):
+    version = register(run, personas.ml_engineer)
+    job = run_job(
+        services.model_export_onnx(actor=personas.ml_engineer, version=version, max_new_tokens=4)
+    )
+    assert job.state == "succeeded", job.error
+    onnx = ModelVersion.objects.get(job=job)
+    assert onnx.kind == "onnx" and onnx.parent == version and onnx.weight_format == "onnx"
+    folder = services.model_folder(onnx)
+    names = {f["path"] for f in onnx.files}
+    assert {"model.onnx", "onnx_io.json", "verification.json", "README.md"} <= names
+    verification = onnx.lineage["onnx"]["verification"]
+    assert verification["passed"] and all(r["identical"] for r in verification["prompts"])
+    assert json.loads((folder / "verification.json").read_text())["passed"]
+    assert AuditEvent.objects.filter(action="model.export_onnx", object_id=str(onnx.pk)).exists()
+    # Forge's engine does not open it; onnxruntime does (tests/models_engine).
+    with pytest.raises(Conflict, match="runs in onnxruntime"):
+        services.model_evaluate(actor=personas.ml_engineer, version=onnx)
+    with pytest.raises(InvalidInput, match="export its full-precision parent"):
+        services.model_export_onnx(actor=personas.ml_engineer, version=onnx)
+    from console.cards.services import deployment_refusal
+
+    assert "ONNX export" in deployment_refusal(onnx)
