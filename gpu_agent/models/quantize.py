@@ -133,7 +133,7 @@ def runtime_notes(device: str = "auto") -> dict[str, str]:
     return {
         "bf16": "native",
         "fp16": "native",
-        "w8a16": "int8 weight-only (x @ q.T * scale, fused under torch.compile)",
+        "w8a16": "int8 weight-only (torch _weight_int8pack_mm)",
         "w4a16": "tinygemm int4 (torch _weight_int4pack_mm)",
         "fp8": "torch._scaled_mm, row-wise scales",
     }
