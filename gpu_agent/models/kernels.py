@@ -10,9 +10,11 @@ keeps the stored integers and runs them with torch's own kernels, so a compiled 
   (the kernel torchao's int4 weight-only uses). tinygemm dequantizes as
   ``(q - 8) * scale + zero`` with ``q`` in 0..15; compressed-tensors stores ``q`` in
   -8..7 with ``w = q * scale``, so ``q + 8`` with zero 0 is the same grid, exactly.
-* ``Int8Linear`` (W8A16, symmetric, per output channel): torch's
-  ``_weight_int8pack_mm`` on a GPU (one kernel reading int8); ``x @ q.T * scale`` on
-  CPU.
+* ``Int8Linear`` (W8A16, symmetric, per output channel): ``x @ q.T * scale``. Used on
+  CPU only: on an H100 it decodes at 0.2x bf16 (the int8 weights are converted to 16
+  bits before the product; torch's ``_weight_int8pack_mm`` was slower still, 0.17x), so
+  on a GPU W8A16 is dequantized to bf16 when loaded (bf16's speed, not its memory
+  saving) until a fused kernel lands (bench/RESULTS.md).
 * ``Fp8Linear`` (W8A8-FP8: per-channel weight scales, dynamic per-token activation
   scales): ``torch._scaled_mm`` with row-wise scales (Hopper and Ada GPUs).
 
@@ -91,7 +93,7 @@ class Int4Linear(nn.Module):
 
 
 class Int8Linear(nn.Module):
-    """int8 weight-only linear layer: ``(x @ q.T) * scale`` in one kernel on a GPU."""
+    """int8 weight-only linear layer: ``(x @ q.T) * scale``."""
 
     qweight: torch.Tensor
     scale: torch.Tensor
@@ -111,15 +113,7 @@ class Int8Linear(nn.Module):
         self.bias = None if bias is None else nn.Parameter(bias.to(dtype), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cuda":
-            # One fused kernel that reads the int8 weights (converting them to 16 bits
-            # first, as F.linear would, triples the memory traffic: 0.2x bf16 on an H100).
-            shape = x.shape
-            y = torch.ops.aten._weight_int8pack_mm(
-                x.reshape(-1, shape[-1]), self.qweight, self.scale.to(x.dtype)
-            ).reshape(*shape[:-1], self.out_features)
-        else:
-            y = F.linear(x, self.qweight.to(x.dtype)) * self.scale.to(x.dtype)
+        y = F.linear(x, self.qweight.to(x.dtype)) * self.scale.to(x.dtype)
         return y if self.bias is None else y + self.bias.to(x.dtype)
 
     def extra_repr(self) -> str:

@@ -133,7 +133,7 @@ def runtime_notes(device: str = "auto") -> dict[str, str]:
     return {
         "bf16": "native",
         "fp16": "native",
-        "w8a16": "int8 weight-only (torch _weight_int8pack_mm)",
+        "w8a16": "dequantized to bf16 when loaded (no fused int8 kernel on GPU yet)",
         "w4a16": "tinygemm int4 (torch _weight_int4pack_mm)",
         "fp8": "torch._scaled_mm, row-wise scales",
     }
@@ -586,12 +586,12 @@ def _load_with_kernels(folder: Path, info: dict, *, device: str, dtype: torch.dt
             group = info["group_size"]
             if info["method"] == "w4a16" and group and kernels.int4_supported(shape[1], group):
                 new = kernels.Int4Linear(q, scale, group, bias, dtype=dtype)
-            elif info["method"] == "w8a16":
-                new = kernels.Int8Linear(q, scale, bias, dtype=dtype)
-            else:  # int4 of a shape tinygemm cannot take: 16-bit, say so
-                log.warning("%s: %s of shape %s runs dequantized", folder, name, tuple(shape))
-                w = (q.float().view(shape[0], -1, group) * scale.float()[..., None]).view(shape)
-                new = nn.Linear(shape[1], shape[0], bias=bias is not None, device=device)
+            else:  # w8a16 (no fast kernel yet: kernels.Int8Linear), or an int4 shape
+                # tinygemm cannot take: dequantized to 16 bits here
+                groups = scale.shape[1] if scale.ndim == 2 else 1
+                w = q.float().view(shape[0], groups, -1) * scale.float().view(shape[0], groups, 1)
+                w = w.view(shape)
+                new = nn.Linear(shape[1], shape[0], bias=bias is not None, device="meta")
                 new.weight = nn.Parameter(w.to(dtype), requires_grad=False)
                 if bias is not None:
                     new.bias = nn.Parameter(bias.to(dtype), requires_grad=False)

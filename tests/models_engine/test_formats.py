@@ -251,3 +251,37 @@ def test_a_legacy_forge_only_folder_is_refused_with_what_to_do(model_dir, tmp_pa
     (legacy / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelFolderError, match="quantize the full-precision parent again"):
         load_model(legacy, device="cpu")
+
+
+@pytest.mark.parametrize(("method", "bound"), [("w4a16", 1e-4), ("w8a16", 1e-5), ("fp8", 0.1)])
+def test_forges_gpu_loader_gives_plain_transformers_logits(tmp_path, method, bound):
+    """The loader Forge serves with on a GPU (gpu_agent.models.kernels), run on CPU with
+    torch's CPU variants of the same kernels: the same logits as plain transformers'
+    decompressed model (fp8 adds its per-token activation rounding)."""
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from gpu_agent.models import kernels
+    from gpu_agent.models.quantize import _load_with_kernels
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=256,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "parent")
+    folder = tmp_path / method
+    quantize(tmp_path / "parent", folder, method=method, group_size=64, device="cpu")
+    info = describe(json.loads((folder / "config.json").read_text()))
+    ours = _load_with_kernels(folder, info, device="cpu", dtype=torch.float32)
+    plain = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    kind = {"w4a16": kernels.Int4Linear, "fp8": kernels.Fp8Linear, "w8a16": torch.nn.Linear}
+    assert isinstance(ours.model.layers[0].mlp.down_proj, kind[method])
+    ids = torch.randint(0, 256, (2, 24), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = ours(ids).logits, plain(ids).logits
+    assert ((a - b).abs().max() / b.abs().max()).item() <= bound
