@@ -32,6 +32,7 @@ def test_the_service_kinds_are_the_ones_that_build_paths_or_hold_policies():
         "model.export",
         "model.evaluate",
         "model.quantize",
+        "model.export_onnx",
         "review.check",
     }
     assert set(GENERIC_KINDS) == {"demo.count", "demo.node"}
