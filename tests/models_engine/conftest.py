@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from gpu_agent.models import quantize
+from tests.shared import built_once
 from tests.train.conftest import tiny_corpus, tiny_trained  # noqa: F401
 
 # The tiny model's layers are 64 and 172 inputs wide: int4 groups of 32 (the last of
@@ -35,23 +37,25 @@ def model_dir(tiny_trained, tmp_path_factory) -> Path:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def quantized(model_dir, tiny_corpus, tmp_path_factory) -> dict[str, tuple[Path, dict]]:  # noqa: F811
-    """recipe name -> (folder, quantize()'s result), made once per session."""
-    base = tmp_path_factory.mktemp("quantized")
-    out = {}
-    for name, recipe in RECIPES.items():
-        dst = base / name
-        calibration = {"calibration_dir": tiny_corpus, "calibration_samples": 32}
-        out[name] = (
-            dst,
-            quantize(
+    """recipe name -> (folder, quantize()'s result), made once per test run and shared
+    by xdist's workers (tests/shared.py): six llm-compressor runs, GPTQ among them."""
+
+    def build(base: Path) -> None:
+        results = {}
+        for name, recipe in RECIPES.items():
+            calibration = {"calibration_dir": tiny_corpus, "calibration_samples": 32}
+            results[name] = quantize(
                 model_dir,
-                dst,
+                base / name,
                 device="cpu",
                 **recipe,
                 **(calibration if recipe.get("algorithm") == "gptq" else {}),
-            ),
-        )
-    return out
+            )
+        (base / "results.json").write_text(json.dumps(results))
+
+    base = built_once(tmp_path_factory, "quantized", build)
+    results = json.loads((base / "results.json").read_text())
+    return {name: (base / name, results[name]) for name in RECIPES}
 
 
 @pytest.fixture

@@ -26,60 +26,70 @@ SEQS = 16  # validation sequences scored
 QUANTIZED = [name for name, recipe in RECIPES.items() if METHODS[recipe["method"]] < 16]
 
 # Run by a fresh `python -I`: only transformers (and compressed-tensors, which
-# transformers imports for this format); proves the folder needs nothing of Forge.
+# transformers imports for this format); proves the folders need nothing of Forge. One
+# interpreter opens every folder in turn (each start costs a minute on a loaded CI).
 PLAIN = textwrap.dedent(
     """
     import json, sys
     import torch
     from transformers import AutoModelForCausalLM
-    folder, batch = sys.argv[1], json.load(open(sys.argv[2]))
-    model, info = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=torch.float32, output_loading_info=True
-    )
-    model.eval()
+    batch = json.load(open(sys.argv[1]))
     ids = torch.tensor(batch["input_ids"])
     labels = torch.tensor(batch["labels"])
-    with torch.no_grad():
-        logits = model(input_ids=ids, attention_mask=torch.tensor(batch["attention_mask"])).logits
-    loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-        ignore_index=-100, reduction="sum",
-    )
-    count = int((labels[:, 1:] != -100).sum())
+    out = {}
+    for folder in sys.argv[2:]:
+        model, info = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=torch.float32, output_loading_info=True
+        )
+        model.eval()
+        with torch.no_grad():
+            mask = torch.tensor(batch["attention_mask"])
+            logits = model(input_ids=ids, attention_mask=mask).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+            ignore_index=-100, reduction="sum",
+        )
+        count = int((labels[:, 1:] != -100).sum())
+        out[folder] = {
+            "info": {k: sorted(map(str, v)) for k, v in info.items()},
+            "nll": float(loss) / count,
+            "first_logits": logits[0, :4, :8].tolist(),
+            "layer": type(model.model.layers[0].mlp.up_proj).__name__,
+        }
     forge = sorted(m for m in sys.modules if m.split(".")[0] in ("gpu_agent", "console"))
-    print(json.dumps({
-        "info": {k: sorted(map(str, v)) for k, v in info.items()},
-        "nll": float(loss) / count,
-        "first_logits": logits[0, :4, :8].tolist(),
-        "forge_modules": forge,
-        "layer": type(model.model.layers[0].mlp.up_proj).__name__,
-    }))
+    print(json.dumps({"folders": out, "forge_modules": forge}))
     """
 )
 
 
-def _batch(corpus, tmp_path):
+def _batch(corpus, folder):
     shards = PackedShards(corpus, "val")
     items = [shards[i] for i in range(min(SEQS, len(shards)))]
     batch = {key: np.stack([it[key] for it in items]).tolist() for key in items[0]}
     pad = shards.pad_id if shards.pad_id != shards.eos_id else None
     if pad is not None:
         batch["labels"] = [[-100 if t == pad else t for t in row] for row in batch["labels"]]
-    path = tmp_path / "batch.json"
+    path = folder / "batch.json"
     path.write_text(json.dumps(batch))
     return path
 
 
-def _plain(folder, batch_path):
+@pytest.fixture(scope="module")
+def plain(quantized, model_dir, tiny_trained, tmp_path_factory):
+    """name -> what plain transformers saw in each quantized folder ("parent" too)."""
+    batch_path = _batch(tiny_trained["corpus"], tmp_path_factory.mktemp("plain"))
+    folders = {"parent": model_dir, **{name: quantized[name][0] for name in QUANTIZED}}
     done = subprocess.run(
-        [sys.executable, "-I", "-c", PLAIN, str(folder), str(batch_path)],
+        [sys.executable, "-I", "-c", PLAIN, str(batch_path), *map(str, folders.values())],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=batch_path.parent,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["forge_modules"] == []
+    return {name: report["folders"][str(folder)] for name, folder in folders.items()}
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
@@ -110,20 +120,17 @@ def test_each_format_is_written_and_generates(quantized, name):
 
 @pytest.mark.parametrize("name", QUANTIZED)
 def test_plain_transformers_loads_it_and_gets_forges_perplexity(
-    quantized, model_dir, tiny_trained, tmp_path, name
+    plain, quantized, tiny_trained, name
 ):
     folder, _ = quantized[name]
-    batch = _batch(tiny_trained["corpus"], tmp_path)
-    plain = _plain(folder, batch)
-    assert plain["forge_modules"] == []
-    assert all(not keys for keys in plain["info"].values()), plain["info"]  # no MISSING
+    seen = plain[name]
+    assert all(not keys for keys in seen["info"].values()), seen["info"]  # no MISSING
     forge = perplexity(folder, tiny_trained["corpus"], max_sequences=SEQS, device="cpu")
-    assert plain["nll"] == pytest.approx(forge["nll"], rel=1e-5, abs=1e-6)
+    assert seen["nll"] == pytest.approx(forge["nll"], rel=1e-5, abs=1e-6)
     # Against the parent opened the same way: close, and not identical (it is quantized).
-    parent = _plain(model_dir, batch)
-    change = np.exp(plain["nll"]) / np.exp(parent["nll"]) - 1
+    change = np.exp(seen["nll"]) / np.exp(plain["parent"]["nll"]) - 1
     assert abs(change) <= PPL_BOUND[name], f"{name}: perplexity changed by {change:+.3%}"
-    assert plain["first_logits"] != parent["first_logits"]
+    assert seen["first_logits"] != plain["parent"]["first_logits"]
 
 
 # Perplexity change vs the float32 parent (plain transformers, SEQS validation rows).
