@@ -25,13 +25,12 @@ from django.conf import settings
 
 from console.cards.render import md_escape
 from console.registry.models import ModelVersion
-from console.registry.selectors import VLLM_VERSIONS, serving_requirements
+from console.registry.selectors import VLLM_DTYPES, VLLM_VERSIONS, serving_requirements
 from console.registry.services import model_folder
 
 GIB = 1024**3
 PORT = 8000
 MOUNT = "/models"
-DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 
@@ -89,7 +88,7 @@ def serving_config(version: ModelVersion) -> dict[str, Any]:
     size = sizing(version)
     name = k8s_name(version)
     model_path = f"{MOUNT}/{version.folder}"
-    dtype = DTYPES.get(version.precision, "auto")
+    dtype = VLLM_DTYPES.get(version.precision, "auto")
     quantization = _vllm_quantization(version)
     if quantization:
         dtype = "bfloat16"  # the activations' dtype; the weights stay as stored

@@ -9,7 +9,7 @@ from console.cards import deploy, render
 from console.cards.selectors import card_data
 from console.core.errors import Conflict
 from console.core.types import Actor
-from console.registry.models import ModelVersion, Status
+from console.registry.models import ModelVersion, Status, WeightFormat
 
 DEPLOYABLE = frozenset({Status.APPROVED, Status.PRODUCTION})
 
@@ -21,7 +21,7 @@ def deployment_refusal(version: ModelVersion) -> str:
             f"{version} is in Forge's own legacy quantized format, which no serving stack "
             "loads: quantize its full-precision parent again (compressed-tensors)."
         )
-    if version.weight_format == "onnx":
+    if version.weight_format == WeightFormat.ONNX:
         return (
             f"{version} is an ONNX export; the deployment bundle starts vLLM, which serves "
             "its full-precision parent or a quantized version instead."

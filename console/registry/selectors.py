@@ -43,6 +43,8 @@ def model_family(version: ModelVersion) -> list[ModelVersion]:
 # The vLLM releases whose pinned compressed-tensors reads the folders Forge writes
 # (gpu_agent.models.quantize.VLLM_VERSIONS; a test keeps the two equal).
 VLLM_VERSIONS = ">=0.10,<=0.34"
+# vLLM's --dtype for an unquantized version's precision.
+VLLM_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def serving_requirements(version: ModelVersion) -> dict[str, Any]:
@@ -66,9 +68,7 @@ def serving_requirements(version: ModelVersion) -> dict[str, Any]:
             "vllm": None,
             "summary": "Forge-only (legacy): no serving stack loads it; re-quantize the parent",
         }
-    dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(
-        version.precision, "bfloat16"
-    )
+    dtype = VLLM_DTYPES.get(version.precision, "bfloat16")
     vllm = {
         "quantization": "compressed-tensors" if compressed else None,
         "dtype": "bfloat16" if compressed else dtype,

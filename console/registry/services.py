@@ -79,7 +79,7 @@ LEGACY_REFUSAL = (
 )
 
 
-def refuse_legacy(version: ModelVersion) -> None:
+def refuse_unloadable(version: ModelVersion) -> None:
     """Versions Forge's own engine cannot open: the legacy format, and ONNX folders
     (they run in onnxruntime or TensorRT; evaluate their full-precision parent)."""
     if version.is_legacy:
@@ -221,7 +221,7 @@ def model_evaluate(
     """Queue a ``model.evaluate`` job: perplexity on a corpus's validation split
     (default: the source run's corpus), or generation on ``prompts``."""
     _require(actor)
-    refuse_legacy(version)
+    refuse_unloadable(version)
     spec: dict[str, Any] = {"model_version_id": version.pk, "kind": kind, **params}
     if kind == "perplexity":
         spec["corpus_id"] = _eval_corpus(version, corpus).pk
@@ -457,7 +457,7 @@ def playground_generate(
     """Generate from one prompt, synchronously in this process (small models only:
     FORGE_PLAYGROUND_MAX_BYTES); larger ones go through an evaluation job."""
     _require(actor, Cap.JOBS_SUBMIT)
-    refuse_legacy(version)
+    refuse_unloadable(version)
     limit = settings.FORGE_PLAYGROUND_MAX_BYTES
     if version.size_bytes > limit:
         raise InvalidInput(
@@ -583,6 +583,30 @@ def _register_export(job: Job) -> ModelVersion | None:
     return version
 
 
+def _derived_version(
+    job: Job, parent: ModelVersion, *, lineage: dict[str, Any], **fields: Any
+) -> ModelVersion:
+    """A version made from ``parent`` by ``job`` (quantized, ONNX): the parent's name,
+    run and checkpoint, the job's folder and files, the parent's lineage plus its own."""
+    result = job.result or {}
+    return ModelVersion.objects.create(
+        project_id=parent.project_id,
+        name=parent.name,
+        number=_next_number(parent.project_id, parent.name),
+        run_id=parent.run_id,
+        checkpoint_id=parent.checkpoint_id,
+        step=parent.step,
+        parent=parent,
+        folder=result["folder"],
+        files=result["files"],
+        size_bytes=sum(f["bytes"] for f in result["files"]),
+        lineage={**parent.lineage, "parent": parent.pk, **lineage},
+        job=job,
+        created_by=job.requested_by,
+        **fields,
+    )
+
+
 def _register_quantized(job: Job) -> ModelVersion | None:
     if ModelVersion.objects.filter(job=job).exists():
         return None
@@ -606,26 +630,16 @@ def _register_quantized(job: Job) -> ModelVersion | None:
             "tokenizer": corpus.tokenizer_id,
         }
         quant["calibration"] = calibration
-    version = ModelVersion.objects.create(
-        project_id=parent.project_id,
-        name=parent.name,
-        number=_next_number(parent.project_id, parent.name),
+    version = _derived_version(
+        job,
+        parent,
         kind=Kind.QUANTIZED,
-        run_id=parent.run_id,
-        checkpoint_id=parent.checkpoint_id,
-        step=parent.step,
-        parent=parent,
         precision=PRECISION_OF.get(method, Precision.INT4),
         quant_method=f"{method}-{algorithm}" if method in CALIBRATED_METHODS else method,
         group_size=job.spec["group_size"] if method == "w4a16" else None,
         weight_format=WeightFormat.COMPRESSED_TENSORS if quant.get("format") else WeightFormat.HF,
-        folder=result["folder"],
-        files=result["files"],
-        size_bytes=sum(f["bytes"] for f in result["files"]),
-        lineage={**parent.lineage, "parent": parent.pk, "quantization": quant},
+        lineage={"quantization": quant},
         measured=result.get("measured") or {},
-        job=job,
-        created_by=job.requested_by,
     )
     audit_record(
         action="model.quantize",
@@ -671,24 +685,14 @@ def _register_onnx(job: Job) -> ModelVersion | None:
     result = job.result or {}
     parent = ModelVersion.objects.get(pk=job.spec["model_version_id"])
     onnx = result.get("onnx") or {}
-    version = ModelVersion.objects.create(
-        project_id=parent.project_id,
-        name=parent.name,
-        number=_next_number(parent.project_id, parent.name),
+    version = _derived_version(
+        job,
+        parent,
         kind=Kind.ONNX,
-        run_id=parent.run_id,
-        checkpoint_id=parent.checkpoint_id,
-        step=parent.step,
-        parent=parent,
         precision=Precision.FP32,
         quant_method="onnx",
         weight_format=WeightFormat.ONNX,
-        folder=result["folder"],
-        files=result["files"],
-        size_bytes=sum(f["bytes"] for f in result["files"]),
-        lineage={**parent.lineage, "parent": parent.pk, "onnx": onnx},
-        job=job,
-        created_by=job.requested_by,
+        lineage={"onnx": onnx},
     )
     audit_record(
         action="model.export_onnx",
