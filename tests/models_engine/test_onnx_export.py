@@ -18,20 +18,19 @@ import torch
 from gpu_agent.models import onnx_export
 from gpu_agent.models.folder import ModelFolderError
 from gpu_agent.models.onnx_export import DEFAULT_PROMPTS, export_onnx
+from tests.shared import built_once
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("onnx_export")]
+pytestmark = [pytest.mark.slow]
 NEW_TOKENS = 16
 LAYERS = 2
 SAMPLE = "Once upon a time there was a model, and it ran fast on small GPUs."
 
 
-@pytest.fixture(scope="module")
-def parent(tmp_path_factory) -> Path:
+def _parent(folder: Path) -> None:
     """A random 2-layer Llama (GQA: 4 heads, 2 KV heads) with a WordLevel tokenizer."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    folder = tmp_path_factory.mktemp("onnx") / "parent"
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=512,
@@ -61,13 +60,30 @@ def parent(tmp_path_factory) -> Path:
     PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
     ).save_pretrained(folder)
-    return folder
 
 
-@pytest.fixture(scope="module")
-def exported(parent) -> tuple[Path, dict]:
-    dst = parent.parent / "onnx"
-    return dst, export_onnx(parent, dst, max_new_tokens=NEW_TOKENS)
+@pytest.fixture(scope="session")
+def onnx_built(tmp_path_factory) -> Path:
+    """The parent and its export, made once per test run and shared by xdist's
+    workers (tests/shared.py): the export and its verification take a minute on a
+    loaded CI machine. Read-only for the tests."""
+
+    def build(base: Path) -> None:
+        _parent(base / "parent")
+        result = export_onnx(base / "parent", base / "onnx", max_new_tokens=NEW_TOKENS)
+        (base / "result.json").write_text(json.dumps(result))
+
+    return built_once(tmp_path_factory, "onnx-export", build)
+
+
+@pytest.fixture
+def parent(onnx_built) -> Path:
+    return onnx_built / "parent"
+
+
+@pytest.fixture
+def exported(onnx_built) -> tuple[Path, dict]:
+    return onnx_built / "onnx", json.loads((onnx_built / "result.json").read_text())
 
 
 def leftovers(dst: Path) -> list[str]:
@@ -168,7 +184,7 @@ print(json.dumps({"snippet": new_tokens, "runner": runner["tokens"], "heavy": he
 """
     )
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", code],
+        [sys.executable, "-I", "-B", "-c", code],  # -B: the shared folder stays as exported
         cwd=tmp_path,
         capture_output=True,
         text=True,
