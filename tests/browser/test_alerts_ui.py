@@ -32,7 +32,7 @@ def test_edit_a_rule_on_the_run_page_and_see_the_alert(web, personas, live_run):
     live.losses(2, 2.7)  # the agent's next batch
     # The open-alerts list polls every 5 s.
     expect(panel.get_by_test_id("open-alerts")).to_contain_text(
-        "loss = 2.7 at step 2", timeout=15_000
+        "loss = 2.7 at step 2", timeout=60_000
     )
     w.shot("alerts-open")
     w.assert_clean()

@@ -145,7 +145,7 @@ def test_upload_clean_tokenize_in_the_browser(web, personas, worker, tmp_path):
     expect(report.get_by_role("heading", name="Cleaning report")).to_be_visible()
     for chart in ("in_out", "funnel", "rules", "pii", "dedup", "length_histogram"):
         expect(report.locator(f"[data-chart={chart}] .main-svg").first).to_be_visible(
-            timeout=15_000
+            timeout=60_000
         )
     expect(page.get_by_test_id("report-steps")).to_contain_text("Mask e-mail addresses")
     expect(page.get_by_test_id("lineage")).to_contain_text("v1")

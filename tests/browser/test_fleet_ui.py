@@ -84,7 +84,7 @@ def test_node_job_streams_log_and_metrics_live(web, personas, live_server, tmp_p
             "data-state", "running", timeout=30_000
         )
         chart = page.locator("#job-metrics .main-svg").first
-        expect(chart).to_be_visible(timeout=20_000)
+        expect(chart).to_be_visible(timeout=60_000)
         expect(page.locator("#job-status")).to_have_attribute(
             "data-state", "succeeded", timeout=60_000
         )

@@ -102,7 +102,7 @@ def test_register_evaluate_quantize_compare(
     expect(table.get_by_test_id("serving").nth(1)).to_contain_text("compressed-tensors")
     expect(table.get_by_test_id("ppl-delta").nth(1)).to_have_text(re.compile(r"^[+-]\d"))
     page.goto(w.url(f"/models/{version.pk}/"))
-    expect(page.locator('[data-chart="perplexity"] .main-svg').first).to_be_visible(timeout=15_000)
+    expect(page.locator('[data-chart="perplexity"] .main-svg').first).to_be_visible(timeout=60_000)
     w.shot("model-page")
     w.assert_clean(expected_statuses=(400,))  # the refused GPTQ form
 

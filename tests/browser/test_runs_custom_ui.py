@@ -88,7 +88,7 @@ def test_custom_shape_updates_the_estimate_and_launches(web, personas, settings,
     w.shot("run-new-custom")
 
     page.get_by_role("button", name=re.compile("Launch", re.I)).click()
-    expect(page).to_have_url(re.compile(r"/runs/\d+/$"), timeout=20_000)
+    expect(page).to_have_url(re.compile(r"/runs/\d+/$"), timeout=60_000)
     run = Run.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[1]))
     assert run.preset == "custom" and run.spec["model"] == shape
     assert run.params == small

@@ -90,7 +90,7 @@ def test_launch_a_tiny_run_and_watch_its_chart_grow(
         page.get_by_label("Checkpoint every", exact=True).fill("10")
         w.shot("run-new")
         page.get_by_role("button", name=re.compile("Launch", re.I)).click()
-        expect(page).to_have_url(re.compile(r"/runs/\d+/$"), timeout=20_000)
+        expect(page).to_have_url(re.compile(r"/runs/\d+/$"), timeout=60_000)
         run = Run.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[1]))
         assert run.spec["gpus_per_node"] == 0 and run.spec["steps"] == 2000
         expect(page.locator("#job-status")).to_have_attribute(
@@ -230,7 +230,7 @@ def test_compare_two_runs_from_the_list(web, personas, two_runs):
     )
     assert traces(page, "loss")[0]["n"] == 30
     assert page.evaluate("() => window.__sameDocument === true")
-    expect(page.get_by_test_id("latest-step").nth(1)).to_contain_text("35", timeout=15_000)
+    expect(page.get_by_test_id("latest-step").nth(1)).to_contain_text("35", timeout=60_000)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "runs-compare.png"), full_page=True)
     w.shot("runs-compare")

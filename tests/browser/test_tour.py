@@ -94,7 +94,7 @@ def test_every_page_renders_locally(web, personas, viewport):
             below = log.evaluate("el => el.scrollHeight - el.scrollTop - el.clientHeight")
             assert el_scrolls(log) and below < 4, below
         if name == "api-docs":
-            w.page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+            w.page.wait_for_selector(".swagger-ui .opblock", timeout=60_000)
         w.shot(name)
         if name not in {"api-docs", "admin"}:
             assert w.template_leaks() == [], (path, w.template_leaks())
