@@ -64,3 +64,21 @@
     kept = {};
   });
 })();
+
+// Line charts of step series (job_metrics.js, runs_compare.js): up to GL_POINTS points
+// a chart is SVG ("scatter": cheap to draw, no WebGL context, which a browser without
+// a GPU emulates on its CPU); past it, WebGL ("scattergl") keeps a long run's curves
+// responsive. A live chart switches once it grows past it.
+window.ForgeCharts = (function () {
+  const GL_POINTS = 5000;
+  const count = (series) => series.reduce((n, s) => n + (s.steps || s.x || []).length, 0);
+  return {
+    GL_POINTS,
+    lineType: (series) => (count(series) > GL_POINTS ? "scattergl" : "scatter"),
+    growToWebGL(el) {
+      if (count(el.data) > GL_POINTS && el.data.some((t) => t.type !== "scattergl")) {
+        window.Plotly.restyle(el, { type: "scattergl" });
+      }
+    },
+  };
+})();

@@ -27,11 +27,12 @@
       const data = await fetchJSON(base);
       if (!data.series.length) return false;
       el.closest("section").hidden = false;
+      const type = window.ForgeCharts.lineType(data.series);
       const traces = data.series.map((s) => {
         names.push(s.name);
         last[s.name] = s.steps.length ? s.steps[s.steps.length - 1] : -1;
         const visible = !primary.length || primary.includes(s.name) ? true : "legendonly";
-        return { x: s.steps, y: s.values, name: s.name, type: "scattergl", mode: "lines", visible };
+        return { x: s.steps, y: s.values, name: s.name, type, mode: "lines", visible };
       });
       Plotly.newPlot(el, traces, layout, { displayModeBar: false, responsive: true });
       return true;
@@ -49,7 +50,10 @@
             last[names[i]] = s.steps[s.steps.length - 1];
           }
         }
-        if (idx.length) Plotly.extendTraces(el, { x: xs, y: ys }, idx);
+        if (idx.length) {
+          Plotly.extendTraces(el, { x: xs, y: ys }, idx);
+          window.ForgeCharts.growToWebGL(el);
+        }
       }
     }
     async function loop() {

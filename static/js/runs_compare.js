@@ -57,10 +57,11 @@
       const data = await fetchJSON(url(chart, chart.drawn));
       if (!chart.drawn) {
         const byId = Object.fromEntries(data.runs.map((r) => [r.id, r]));
+        const type = window.ForgeCharts.lineType(data.runs);
         const traces = config.runs.map((r) => {
           const s = byId[r.id] || { steps: [], values: [] };
           return {
-            x: s.steps, y: s.values, name: r.label, type: "scattergl",
+            x: s.steps, y: s.values, name: r.label, type,
             mode: chart.metric === "eval_loss" ? "lines+markers" : "lines",
           };
         });
@@ -72,6 +73,7 @@
         const { xs, ys, idx } = remember(chart, data.runs);
         if (idx.length) {
           Plotly.extendTraces(chart.el, { x: xs, y: ys }, idx);
+          window.ForgeCharts.growToWebGL(chart.el);
           if (chart.empty) { chart.empty = false; Plotly.relayout(chart.el, { annotations: [] }); }
         }
       }

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from console.energy.services import job_usage_refresh
 from console.jobs.models import Job, JobState
-from tests.browser.test_runs_ui import two_runs  # noqa: F401 - a fixture
+from tests.browser.test_runs_ui import add_points, two_runs  # noqa: F401 - a fixture
 from tests.carbon.test_scheduling import trace  # noqa: F401 - a fixture
 from tests.energy.conftest import allocate, make_node, samples
 from tests.processes import wait_for
@@ -108,4 +108,37 @@ def test_chart_pages_admin_and_api_docs_under_the_policy(
         page.wait_for_selector(ready, timeout=60_000)
         assert w.csp_violations == [], (path, w.csp_violations)
     w.shot("csp-api-docs")
+    w.assert_clean()
+
+
+TYPES = (
+    "sel => [...document.querySelectorAll(sel + ' .js-plotly-plot, ' + sel + '.js-plotly-plot')]"
+    ".flatMap(g => g._fullData.map(t => t.type))"
+)
+
+
+def test_small_charts_draw_as_svg_and_long_runs_as_webgl_under_the_policy(
+    web,
+    personas,
+    two_runs,  # noqa: F811
+):
+    """Up to 5,000 points a line chart is SVG; a run whose series hold more draws with
+    WebGL (plotly's strict bundle: no eval), on its page and on the compare page."""
+    small, long = two_runs
+    add_points(long, "loss", range(1, 1001), [6.0 - i * 1e-3 for i in range(1000)])
+    for name in ("grad_norm", "mfu", "step_seconds", "memory_gib", "loss_scale"):
+        add_points(long, name, range(1001, 2001), [1.0 + i * 1e-3 for i in range(1000)])
+    w = web()
+    w.login(personas.viewer, next_path=f"/runs/{small.pk}/")
+    page = w.page
+    expect(page.locator("#job-metrics .main-svg").first).to_be_visible(timeout=60_000)
+    assert set(page.evaluate(TYPES, "#job-metrics")) == {"scatter"}
+    w.goto(f"/runs/{long.pk}/")
+    expect(page.locator("#job-metrics .main-svg").first).to_be_visible(timeout=60_000)
+    assert set(page.evaluate(TYPES, "#job-metrics")) == {"scattergl"}
+    w.shot("run-chart-webgl")
+    w.goto(f"/runs/compare/?runs={small.pk},{long.pk}")
+    expect(page.locator("#chart-loss .main-svg").first).to_be_visible(timeout=60_000)
+    assert set(page.evaluate(TYPES, "#chart-loss")) == {"scatter"}  # 1,030 points
+    assert w.csp_violations == [], w.csp_violations
     w.assert_clean()
