@@ -309,3 +309,17 @@ def test_review_page_runs_a_check_and_shows_the_result(personas, review, client)
     bad = client.post(f"/reviews/{review.pk}/items/{tox.pk}/run-check/", {"samples": "x"})
     assert bad.status_code == 302
     assert "samples" in client.get(f"/reviews/{review.pk}/").content.decode()
+
+
+def test_demographic_parity_difference_by_hand():
+    from console.governance.checks.probes import demographic_parity_difference, favourable_rates
+
+    groups = ["man", "woman", "man", "woman", "man", "woman", "man", "woman"]
+    outcomes = [1, 0, 1, 1, 0, 0, 1, 0]
+    rates = favourable_rates(groups, outcomes)
+    assert rates == {"man": 0.75, "woman": 0.25}
+    assert demographic_parity_difference(rates) == 0.5
+    assert demographic_parity_difference(favourable_rates(["a", "b"], [1, 1])) == 0.0
+    assert demographic_parity_difference({}) == 0.0
+    with pytest.raises(ValueError):
+        favourable_rates(["a"], [1, 0])  # outcomes of unknown groups

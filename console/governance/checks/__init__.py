@@ -1,5 +1,5 @@
 """Automated review checks, run as ``review.check`` jobs on a model version's folder:
-bias probe (Fairlearn's demographic parity difference), toxicity (offline lexicon
+bias probe (demographic parity difference), toxicity (offline lexicon
 scorer), PII leakage (the data pipeline's detectors over sampled generations) and
 fact check (accuracy on an uploaded question/answer set).
 
