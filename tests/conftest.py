@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -135,3 +139,34 @@ def pytest_collection_modifyitems(config, items):
         return (2 if transactional else 1, speed)
 
     items.sort(key=key)
+
+
+# FORGE_TEST_CPU=path: each test's CPU seconds (this worker's plus the children it waited
+# for: the processes a test starts and stops), one JSON line per test phase, appended to
+# path. The suite is CPU-bound on a 2-core CI machine, and wall times under six workers
+# mostly measure waiting: this says which tests cost the machine's time.
+_CPU_REPORT = os.environ.get("FORGE_TEST_CPU")
+
+
+def _cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not _CPU_REPORT:
+        yield
+        return
+    start, wall = _cpu_seconds(), time.monotonic()
+    yield
+    line = {
+        "test": item.nodeid,
+        "cpu_s": round(_cpu_seconds() - start, 2),
+        "wall_s": round(time.monotonic() - wall, 2),
+    }
+    with open(_CPU_REPORT, "a") as fh:
+        fh.write(json.dumps(line) + "\n")
