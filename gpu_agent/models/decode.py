@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.nn import functional as F
@@ -77,7 +78,7 @@ class Decoder:
         self.model = model
         self.device = next(model.parameters()).device
         self.compiled = (self.device.type == "cuda") if compile is None else compile
-        self._caches: dict[tuple[int, int], object] = {}
+        self._caches: dict[tuple[int, int], Any] = {}  # transformers StaticCache
         self._lock = threading.Lock()
         step = self._one_token
         if self.compiled:
