@@ -58,13 +58,13 @@ def quantized(model_dir, tiny_corpus, tmp_path_factory) -> dict[str, tuple[Path,
     return {name: (base / name, results[name]) for name in RECIPES}
 
 
-@pytest.fixture
-def random_folder(tmp_path) -> Path:
-    """A random-init 2-layer Llama saved as safetensors (no training; fast)."""
+def random_llama(**config):
+    """A random-init 2-layer Llama (seed 0) in eval mode; ``config`` overrides the
+    small defaults."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(
+    defaults = dict(
         vocab_size=128,
         hidden_size=32,
         intermediate_size=64,
@@ -73,6 +73,12 @@ def random_folder(tmp_path) -> Path:
         num_key_value_heads=2,
         max_position_embeddings=64,
     )
+    return LlamaForCausalLM(LlamaConfig(**{**defaults, **config})).eval()
+
+
+@pytest.fixture
+def random_folder(tmp_path) -> Path:
+    """A random-init 2-layer Llama saved as safetensors (no training; fast)."""
     folder = tmp_path / "random"
-    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    random_llama().save_pretrained(folder, safe_serialization=True)
     return folder

@@ -9,23 +9,14 @@ import pytest
 import torch
 
 from gpu_agent.models.decode import MIN_CACHE, Decoder, Sampling, cache_length, choose
+from tests.models_engine.conftest import random_llama
 
 
 @pytest.fixture(scope="module")
 def model():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=128,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
+    return random_llama(
+        hidden_size=64, intermediate_size=128, num_attention_heads=4, max_position_embeddings=512
     )
-    return LlamaForCausalLM(config).eval()
 
 
 def _hf(model, ids, new_tokens, **kwargs):
