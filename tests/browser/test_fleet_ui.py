@@ -75,25 +75,27 @@ def test_node_job_streams_log_and_metrics_live(web, personas, live_server, tmp_p
         page.get_by_label("Kind").select_option("demo.node")
         expect(page.get_by_role("textbox", name="metrics_per_step")).to_be_visible()
         page.get_by_label("Project").select_option(label="Alpha team")
-        page.get_by_role("textbox", name="steps", exact=True).fill("25")
-        page.get_by_role("textbox", name="step_seconds").fill("0.2")
+        page.get_by_role("textbox", name="steps", exact=True).fill("120")
+        # 30 s of steps: on a loaded CI machine the job page can take several
+        # seconds to first render, and a 5 s job was over before it did.
+        page.get_by_role("textbox", name="step_seconds").fill("0.25")
         page.get_by_role("button", name="Submit job").click()
         expect(page).to_have_url(re.compile(r"/jobs/\d+/$"))
         job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
         expect(page.locator("#job-status")).to_have_attribute(
-            "data-state", "running", timeout=30_000
+            "data-state", "running", timeout=60_000
         )
         chart = page.locator("#job-metrics .main-svg").first
         expect(chart).to_be_visible(timeout=60_000)
         expect(page.locator("#job-status")).to_have_attribute(
-            "data-state", "succeeded", timeout=60_000
+            "data-state", "succeeded", timeout=120_000
         )
-        expect(page.locator("#job-log")).to_contain_text("step 25/25")
+        expect(page.locator("#job-log")).to_contain_text("step 120/120")
         page.wait_for_timeout(2500)  # the chart's last poll
         points = page.evaluate(
             "() => document.getElementById('job-metrics').data.map(t => t.x.length)"
         )
-        assert points and all(n == 25 for n in points), points
+        assert points and all(n == 120 for n in points), points
         w.shot("job-node-metrics")
         assert Job.objects.get(pk=job_id).queue == "node.browser-node"
         w.assert_clean()
