@@ -121,6 +121,11 @@ api_v1 = [
         registry_api.ModelDownloadApi.as_view(),
         name="model-download",
     ),
+    path(
+        "models/<id:version_id>/feedback/",
+        registry_api.ModelFeedbackApi.as_view(),
+        name="model-feedback",
+    ),
     path("models/<id:version_id>/card/", cards_api.ModelCardApi.as_view(), name="model-card"),
     path(
         "models/<id:version_id>/deployment/",

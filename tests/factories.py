@@ -65,3 +65,16 @@ class DatasetFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"dataset-{n}")
     text_field = "text"
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    """A version row without files (pages and feedback need no weights); versions made
+    by jobs come from tests.registry.conftest.register."""
+
+    class Meta:
+        model = "registry.ModelVersion"
+
+    project = factory.SubFactory(ProjectFactory)
+    name = "court-lm"
+    number = factory.Sequence(lambda n: n + 1)
+    folder = factory.Sequence(lambda n: f"factory/{n}")

@@ -24,18 +24,28 @@ class Cap(StrEnum):
     DATA_WRITE = "data.write"
     TRAINING_WRITE = "training.write"
     REVIEW = "review"  # approve or reject what a policy gates
+    FEEDBACK = "feedback"  # rate a model version's answers (changes no model, runs nothing)
     AUDIT_VIEW = "audit.view"
     FLEET_MANAGE = "fleet.manage"
     ADMIN = "admin"  # every project, user management
 
 
 ROLE_CAPS: dict[Role, frozenset[Cap]] = {
-    Role.VIEWER: frozenset({Cap.VIEW}),
-    Role.DATA_ENGINEER: frozenset({Cap.VIEW, Cap.JOBS_SUBMIT, Cap.JOBS_MANAGE, Cap.DATA_WRITE}),
-    Role.ML_ENGINEER: frozenset(
-        {Cap.VIEW, Cap.JOBS_SUBMIT, Cap.JOBS_MANAGE, Cap.DATA_WRITE, Cap.TRAINING_WRITE}
+    Role.VIEWER: frozenset({Cap.VIEW, Cap.FEEDBACK}),
+    Role.DATA_ENGINEER: frozenset(
+        {Cap.VIEW, Cap.FEEDBACK, Cap.JOBS_SUBMIT, Cap.JOBS_MANAGE, Cap.DATA_WRITE}
     ),
-    Role.REVIEWER: frozenset({Cap.VIEW, Cap.REVIEW, Cap.AUDIT_VIEW}),
+    Role.ML_ENGINEER: frozenset(
+        {
+            Cap.VIEW,
+            Cap.FEEDBACK,
+            Cap.JOBS_SUBMIT,
+            Cap.JOBS_MANAGE,
+            Cap.DATA_WRITE,
+            Cap.TRAINING_WRITE,
+        }
+    ),
+    Role.REVIEWER: frozenset({Cap.VIEW, Cap.FEEDBACK, Cap.REVIEW, Cap.AUDIT_VIEW}),
     Role.ADMIN: frozenset(Cap),
 }
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from console.registry.models import Evaluation, ModelVersion
+from console.registry.models import Evaluation, Feedback, ModelVersion
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -28,3 +28,12 @@ class ModelVersionAdmin(_ReadOnly):
 class EvaluationAdmin(_ReadOnly):
     list_display = ["__str__", "kind", "created_by", "created_at"]
     list_filter = ["kind"]
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(_ReadOnly):
+    """Rated answers, stored with PII masked (registry.feedback); read-only here."""
+
+    list_display = ["__str__", "scale", "rating", "flagged", "source", "app", "created_at"]
+    list_filter = ["sentiment", "flagged", "source"]
+    search_fields = ["prompt", "output", "correction", "app"]

@@ -20,9 +20,13 @@ from console.data.selectors import corpus_get
 from console.jobs.serializers import JobDetailSerializer
 from console.registry import selectors, services
 from console.registry.artifacts import manifest_problems
-from console.registry.models import ModelVersion
+from console.registry.feedback import feedback_create
+from console.registry.forms import FeedbackFilterForm
+from console.registry.models import FeedbackSource, ModelVersion
 from console.registry.serializers import (
     EvaluateSerializer,
+    FeedbackCreateSerializer,
+    FeedbackSerializer,
     ModelRegisterSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
@@ -180,3 +184,49 @@ class ModelDownloadApi(APIView):
     )
     def get(self, request: Request, version_id: int) -> StreamingHttpResponse:
         return download_response(_version(request, version_id))
+
+
+class ModelFeedbackApi(ListAPIView):
+    """A version's feedback: applications that serve the model POST each rated
+    prediction; GET lists them, newest first, with the feedback page's filters."""
+
+    serializer_class = FeedbackSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsMember(), require(Cap.FEEDBACK)()]
+        return [IsMember()]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("sentiment", str, enum=["positive", "neutral", "negative"]),
+            OpenApiParameter("source", str, enum=["playground", "api"]),
+            OpenApiParameter("corrected", str, enum=["yes", "no"]),
+            OpenApiParameter("flagged", str, enum=["yes", "no"]),
+            OpenApiParameter("app", str, description="The application's name."),
+            OpenApiParameter("q", str, description="Text in the prompt, output or correction."),
+        ]
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        version = _version(self.request, self.kwargs["version_id"])
+        form = FeedbackFilterForm(self.request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(form.errors)
+        return selectors.feedback_list(version=version, **form.filters())
+
+    @extend_schema(
+        request=FeedbackCreateSerializer,
+        responses={201: FeedbackSerializer, 409: OpenApiResponse(description="Archived.")},
+    )
+    def post(self, request: Request, version_id: int) -> Response:
+        """Record one rated prediction (PII in the texts is masked before it is stored)."""
+        version = _version(request, version_id)
+        payload = FeedbackCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = feedback_create(
+            actor=request.user, version=version, source=FeedbackSource.API, **payload.validated_data
+        )
+        return Response(FeedbackSerializer(item).data, status=status.HTTP_201_CREATED)

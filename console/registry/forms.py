@@ -4,6 +4,7 @@ from typing import cast
 
 from django import forms
 
+from console.registry.models import FeedbackSource, Sentiment
 from console.registry.specs import (
     GROUP_SIZES,
     MAX_CALIBRATION_SEQUENCES,
@@ -105,3 +106,67 @@ class PlaygroundForm(SamplingForm):
     seed = forms.IntegerField(min_value=0, max_value=2**32 - 1, initial=0)
 
     field_order = ["prompt"]
+
+
+YES_NO = [("", "any"), ("yes", "yes"), ("no", "no")]
+
+
+class FeedbackFilterForm(forms.Form):
+    """The feedback page's and the feedback API's filters (GET parameters)."""
+
+    sentiment = forms.ChoiceField(
+        choices=[("", "any"), *Sentiment.choices], required=False, label="Rating"
+    )
+    source = forms.ChoiceField(choices=[("", "any"), *FeedbackSource.choices], required=False)
+    corrected = forms.ChoiceField(choices=YES_NO, required=False, label="With a correction")
+    flagged = forms.ChoiceField(choices=YES_NO, required=False)
+    app = forms.CharField(max_length=100, required=False)
+    q = forms.CharField(max_length=200, required=False, label="Text contains")
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        for name in ("app", "q"):
+            if "\x00" in (data.get(name) or ""):
+                self.add_error(name, "Not valid text.")
+        return data
+
+    def filters(self) -> dict:
+        """feedback_list's keyword arguments (call after is_valid())."""
+        data = self.cleaned_data
+        yes_no = {"": None, "yes": True, "no": False}
+        return {
+            "sentiment": data.get("sentiment", ""),
+            "source": data.get("source", ""),
+            "corrected": yes_no[data.get("corrected") or ""],
+            "flagged": yes_no[data.get("flagged") or ""],
+            "app": (data.get("app") or "").strip(),
+            "q": (data.get("q") or "").strip(),
+        }
+
+
+class FeedbackForm(forms.Form):
+    """A rating of one playground answer (the prompt, output and sampling come back from
+    the page as hidden fields; the service masks PII and checks every field)."""
+
+    prompt = forms.CharField(widget=forms.HiddenInput, strip=False)
+    output = forms.CharField(widget=forms.HiddenInput, strip=False, required=False)
+    temperature = forms.FloatField(widget=forms.HiddenInput, required=False)
+    top_p = forms.FloatField(widget=forms.HiddenInput, required=False)
+    repetition_penalty = forms.FloatField(widget=forms.HiddenInput, required=False)
+    max_new_tokens = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    seed = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    # Sent by the button pressed: "Good answer" (1) or "Bad answer" (-1).
+    rating = forms.TypedChoiceField(choices=[("1", "good"), ("-1", "bad")], coerce=int)
+    correction = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        strip=False,
+        label="A better answer (optional)",
+    )
+    flagged = forms.BooleanField(required=False, label="Flag for review (harmful or unsafe)")
+
+    SAMPLING = ("temperature", "top_p", "repetition_penalty", "max_new_tokens", "seed")
+
+    def sampling(self) -> dict:
+        data = self.cleaned_data
+        return {k: data[k] for k in self.SAMPLING if data.get(k) is not None}

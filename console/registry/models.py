@@ -149,3 +149,73 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.model_version}"
+
+
+class RatingScale(models.TextChoices):
+    THUMBS = "thumbs", "thumbs (up or down)"
+    STARS = "stars", "1 to 5 stars"
+
+
+class Sentiment(models.TextChoices):
+    """A rating read the same way on both scales: thumbs up or 4-5 stars is positive,
+    thumbs down or 1-2 stars negative, 3 stars neutral."""
+
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class FeedbackSource(models.TextChoices):
+    PLAYGROUND = "playground"
+    API = "api", "API (an application)"
+
+
+class Feedback(models.Model):
+    """One rated prediction of a model version: its prompt, its output, the sampling
+    settings that made it, a rating, and optionally a correction (the answer the rater
+    would have wanted). Written only by ``feedback.feedback_create``, with PII masked
+    by the data pipeline's detectors before it is stored; never changed afterwards."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="feedback"
+    )
+    prompt = models.TextField()
+    output = models.TextField()
+    sampling = models.JSONField(default=dict, blank=True)
+    scale = models.CharField(max_length=10, choices=RatingScale.choices)
+    rating = models.SmallIntegerField(help_text="thumbs: -1 or 1; stars: 1 to 5.")
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices)
+    correction = models.TextField(blank=True, help_text="The answer the rater wanted.")
+    flagged = models.BooleanField(default=False, help_text="Sent for a person to look at.")
+    comment = models.CharField(max_length=500, blank=True)
+    pii_masked = models.JSONField(default=dict, blank=True, help_text="PII type -> spans masked.")
+    source = models.CharField(max_length=20, choices=FeedbackSource.choices)
+    app = models.CharField(max_length=100, blank=True, help_text="The application that sent it.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["model_version", "-created_at"], name="registry_fb_version")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scale="thumbs", rating__in=[-1, 1])
+                    | models.Q(scale="stars", rating__gte=1, rating__lte=5)
+                ),
+                name="registry_fb_rating_in_scale",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sentiment} feedback on {self.model_version}"
+
+    @property
+    def rating_label(self) -> str:
+        if self.scale == RatingScale.THUMBS:
+            return "good" if self.rating > 0 else "bad"
+        return "★" * self.rating + "☆" * (5 - self.rating)

@@ -3,18 +3,27 @@ absent), and the model page's comparisons."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 
 from console.core.errors import Conflict, NotFound
 from console.projects.selectors import project_list
 from console.registry.artifacts import SUMS_FILE, sha256_file, sums_text
-from console.registry.models import Evaluation, ModelVersion, WeightFormat
+from console.registry.models import (
+    Evaluation,
+    Feedback,
+    ModelVersion,
+    RatingScale,
+    Sentiment,
+    WeightFormat,
+)
 from console.registry.services import model_folder
 
 
@@ -209,3 +218,73 @@ def model_file_checked(version: ModelVersion, path: str) -> tuple[Path, dict[str
     ):
         raise Conflict(f"{path}: sha256 does not match the manifest (tampered or corrupted).")
     return file_path, entry
+
+
+# ------------------------------------------------------------------ feedback
+
+FEEDBACK_FILTERS = ("sentiment", "source", "corrected", "flagged", "app", "q")
+
+
+def feedback_list(
+    *,
+    version: ModelVersion,
+    sentiment: str = "",
+    source: str = "",
+    corrected: bool | None = None,
+    flagged: bool | None = None,
+    app: str = "",
+    q: str = "",
+) -> QuerySet[Feedback]:
+    """A version's feedback, newest first, narrowed by what the feedback page and the
+    API filter on (empty/None: no filter; ``q``: text in the prompt, output or correction).
+    The caller got ``version`` through ``model_version_get`` (the user may see it)."""
+    items = Feedback.objects.filter(model_version=version).select_related("created_by")
+    if sentiment:
+        items = items.filter(sentiment=sentiment)
+    if source:
+        items = items.filter(source=source)
+    if corrected is not None:
+        items = items.exclude(correction="") if corrected else items.filter(correction="")
+    if flagged is not None:
+        items = items.filter(flagged=flagged)
+    if app:
+        items = items.filter(app=app)
+    if q:
+        items = items.filter(
+            Q(prompt__icontains=q) | Q(output__icontains=q) | Q(correction__icontains=q)
+        )
+    return items
+
+
+def feedback_summary(items: QuerySet[Feedback]) -> dict[str, Any]:
+    """Counts for the feedback page: by sentiment, corrected and flagged, the mean of the
+    star ratings, and per day (UTC) the count of each sentiment, for the chart."""
+    totals = items.aggregate(
+        total=Count("id"),
+        corrected=Count("id", filter=~Q(correction="")),
+        flagged=Count("id", filter=Q(flagged=True)),
+        mean_stars=Avg("rating", filter=Q(scale=RatingScale.STARS)),
+    )
+    by_sentiment = dict(
+        items.order_by()
+        .values_list("sentiment")
+        .annotate(n=Count("id"))
+        .values_list("sentiment", "n")
+    )
+    per_day: dict[str, dict[str, int]] = {}
+    rows = (
+        items.order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values_list("day", "sentiment")
+        .annotate(n=Count("id"))
+    )
+    for day, sentiment, n in rows:
+        per_day.setdefault(day.isoformat(), {})[sentiment] = n
+    days = sorted(per_day)
+    return {
+        **totals,
+        "by_sentiment": {s: by_sentiment.get(s, 0) for s in Sentiment.values},
+        "days": days,
+        "series": {s: [per_day[d].get(s, 0) for d in days] for s in Sentiment.values},
+        "apps": sorted(a for a in items.order_by().values_list("app", flat=True).distinct() if a),
+    }

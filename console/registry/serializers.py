@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from console.registry.models import Evaluation, ModelVersion
+from console.registry.feedback import (
+    APP_MAX_CHARS,
+    COMMENT_MAX_CHARS,
+    INTEGER_SAMPLING,
+    SAMPLING_RANGES,
+)
+from console.registry.models import Evaluation, Feedback, ModelVersion, RatingScale
 from console.registry.specs import (
     EVAL_KINDS,
     GROUP_SIZES,
@@ -143,3 +149,77 @@ class QuantizeSerializer(serializers.Serializer):
 
 class StatusSerializer(serializers.Serializer):
     status = serializers.CharField(max_length=20)
+
+
+def _sampling_field(name: str) -> serializers.Field:
+    lo, hi = SAMPLING_RANGES[name]
+    if name in INTEGER_SAMPLING:
+        return serializers.IntegerField(required=False, min_value=int(lo), max_value=int(hi))
+    return serializers.FloatField(required=False, min_value=lo, max_value=hi)
+
+
+class FeedbackSamplingSerializer(serializers.Serializer):
+    temperature = _sampling_field("temperature")
+    top_p = _sampling_field("top_p")
+    repetition_penalty = _sampling_field("repetition_penalty")
+    max_new_tokens = _sampling_field("max_new_tokens")
+    seed = _sampling_field("seed")
+
+
+class FeedbackCreateSerializer(serializers.Serializer):
+    """One rated prediction. Texts are checked by the service (length, NUL bytes) and
+    stored with PII masked."""
+
+    prompt = serializers.CharField(trim_whitespace=False, help_text="The input the model saw.")
+    output = serializers.CharField(
+        trim_whitespace=False, allow_blank=True, help_text="What the model answered."
+    )
+    scale = serializers.ChoiceField(choices=RatingScale.choices, default=RatingScale.THUMBS)
+    rating = serializers.IntegerField(
+        min_value=-1, max_value=5, help_text="thumbs: 1 (up) or -1 (down); stars: 1 to 5."
+    )
+    correction = serializers.CharField(
+        trim_whitespace=False,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="The answer the rater wanted (becomes SFT data and a preference pair).",
+    )
+    sampling = FeedbackSamplingSerializer(required=False, help_text="How the output was made.")
+    flagged = serializers.BooleanField(required=False, default=False)
+    comment = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=COMMENT_MAX_CHARS
+    )
+    app = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        max_length=APP_MAX_CHARS,
+        help_text="The application that served the answer (e.g. support-bot).",
+    )
+
+
+class FeedbackSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+    class Meta:
+        model = Feedback
+        fields = [
+            "id",
+            "model_version",
+            "prompt",
+            "output",
+            "sampling",
+            "scale",
+            "rating",
+            "sentiment",
+            "correction",
+            "flagged",
+            "comment",
+            "pii_masked",
+            "source",
+            "app",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -15,4 +15,6 @@ urlpatterns = [
     path("<id:version_id>/download.zip", views.model_download, name="download"),
     path("<id:version_id>/files/<path:path>", views.model_file, name="file"),
     path("<id:version_id>/playground/", views.model_playground, name="playground"),
+    path("<id:version_id>/feedback/", views.model_feedback, name="feedback"),
+    path("<id:version_id>/feedback/new/", views.model_feedback_new, name="feedback-new"),
 ]

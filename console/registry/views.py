@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -23,7 +24,8 @@ from console.jobs.models import Job
 from console.projects.selectors import project_list
 from console.registry import forms, selectors, services
 from console.registry.api import download_response
-from console.registry.models import ModelVersion, Status
+from console.registry.feedback import feedback_create
+from console.registry.models import FeedbackSource, ModelVersion, RatingScale, Status
 from console.runs.models import Checkpoint
 from console.runs.selectors import run_get, run_list
 
@@ -304,10 +306,26 @@ def model_playground(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
             "version": version,
             "form": form,
             "output": output,
+            "feedback_form": _rate_form(form, output),
             "too_large": version.size_bytes > _limit(),
             "limit": _limit(),
         },
         status=status,
+    )
+
+
+def _rate_form(form: forms.PlaygroundForm, output: dict[str, Any] | None):
+    """The rating form under a playground answer: the prompt, the answer and the
+    sampling settings that made it travel back as hidden fields."""
+    if not output or not output.get("outputs"):
+        return None
+    data = form.cleaned_data
+    return forms.FeedbackForm(
+        initial={
+            "prompt": data["prompt"],
+            "output": output["outputs"][0]["text"],
+            **{k: data.get(k) for k in forms.FeedbackForm.SAMPLING},
+        }
     )
 
 
@@ -330,3 +348,58 @@ def job_output(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     if isinstance(version_id, int):
         return redirect("registry:detail", version_id=version_id)
     raise Http404("This job made nothing (yet).")
+
+
+@require_cap(Cap.VIEW)
+def model_feedback(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
+    """A version's feedback: filters, counts, the ratings per day, the items."""
+    version = _version_or_404(request, version_id)
+    form = forms.FeedbackFilterForm(request.GET)
+    valid = form.is_valid()
+    items = selectors.feedback_list(version=version, **(form.filters() if valid else {}))
+    if not valid:
+        items = items.none()
+    filters = {k: v for k, v in request.GET.items() if k in form.fields and v}
+    context = {
+        "version": version,
+        "form": form,
+        "filters": filters,
+        "page": Paginator(items, 25).get_page(request.GET.get("page")),
+        "summary": selectors.feedback_summary(items),
+        "overall": selectors.feedback_summary(selectors.feedback_list(version=version)),
+    }
+    template = "registry/feedback.html#results" if request.htmx else "registry/feedback.html"
+    return render(request, template, context, status=200 if valid else 400)
+
+
+@require_POST
+@require_cap(Cap.VIEW)
+def model_feedback_new(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
+    """The playground's rating of the answer it just showed."""
+    version = _version_or_404(request, version_id)
+    form = forms.FeedbackForm(request.POST)
+    saved = None
+    if not has_cap(request.user, Cap.FEEDBACK):
+        return forbidden(request, f"Rating answers needs the '{Cap.FEEDBACK.value}' permission.")
+    if form.is_valid():
+        try:
+            saved = feedback_create(
+                actor=request.user,
+                version=version,
+                prompt=form.cleaned_data["prompt"],
+                output=form.cleaned_data["output"],
+                scale=RatingScale.THUMBS,
+                rating=form.cleaned_data["rating"],
+                correction=form.cleaned_data["correction"],
+                flagged=form.cleaned_data["flagged"],
+                sampling=form.sampling(),
+                source=FeedbackSource.PLAYGROUND,
+            )
+        except ServiceError as exc:
+            _add_errors(form, exc)
+    return render(
+        request,
+        "registry/_feedback_form.html",
+        {"version": version, "feedback_form": form, "saved": saved},
+        status=201 if saved else 400,
+    )

@@ -26,6 +26,9 @@ FORGE_RUNS_DIR = env.path("FORGE_RUNS_DIR", FORGE_DATA_DIR / "runs")
 # web process only for versions up to FORGE_PLAYGROUND_MAX_BYTES on disk.
 FORGE_MODELS_DIR = env.path("FORGE_MODELS_DIR", FORGE_DATA_DIR / "models")
 FORGE_PLAYGROUND_MAX_BYTES = env.int("FORGE_PLAYGROUND_MAX_BYTES", 2 * 1024**3, min=1)
+# Feedback on a version's answers (registry.feedback): the longest prompt, output or
+# correction one rating may carry, in characters.
+FORGE_FEEDBACK_MAX_CHARS = env.int("FORGE_FEEDBACK_MAX_CHARS", 32_000, min=1)
 # Deployment bundles (console.cards): the serving image, the PersistentVolumeClaim that holds
 # FORGE_MODELS_DIR in the cluster (unset: a read-only hostPath of FORGE_MODELS_DIR), and the
 # memory of one GPU, from which the bundle derives the tensor-parallel GPU count.

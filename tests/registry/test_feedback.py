@@ -1,0 +1,191 @@
+"""Feedback on a version's answers: stored with PII masked, refused with the reason
+(nothing written) when bad, listed and filtered through the API and the feedback page,
+and given from the playground's rating form."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.core.errors import Conflict, FieldErrors, Forbidden
+from console.registry.feedback import feedback_create
+from console.registry.models import Feedback, Status
+from tests.factories import ModelVersionFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "jane.doe@example.com"
+CARD = "4111 1111 1111 1111"
+
+
+@pytest.fixture
+def version(personas):
+    return ModelVersionFactory(project=personas.project)
+
+
+def rate(actor, version, **overrides):
+    fields = {
+        "prompt": "Summarise the ruling.",
+        "output": "The court dismissed the appeal.",
+        "scale": "thumbs",
+        "rating": 1,
+    }
+    return feedback_create(actor=actor, version=version, **{**fields, **overrides})
+
+
+def test_feedback_is_stored_with_pii_masked(personas, version):
+    item = rate(
+        personas.viewer,
+        version,
+        prompt=f"Write to {EMAIL} about the claim",
+        output=f"Paid with card {CARD}.",
+        rating=-1,
+        correction=f"Reply to {EMAIL}; never repeat a card number.",
+        sampling={"temperature": 0.7, "top_p": 0.92, "max_new_tokens": 64, "seed": 3},
+        flagged=True,
+        app="support-bot",
+    )
+    item.refresh_from_db()
+    stored = " ".join([item.prompt, item.output, item.correction])
+    assert EMAIL not in stored and "4111 1111 1111" not in stored
+    assert "[EMAIL]" in item.prompt and item.output.endswith("1111.")
+    assert item.pii_masked == {"email": 2, "credit_card": 1}
+    assert (item.sentiment, item.flagged, item.app) == ("negative", True, "support-bot")
+    assert item.sampling == {"temperature": 0.7, "top_p": 0.92, "max_new_tokens": 64, "seed": 3}
+    assert item.created_by == personas.viewer
+
+
+@pytest.mark.parametrize(
+    ("scale", "rating", "sentiment"),
+    [("thumbs", 1, "positive"), ("stars", 5, "positive"), ("stars", 4, "positive"),
+     ("stars", 3, "neutral"), ("stars", 2, "negative"), ("stars", 1, "negative")],
+)  # fmt: skip
+def test_sentiment_reads_both_scales(personas, version, scale, rating, sentiment):
+    assert rate(personas.viewer, version, scale=scale, rating=rating).sentiment == sentiment
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"prompt": "   "}, "prompt", "must not be empty"),
+        ({"prompt": "x" * 41}, "prompt", "over the limit of 40"),
+        ({"output": "a\x00b"}, "output", "NUL"),
+        ({"correction": "y" * 41}, "correction", "over the limit"),
+        ({"rating": 0}, "rating", "1 (up) or -1 (down)"),
+        ({"scale": "stars", "rating": 6}, "rating", "1 to 5"),
+        ({"rating": True}, "rating", "whole number"),
+        ({"scale": "likert"}, "scale", "one of"),
+        ({"sampling": {"temprature": 1}}, "sampling", "unknown setting"),
+        ({"sampling": {"top_p": 1.5}}, "sampling", "between 0 and 1"),
+        ({"sampling": {"seed": 1.5}}, "sampling", "whole number"),
+        ({"sampling": {"temperature": float("nan")}}, "sampling", "a number"),
+        ({"sampling": [1]}, "sampling", "an object"),
+        ({"app": "bot\nname"}, "app", "printable"),
+        ({"flagged": "yes"}, "flagged", "true or false"),
+    ],
+)
+def test_bad_feedback_is_refused_with_the_reason(personas, version, settings, overrides, field,
+                                                  message):  # fmt: skip
+    settings.FORGE_FEEDBACK_MAX_CHARS = 40
+    with pytest.raises(FieldErrors) as refused:
+        rate(personas.viewer, version, **overrides)
+    assert message in " ".join(refused.value.errors[field])
+    assert not Feedback.objects.exists()
+
+
+def test_who_may_rate_and_what(personas, version):
+    no_role = UserFactory(username="norole")
+    with pytest.raises(Forbidden):
+        rate(no_role, version)
+    version.status = Status.ARCHIVED
+    version.save()
+    with pytest.raises(Conflict, match="archived"):
+        rate(personas.ml_engineer, version)
+    assert not Feedback.objects.exists()
+
+
+# ------------------------------------------------------------------ API
+
+
+def test_api_records_and_filters_feedback(api, personas, version):
+    url = f"/api/v1/models/{version.pk}/feedback/"
+    viewer = api(personas.viewer)
+    made = viewer.post(
+        url,
+        {"prompt": f"Mail {EMAIL}", "output": "No.", "rating": -1, "app": "support-bot",
+         "correction": "Yes.", "sampling": {"temperature": 0.2}},
+        format="json",
+    )  # fmt: skip
+    assert made.status_code == 201, made.content
+    assert made.json()["prompt"] == "Mail [EMAIL]" and made.json()["source"] == "api"
+    good = viewer.post(url, {"prompt": "Hi", "output": "Hello", "scale": "stars", "rating": 5},
+                       format="json")  # fmt: skip
+    assert good.status_code == 201, good.content
+
+    def ids(query: str) -> list[int]:
+        answer = viewer.get(url + query)
+        assert answer.status_code == 200, answer.content
+        return [row["id"] for row in answer.json()["results"]]
+
+    bad_id, good_id = made.json()["id"], good.json()["id"]
+    assert ids("") == [good_id, bad_id]
+    assert ids("?sentiment=negative") == [bad_id]
+    assert ids("?corrected=yes") == [bad_id] and ids("?corrected=no") == [good_id]
+    assert ids("?app=support-bot") == [bad_id] and ids("?q=hello") == [good_id]
+    assert ids("?flagged=yes") == []
+    assert viewer.get(url + "?sentiment=great").status_code == 400
+
+
+def test_api_refusals(api, personas, version):
+    url = f"/api/v1/models/{version.pk}/feedback/"
+    body = {"prompt": "p", "output": "o", "rating": 1}
+    assert api().post(url, body, format="json").status_code == 401
+    assert api(personas.stranger).post(url, body, format="json").status_code == 404
+    assert api(personas.stranger).get(url).status_code == 404
+    assert api(personas.outsider).post(url, body, format="json").status_code == 403
+    bad = api(personas.viewer).post(url, {**body, "rating": 0}, format="json")
+    assert bad.status_code == 400 and "rating" in bad.json()
+    missing = api(personas.viewer).post(url, {"output": "o", "rating": 1}, format="json")
+    assert missing.status_code == 400 and "prompt" in missing.json()
+    version.status = Status.ARCHIVED
+    version.save()
+    assert api(personas.viewer).post(url, body, format="json").status_code == 409
+    assert not Feedback.objects.exists()
+
+
+# ------------------------------------------------------------------ pages
+
+
+def test_feedback_page_states(client, personas, version):
+    client.force_login(personas.viewer)
+    url = f"/models/{version.pk}/feedback/"
+    empty = client.get(url).content.decode()
+    assert "No feedback on court-lm" in empty and 'data-testid="fb-total">0<' in empty
+    rate(personas.viewer, version, rating=-1, correction="Better.", flagged=True)
+    rate(personas.viewer, version, scale="stars", rating=5)
+    page = client.get(url).content.decode()
+    assert 'data-testid="fb-total">2<' in page and 'data-testid="flagged"' in page
+    assert '"days": ["' in page  # the chart's series
+    only_good = client.get(url + "?sentiment=positive", HTTP_HX_REQUEST="true").content.decode()
+    assert "★★★★★" in only_good and "Better." not in only_good and "<html" not in only_good
+    none = client.get(url + "?sentiment=neutral").content.decode()
+    assert "No feedback matches these filters" in none
+    assert client.get(url + "?flagged=maybe").status_code == 400
+    client.force_login(personas.stranger)
+    assert client.get(url).status_code == 404
+
+
+def test_playground_rating_form(client, personas, version):
+    url = f"/models/{version.pk}/feedback/new/"
+    form = {"prompt": "The court", "output": " ruled.", "temperature": "0.7", "seed": "0",
+            "rating": "-1", "correction": f"Ask {EMAIL}", "flagged": "on"}  # fmt: skip
+    client.force_login(personas.viewer)
+    saved = client.post(url, form, HTTP_HX_REQUEST="true")
+    assert saved.status_code == 201 and b'data-testid="feedback-saved"' in saved.content
+    item = Feedback.objects.get()
+    assert (item.source, item.rating, item.flagged) == ("playground", -1, True)
+    assert item.correction == "Ask [EMAIL]" and item.sampling == {"temperature": 0.7, "seed": 0}
+    bad = client.post(url, {**form, "rating": "0"})
+    assert bad.status_code == 400 and Feedback.objects.count() == 1
+    assert client.get(url).status_code == 405
+    client.force_login(personas.stranger)
+    assert client.post(url, form).status_code == 404
