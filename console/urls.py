@@ -126,6 +126,11 @@ api_v1 = [
         registry_api.ModelFeedbackApi.as_view(),
         name="model-feedback",
     ),
+    path(
+        "models/<id:version_id>/feedback/export/",
+        registry_api.ModelFeedbackExportApi.as_view(),
+        name="model-feedback-export",
+    ),
     path("models/<id:version_id>/card/", cards_api.ModelCardApi.as_view(), name="model-card"),
     path(
         "models/<id:version_id>/deployment/",

@@ -4,6 +4,8 @@ versions and runs answer 404); registering, evaluating and quantizing need
 
 from __future__ import annotations
 
+import json
+
 from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,7 +22,7 @@ from console.data.selectors import corpus_get
 from console.jobs.serializers import JobDetailSerializer
 from console.registry import selectors, services
 from console.registry.artifacts import manifest_problems
-from console.registry.feedback import feedback_create
+from console.registry.feedback import feedback_create, feedback_exported
 from console.registry.forms import FeedbackFilterForm
 from console.registry.models import FeedbackSource, ModelVersion
 from console.registry.serializers import (
@@ -186,6 +188,10 @@ class ModelDownloadApi(APIView):
         return download_response(_version(request, version_id))
 
 
+def _form_errors(form) -> dict[str, list[str]]:
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}
+
+
 class ModelFeedbackApi(ListAPIView):
     """A version's feedback: applications that serve the model POST each rated
     prediction; GET lists them, newest first, with the feedback page's filters."""
@@ -214,7 +220,7 @@ class ModelFeedbackApi(ListAPIView):
         version = _version(self.request, self.kwargs["version_id"])
         form = FeedbackFilterForm(self.request.query_params)
         if not form.is_valid():
-            raise serializers.ValidationError(form.errors)
+            raise serializers.ValidationError(_form_errors(form))
         return selectors.feedback_list(version=version, **form.filters())
 
     @extend_schema(
@@ -230,3 +236,49 @@ class ModelFeedbackApi(ListAPIView):
             actor=request.user, version=version, source=FeedbackSource.API, **payload.validated_data
         )
         return Response(FeedbackSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+def feedback_export_response(request, version: ModelVersion, layout: str, filters: dict):
+    """The filtered feedback as JSONL training rows (selectors.feedback_export_rows),
+    streamed; the download is recorded in the audit log."""
+    feedback_exported(actor=request.user, version=version, layout=layout, filters=filters)
+    items = selectors.feedback_list(version=version, **filters)
+    rows = selectors.feedback_export_rows(items, layout)
+    lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    response = StreamingHttpResponse(lines, content_type="application/x-ndjson; charset=utf-8")
+    name = f"{version.name}-v{version.number}-feedback-{layout}.jsonl".replace('"', "")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+class ModelFeedbackExportApi(APIView):
+    """A version's feedback as training data (JSONL): ``layout=sft`` gives chat rows
+    (``messages``: the prompt, then the correction or a positively rated output),
+    ``layout=preference`` gives ``prompt``/``chosen`` (the correction)/``rejected`` (the
+    output) pairs. The feedback list's filters apply."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("layout", str, enum=list(selectors.EXPORT_LAYOUTS), required=True),
+            OpenApiParameter("sentiment", str, enum=["positive", "neutral", "negative"]),
+            OpenApiParameter("source", str, enum=["playground", "api"]),
+            OpenApiParameter("corrected", str, enum=["yes", "no"]),
+            OpenApiParameter("flagged", str, enum=["yes", "no"]),
+            OpenApiParameter("app", str),
+            OpenApiParameter("q", str),
+        ],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, version_id: int) -> StreamingHttpResponse:
+        version = _version(request, version_id)
+        layout = request.query_params.get("layout", "")
+        if layout not in selectors.EXPORT_LAYOUTS:
+            raise serializers.ValidationError(
+                {"layout": [f"Choose one of: {', '.join(selectors.EXPORT_LAYOUTS)}."]}
+            )
+        form = FeedbackFilterForm(request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(_form_errors(form))
+        return feedback_export_response(request, version, layout, form.filters())

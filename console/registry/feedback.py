@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from console.audit.services import audit_record
 from console.core.errors import Conflict, FieldErrors, Forbidden
 from console.core.roles import Cap, has_cap
 from console.core.types import Actor
@@ -191,4 +192,21 @@ def feedback_create(
         source=source,
         app=app.strip(),
         created_by=actor if actor.is_authenticated else None,
+    )
+
+
+def feedback_exported(
+    *, actor: Actor, version: ModelVersion, layout: str, filters: dict[str, Any]
+) -> None:
+    """Record in the audit log that ``actor`` downloaded ``version``'s feedback as
+    training rows (selectors.feedback_export_rows), with the filters applied."""
+    audit_record(
+        action="feedback.export",
+        actor=actor,
+        obj=version,
+        project_id=version.project_id,
+        after={
+            "layout": layout,
+            "filters": {k: v for k, v in filters.items() if v not in ("", None)},
+        },
     )

@@ -288,3 +288,45 @@ def feedback_summary(items: QuerySet[Feedback]) -> dict[str, Any]:
         "series": {s: [per_day[d].get(s, 0) for d in days] for s in Sentiment.values},
         "apps": sorted(a for a in items.order_by().values_list("app", flat=True).distinct() if a),
     }
+
+
+EXPORT_LAYOUTS = ("sft", "preference")
+
+
+def feedback_exportable(items: QuerySet[Feedback], layout: str) -> QuerySet[Feedback]:
+    """The items that make a training row in ``layout`` (see feedback_export_rows)."""
+    if layout == "sft":
+        return items.filter(~Q(correction="") | (Q(sentiment=Sentiment.POSITIVE) & ~Q(output="")))
+    if layout == "preference":
+        return items.exclude(correction="").exclude(output="")
+    raise ValueError(f"unknown export layout {layout!r}")
+
+
+def feedback_export_rows(items: QuerySet[Feedback], layout: str) -> Iterator[dict[str, Any]]:
+    """Training rows from feedback, oldest first, in the layouts the ecosystem's trainers
+    read (TRL's SFT and DPO trainers, LLaMA-Factory, Axolotl):
+
+    - ``sft``: ``{"messages": [user prompt, assistant answer]}`` for every item with a
+      correction (the correction is the answer) and every positive item without one
+      (its own output is the answer);
+    - ``preference``: ``{"prompt", "chosen", "rejected"}`` for every item with a
+      correction and an output (the correction is preferred to what the model said).
+
+    Each row carries ``feedback_id`` for lineage. Texts are as stored: PII masked."""
+    chosen = feedback_exportable(items, layout)
+    for item in chosen.order_by("created_at", "id").iterator(chunk_size=500):
+        if layout == "sft":
+            yield {
+                "messages": [
+                    {"role": "user", "content": item.prompt},
+                    {"role": "assistant", "content": item.correction or item.output},
+                ],
+                "feedback_id": item.pk,
+            }
+        else:
+            yield {
+                "prompt": item.prompt,
+                "chosen": item.correction,
+                "rejected": item.output,
+                "feedback_id": item.pk,
+            }

@@ -16,5 +16,8 @@ urlpatterns = [
     path("<id:version_id>/files/<path:path>", views.model_file, name="file"),
     path("<id:version_id>/playground/", views.model_playground, name="playground"),
     path("<id:version_id>/feedback/", views.model_feedback, name="feedback"),
+    path(
+        "<id:version_id>/feedback/export.jsonl", views.model_feedback_export, name="feedback-export"
+    ),
     path("<id:version_id>/feedback/new/", views.model_feedback_new, name="feedback-new"),
 ]

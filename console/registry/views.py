@@ -23,7 +23,7 @@ from console.data.selectors import corpus_get, corpus_list
 from console.jobs.models import Job
 from console.projects.selectors import project_list
 from console.registry import forms, selectors, services
-from console.registry.api import download_response
+from console.registry.api import download_response, feedback_export_response
 from console.registry.feedback import feedback_create
 from console.registry.models import FeedbackSource, ModelVersion, RatingScale, Status
 from console.runs.models import Checkpoint
@@ -366,10 +366,30 @@ def model_feedback(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
         "filters": filters,
         "page": Paginator(items, 25).get_page(request.GET.get("page")),
         "summary": selectors.feedback_summary(items),
+        "exportable": {
+            layout: selectors.feedback_exportable(items, layout).count()
+            for layout in selectors.EXPORT_LAYOUTS
+        },
+        "query": request.GET.urlencode(),
         "overall": selectors.feedback_summary(selectors.feedback_list(version=version)),
     }
     template = "registry/feedback.html#results" if request.htmx else "registry/feedback.html"
     return render(request, template, context, status=200 if valid else 400)
+
+
+@require_cap(Cap.VIEW)
+def model_feedback_export(request: HtmxHttpRequest, version_id: int) -> HttpResponseBase:
+    """The feedback page's downloads: its filtered items as JSONL training rows."""
+    version = _version_or_404(request, version_id)
+    layout = request.GET.get("layout", "")
+    form = forms.FeedbackFilterForm(request.GET)
+    if layout not in selectors.EXPORT_LAYOUTS or not form.is_valid():
+        return HttpResponse(
+            "Choose layout=sft or layout=preference, and valid filters.",
+            status=400,
+            content_type="text/plain",
+        )
+    return feedback_export_response(request, version, layout, form.filters())
 
 
 @require_POST

@@ -28,7 +28,7 @@
       legend: { orientation: "h", y: -0.25 },
       xaxis: { type: "date", tickformat: "%b %d", fixedrange: true, range },
       yaxis: { rangemode: "tozero", fixedrange: true, gridcolor: "#e8edf3", title: { text: "answers" } },
-      annotations: data.days.length ? [] : [{ text: "No ratings yet", showarrow: false,
+      annotations: data.days.length ? [] : [{ text: el.dataset.empty, showarrow: false,
         xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 13, color: "#5b6777" } }],
     };
     Plotly.newPlot(el, traces, layout, { displayModeBar: false, responsive: true });

@@ -5,7 +5,9 @@ get some. Screenshots land in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -47,12 +49,22 @@ def test_rate_a_playground_answer_then_find_it(web, personas, run):  # noqa: F81
     expect(row.get_by_test_id("flagged")).to_be_visible()
     expect(page.locator("[data-chart='feedback'] .main-svg").first).to_be_visible(timeout=60_000)
     w.shot("feedback-page")
+    expect(page.get_by_test_id("export-preference")).to_contain_text("· 1")
+    with page.expect_download() as download:
+        page.get_by_test_id("export-preference").click()
+    row = json.loads(Path(download.value.path()).read_text("utf-8"))
+    assert row["chosen"].startswith("The appeal was dismissed; ask [EMAIL]")
+    assert row["rejected"] == item.output and row["feedback_id"] == item.pk
 
     page.get_by_label("Rating", exact=True).select_option("positive")
     expect(page.get_by_test_id("feedback-empty")).to_contain_text(
         "No feedback matches these filters", timeout=60_000
     )
     expect(page).to_have_url(re.compile(rf"/models/{version.pk}/feedback/\?sentiment=positive"))
+    expect(page.get_by_test_id("export-sft")).to_have_attribute("aria-disabled", "true")
+    expect(page.locator("[data-chart='feedback']")).to_contain_text(
+        "No ratings match these filters", timeout=60_000
+    )
     w.shot("feedback-filtered-empty")
     page.get_by_role("link", name="Clear the filters").click()
     expect(page.locator(f"[data-feedback='{item.pk}']")).to_be_visible()

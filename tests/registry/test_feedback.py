@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from console.audit.models import AuditEvent
 from console.core.errors import Conflict, FieldErrors, Forbidden
 from console.registry.feedback import feedback_create
 from console.registry.models import Feedback, Status
@@ -165,6 +166,7 @@ def test_feedback_page_states(client, personas, version):
     page = client.get(url).content.decode()
     assert 'data-testid="fb-total">2<' in page and 'data-testid="flagged"' in page
     assert '"days": ["' in page  # the chart's series
+    assert "SFT rows (JSONL) · 2" in page and "Preference pairs (JSONL) · 1" in page
     only_good = client.get(url + "?sentiment=positive", HTTP_HX_REQUEST="true").content.decode()
     assert "★★★★★" in only_good and "Better." not in only_good and "<html" not in only_good
     none = client.get(url + "?sentiment=neutral").content.decode()
@@ -189,3 +191,67 @@ def test_playground_rating_form(client, personas, version):
     assert client.get(url).status_code == 405
     client.force_login(personas.stranger)
     assert client.post(url, form).status_code == 404
+
+
+# ------------------------------------------------------------------ export
+
+
+def test_export_rows_load_with_the_datasets_library(api, personas, version, tmp_path):
+    """The JSONL downloads are what TRL's SFT/DPO trainers read: loaded here with the
+    ecosystem's own loader (datasets), not Forge's."""
+    from datasets import load_dataset
+
+    corrected = rate(personas.viewer, version, prompt=f"Ask {EMAIL}", output="No.", rating=-1,
+                     correction="Yes, gladly.")  # fmt: skip
+    liked = rate(personas.viewer, version, prompt="Hi", output="Hello!", rating=1)
+    rate(personas.viewer, version, prompt="Bye", output="Gone.", rating=-1)  # no row
+    rate(personas.viewer, version, prompt="Empty", output="", rating=1)  # no answer: no row
+    viewer = api(personas.viewer)
+    url = f"/api/v1/models/{version.pk}/feedback/export/"
+    for layout in ("sft", "preference"):
+        answer = viewer.get(f"{url}?layout={layout}")
+        assert answer.status_code == 200 and answer["Content-Type"].startswith(
+            "application/x-ndjson"
+        )
+        assert (
+            f"court-lm-v{version.number}-feedback-{layout}.jsonl" in answer["Content-Disposition"]
+        )
+        path = tmp_path / f"{layout}.jsonl"
+        path.write_bytes(b"".join(answer.streaming_content))
+        rows = load_dataset("json", data_files=str(path), split="train")
+        if layout == "sft":
+            assert rows["feedback_id"] == [corrected.pk, liked.pk]
+            assert rows["messages"][0] == [
+                {"role": "user", "content": "Ask [EMAIL]"},
+                {"role": "assistant", "content": "Yes, gladly."},
+            ]
+            assert rows["messages"][1][1]["content"] == "Hello!"
+        else:
+            assert rows.column_names == ["prompt", "chosen", "rejected", "feedback_id"]
+            assert rows[0] == {"prompt": "Ask [EMAIL]", "chosen": "Yes, gladly.",
+                               "rejected": "No.", "feedback_id": corrected.pk}  # fmt: skip
+            assert len(rows) == 1
+    only_liked = viewer.get(f"{url}?layout=sft&sentiment=positive")
+    assert b"".join(only_liked.streaming_content).count(b"\n") == 1  # Hello! only
+    events = AuditEvent.objects.filter(action="feedback.export", actor=personas.viewer)
+    assert events.count() == 3
+    assert events.order_by("-id").first().after == {
+        "layout": "sft",
+        "filters": {"sentiment": "positive"},
+    }
+
+
+def test_export_refusals(api, client, personas, version):
+    url = f"/api/v1/models/{version.pk}/feedback/export/"
+    assert api(personas.viewer).get(url).status_code == 400
+    assert api(personas.viewer).get(url + "?layout=csv").status_code == 400
+    assert api(personas.viewer).get(url + "?layout=sft&flagged=maybe").status_code == 400
+    assert api(personas.stranger).get(url + "?layout=sft").status_code == 404
+    assert api().get(url + "?layout=sft").status_code == 401
+    client.force_login(personas.viewer)
+    page = f"/models/{version.pk}/feedback/export.jsonl"
+    assert client.get(page + "?layout=sft").status_code == 200
+    assert client.get(page + "?layout=xml").status_code == 400
+    client.force_login(personas.stranger)
+    assert client.get(page + "?layout=sft").status_code == 404
+    assert not AuditEvent.objects.filter(action="feedback.export", actor=personas.stranger)
