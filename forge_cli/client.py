@@ -672,7 +672,49 @@ def _models_client_methods() -> None:
             raise ForgeError(0, f"Download from {self.url} failed: {exc}.") from None
         return written
 
-    for method in (models, model, model_register, model_evaluate, model_quantize, model_download):
+    def model_feedback(self, version_id: int, filters: Mapping[str, Any]) -> Iterator[dict]:
+        yield from self.paginate(f"models/{int(version_id)}/feedback/", filters)
+
+    def model_rate(self, version_id: int, payload: Mapping[str, Any]) -> dict:
+        return self.request(
+            "POST",
+            f"models/{int(version_id)}/feedback/",
+            json=dict(payload),
+            not_found=_model_not_found(version_id),
+        )
+
+    def model_feedback_export(
+        self, version_id: int, layout: str, filters: Mapping[str, Any], target: Any
+    ) -> int:
+        """Stream the feedback's JSONL training rows into ``target``; returns rows."""
+        rows = 0
+        params = {k: v for k, v in {**filters, "layout": layout}.items() if v}
+        path = f"models/{int(version_id)}/feedback/export/"
+        try:
+            with self._http.stream("GET", path, params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_from_response(response, not_found=_model_not_found(version_id))
+                for line in response.iter_lines():
+                    if line:
+                        target.write(line + "\n")
+                        rows += 1
+        except httpx.HTTPError as exc:
+            raise ForgeError(0, f"Download from {self.url} failed: {exc}.") from None
+        return rows
+
+    for method in (
+        models,
+        model,
+        model_register,
+        model_evaluate,
+        model_quantize,
+        model_export_onnx,
+        model_download,
+        model_feedback,
+        model_rate,
+        model_feedback_export,
+    ):
         setattr(ForgeClient, method.__name__, method)
 
 

@@ -924,8 +924,77 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _feedback_filters(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        "sentiment": args.sentiment or "",
+        "corrected": args.corrected or "",
+        "flagged": args.flagged or "",
+        "app": args.app or "",
+    }
+
+
+def cmd_models_feedback(args: argparse.Namespace) -> int:
+    with connect() as client:
+        items = list(client.model_feedback(args.id, _feedback_filters(args)))
+    if args.json:
+        out(json.dumps(items, indent=2))
+        return EXIT_OK
+    if not items:
+        out("No feedback (with these filters).")
+        return EXIT_OK
+    for item in items:
+        rating = (
+            item["rating"] if item["scale"] == "stars" else ("+1" if item["rating"] > 0 else "-1")
+        )
+        marks = (" corrected" if item["correction"] else "") + (
+            " FLAGGED" if item["flagged"] else ""
+        )
+        prompt = item["prompt"].replace("\n", " ")[:60]
+        out(f"{item['id']:>6}  {item['created_at'][:16]}  {item['scale']:<6} {rating:>2}  "
+            f"{item['sentiment']:<8}{marks}  {prompt}")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_models_rate(args: argparse.Namespace) -> int:
+    payload: dict[str, Any] = {
+        "prompt": args.prompt,
+        "output": args.output,
+        "scale": "stars" if args.stars is not None else "thumbs",
+        "rating": args.stars if args.stars is not None else (1 if args.good else -1),
+        "correction": args.correction or "",
+        "flagged": args.flag,
+        "app": args.app or "",
+    }
+    with connect() as client:
+        item = client.model_rate(args.id, payload)
+    masked = ", ".join(f"{k} x{v}" for k, v in item["pii_masked"].items())
+    out(
+        f"Feedback {item['id']} recorded ({item['sentiment']})"
+        + (f"; masked: {masked}" if masked else "")
+    )
+    return EXIT_OK
+
+
+def cmd_models_feedback_export(args: argparse.Namespace) -> int:
+    target = args.output or Path(f"model-{args.id}-feedback-{args.layout}.jsonl")
+    partial = target.with_name(target.name + ".part")
+    with connect() as client:
+        try:
+            with partial.open("w", encoding="utf-8") as fh:
+                rows = client.model_feedback_export(
+                    args.id, args.layout, _feedback_filters(args), fh
+                )
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    out(f"Saved {target} ({rows:,} {args.layout} rows)")
+    return EXIT_OK
+
+
 def add_models_commands(commands: Any) -> None:
-    models = commands.add_parser("models", help="register, evaluate, quantize, download models")
+    models = commands.add_parser(
+        "models", help="register, evaluate, quantize, download models; their feedback"
+    )
     sub = models.add_subparsers(dest="models_command", metavar="COMMAND", required=True)
 
     def waits(p: argparse.ArgumentParser) -> None:
@@ -992,6 +1061,40 @@ def add_models_commands(commands: Any) -> None:
     p.add_argument("id", type=parse_job_id, metavar="ID")
     waits(p)
     p.set_defaults(func=cmd_models_export_onnx)
+
+    def feedback_filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sentiment", choices=["positive", "neutral", "negative"])
+        p.add_argument("--corrected", choices=["yes", "no"], help="with a better answer or not")
+        p.add_argument("--flagged", choices=["yes", "no"])
+        p.add_argument("--app", help="only what this application sent")
+
+    p = sub.add_parser("feedback", help="list a version's rated answers, newest first")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    feedback_filters(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models_feedback)
+
+    p = sub.add_parser("rate", help="record a rated answer (PII is masked before storing)")
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--output", required=True, help="the model's answer")
+    rating = p.add_mutually_exclusive_group(required=True)
+    rating.add_argument("--good", action="store_true", help="thumbs up")
+    rating.add_argument("--bad", action="store_true", help="thumbs down")
+    rating.add_argument("--stars", type=int, choices=range(1, 6), metavar="1-5")
+    p.add_argument("--correction", help="the answer you wanted")
+    p.add_argument("--flag", action="store_true", help="flag it for review")
+    p.add_argument("--app", help="the application that served the answer")
+    p.set_defaults(func=cmd_models_rate)
+
+    p = sub.add_parser(
+        "feedback-export", help="download feedback as JSONL training rows (sft or preference)"
+    )
+    p.add_argument("id", type=parse_job_id, metavar="ID")
+    p.add_argument("--layout", choices=["sft", "preference"], required=True)
+    feedback_filters(p)
+    p.add_argument("-o", "--output", type=Path, help="default model-<id>-feedback-<layout>.jsonl")
+    p.set_defaults(func=cmd_models_feedback_export)
 
     p = sub.add_parser("download", help="download a version's folder (zip with SHA256SUMS)")
     p.add_argument("id", type=parse_job_id, metavar="ID")
