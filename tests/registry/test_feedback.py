@@ -255,3 +255,17 @@ def test_export_refusals(api, client, personas, version):
     client.force_login(personas.stranger)
     assert client.get(page + "?layout=sft").status_code == 404
     assert not AuditEvent.objects.filter(action="feedback.export", actor=personas.stranger)
+
+
+def test_a_session_post_without_csrf_writes_nothing(personas, version):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(personas.viewer)
+    form = {"prompt": "p", "output": "o", "rating": "1"}
+    assert client.post(f"/models/{version.pk}/feedback/new/", form).status_code == 403
+    api_post = client.post(
+        f"/api/v1/models/{version.pk}/feedback/", form, content_type="application/json"
+    )
+    assert api_post.status_code == 403
+    assert not Feedback.objects.exists()
