@@ -115,7 +115,7 @@ def test_upload_clean_tokenize_in_the_browser(web, personas, worker, tmp_path):
     bar = page.locator("#upload-progress [role=progressbar]")
     expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^([1-9]|[1-9][0-9])$"))
     w.shot("data-upload-progress")
-    expect(page).to_have_url(re.compile(r"/jobs/\d+/$"), timeout=30_000)
+    expect(page).to_have_url(re.compile(r"/jobs/\d+/$"), timeout=60_000)
     cdp.send(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},

@@ -91,10 +91,13 @@ def test_node_job_streams_log_and_metrics_live(web, personas, live_server, tmp_p
             "data-state", "succeeded", timeout=120_000
         )
         expect(page.locator("#job-log")).to_contain_text("step 120/120")
-        page.wait_for_timeout(2500)  # the chart's last poll
-        points = page.evaluate(
-            "() => document.getElementById('job-metrics').data.map(t => t.x.length)"
+        # the chart's polls catch up with the last step (never more points than steps)
+        lengths = "() => document.getElementById('job-metrics').data.map(t => t.x.length)"
+        page.wait_for_function(
+            f"() => {{ const n = ({lengths})(); return n.length > 0 && n.every(x => x >= 120); }}",
+            timeout=60_000,
         )
+        points = page.evaluate(lengths)
         assert points and all(n == 120 for n in points), points
         w.shot("job-node-metrics")
         assert Job.objects.get(pk=job_id).queue == "node.browser-node"

@@ -41,7 +41,7 @@ def worker(model_dirs, tmp_path):
 def finish_job(w, what: str) -> None:
     """On a job page: wait (htmx polling) for success, then follow 'Open the result'."""
     page = w.page
-    expect(page).to_have_url(re.compile(r"/jobs/\d+/$"), timeout=30_000)
+    expect(page).to_have_url(re.compile(r"/jobs/\d+/$"), timeout=60_000)
     status = page.locator("#job-status")
     # GPTQ, then measuring, took over 180 s on a loaded CI machine
     expect(status).to_have_attribute("data-state", re.compile("succeeded|failed"), timeout=600_000)
