@@ -90,6 +90,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         )
     else:
         lines += ["_No evaluation yet._", ""]
+    lines += ["## User feedback", "", *_pairs(card["feedback"], "No rated answers yet.")]
     lines += ["## Quantized variants", ""]
     if card["variants"]:
         lines += _table(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from console.metrics.selectors import metric_points
 from console.registry.models import ModelVersion
-from console.registry.selectors import comparison_rows
+from console.registry.selectors import comparison_rows, feedback_list, feedback_summary
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,26 @@ def _tokens_per_s(measured: dict[str, Any]) -> Any:
     return tps
 
 
+def _feedback_rows(version: ModelVersion) -> list[tuple[str, Any]]:
+    """What users said of this version's answers (registry feedback); empty: none yet."""
+    summary = feedback_summary(feedback_list(version=version))
+    total = summary["total"]
+    if not total:
+        return []
+    by = summary["by_sentiment"]
+    rows: list[tuple[str, Any]] = [
+        ("rated answers", total),
+        ("positive", f"{by['positive']} ({100 * by['positive'] / total:.0f}%)"),
+        ("neutral", by["neutral"]),
+        ("negative", f"{by['negative']} ({100 * by['negative'] / total:.0f}%)"),
+        ("with a better answer", summary["corrected"]),
+        ("flagged for review", summary["flagged"]),
+    ]
+    if summary["mean_stars"] is not None:
+        rows.append(("mean of the star ratings", f"{summary['mean_stars']:.2f} of 5"))
+    return rows
+
+
 def card_data(version: ModelVersion, *, base_url: str = "") -> dict[str, Any]:
     """Everything a model card shows; ``base_url`` makes its links absolute."""
     lineage = version.lineage or {}
@@ -321,6 +341,7 @@ def card_data(version: ModelVersion, *, base_url: str = "") -> dict[str, Any]:
         "metrics": [(k, v) for k, v in metrics if v is not None],
         "measured": [(k, v) for k, v in measured_rows if v is not None],
         "evaluations": [_evaluation_row(e) for e in version.evaluations.order_by("-created_at")],
+        "feedback": _feedback_rows(version),
         "variants": rows if len(rows) > 1 else [],
         "review": review_outcome(version),
         "checklist": checklist,

@@ -146,3 +146,23 @@ def test_review_outcome_and_approvers_from_governance(client, version, personas)
     text = client.get(f"/models/{version.pk}/card.md").content.decode()
     assert "Outcome: **Approved**" in text
     assert "Approved by: rita\\_reviewer, ada\\_admin" in text
+
+
+def test_card_shows_what_users_said(client, version, personas):
+    """Reviewers read the feedback's numbers on the card (Markdown and HTML)."""
+    from console.registry.feedback import feedback_create
+
+    client.force_login(personas.viewer)
+    assert "No rated answers yet." in client.get(f"/models/{version.pk}/card.md").content.decode()
+    common = {"actor": personas.viewer, "version": version, "prompt": "p", "output": "o"}
+    feedback_create(**common, scale="thumbs", rating=1)
+    feedback_create(**common, scale="thumbs", rating=-1, correction="better", flagged=True)
+    feedback_create(**common, scale="stars", rating=4)
+    feedback_create(**common, scale="stars", rating=3)
+    text = client.get(f"/models/{version.pk}/card.md").content.decode()
+    assert "| rated answers | 4 |" in text and "| positive | 2 (50%) |" in text
+    assert "| negative | 1 (25%) |" in text and "| neutral | 1 |" in text
+    assert "| with a better answer | 1 |" in text and "| flagged for review | 1 |" in text
+    assert "| mean of the star ratings | 3.50 of 5 |" in text
+    html = client.get(f"/models/{version.pk}/card.html").content.decode()
+    assert '<th scope="row">flagged for review</th><td>1</td>' in html
