@@ -203,7 +203,14 @@ def _check_len(text: str, name: str, where: str, limits: ReadLimits) -> None:
         )
 
 
-def _iter_jsonl(f: Any, name: str, text_field: str, limits: ReadLimits) -> Iterator[str]:
+def iter_jsonl_objects(
+    f: Any, name: str, limits: ReadLimits, *, wanted: str
+) -> Iterator[tuple[int, dict[str, Any], bool]]:
+    """(line number, object, escapes) for each non-blank line of a JSONL stream, checked
+    as every reader here checks text: UTF-8 (an error names the line and byte offset),
+    no NUL byte, no line longer than a document could take, JSON, an object (``wanted``
+    says what kind, for the message: 'with a "text" field'). ``escapes``: the line has
+    a \\udXXX escape, so the strings taken from it need ``check_unicode``."""
     # Never read more than a document could take: 6 bytes a character written as a
     # \\uXXXX escape, plus room for the other fields.
     max_line = limits.max_doc_chars * 6 + 64 * KiB
@@ -242,9 +249,26 @@ def _iter_jsonl(f: Any, name: str, text_field: str, limits: ReadLimits) -> Itera
             ) from None
         if not isinstance(obj, dict):
             raise InputError(
-                f"{name}: line {lineno} is a JSON {type(obj).__name__}, not an object "
-                f'with a "{text_field}" field'
+                f"{name}: line {lineno} is a JSON {type(obj).__name__}, not an object {wanted}"
             )
+        yield lineno, obj, bool(_LONE_SURROGATE.search(line))
+
+
+def check_unicode(text: str, name: str, lineno: int) -> None:
+    """InputError if ``text`` (from a line with a \\udXXX escape) holds an unpaired
+    surrogate, which is not valid Unicode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{name}: line {lineno}: the text contains an unpaired UTF-16 surrogate "
+            "escape (\\udXXX), which is not valid Unicode"
+        ) from None
+
+
+def _iter_jsonl(f: Any, name: str, text_field: str, limits: ReadLimits) -> Iterator[str]:
+    wanted = f'with a "{text_field}" field'
+    for lineno, obj, escapes in iter_jsonl_objects(f, name, limits, wanted=wanted):
         if text_field not in obj:
             fields = ", ".join(list(obj)[:8]) or "none"
             raise InputError(
@@ -254,14 +278,8 @@ def _iter_jsonl(f: Any, name: str, text_field: str, limits: ReadLimits) -> Itera
         if not isinstance(text, str):
             kind = "null" if text is None else type(text).__name__
             raise InputError(f'{name}: line {lineno}: "{text_field}" is {kind}, not a string')
-        if _LONE_SURROGATE.search(line):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError(
-                    f"{name}: line {lineno}: the text contains an unpaired UTF-16 surrogate "
-                    "escape (\\udXXX), which is not valid Unicode"
-                ) from None
+        if escapes:
+            check_unicode(text, name, lineno)
         _check_len(text, name, f"line {lineno}: ", limits)
         if text and not text.isspace():
             yield text
