@@ -241,10 +241,26 @@ class DataIngestSpec:
     text_field: str = field(
         default="text", metadata={"help": "JSONL key / Parquet column holding the text."}
     )
+    records: str = field(
+        default="",
+        metadata={"help": "chat or preference: a JSONL file of records; empty: text."},
+    )
+    prompt_field: str = field(default="", metadata={"help": "chat: the prompt column."})
+    response_field: str = field(default="", metadata={"help": "chat: the response column."})
+    system_field: str = field(default="", metadata={"help": "chat: the system column."})
 
     def check(self) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         _check_id(errors, "dataset_id", self.dataset_id)
+        if self.records not in ("", "chat", "preference"):
+            errors["records"] = ["must be chat, preference or empty (text)"]
+        if bool(self.prompt_field) != bool(self.response_field):
+            errors["prompt_field"] = ["prompt and response columns go together"]
+        if self.prompt_field and self.records != "chat":
+            errors["prompt_field"] = ["columns map to chat records only"]
+        for name in ("prompt_field", "response_field", "system_field"):
+            if len(getattr(self, name)) > 100:
+                errors[name] = ["must be at most 100 characters"]
         if self.source not in DATA_SOURCES:
             errors["source"] = [f"must be one of: {', '.join(DATA_SOURCES)}"]
         if self.source == "upload" and not (self.upload and self.filename):

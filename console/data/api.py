@@ -105,6 +105,8 @@ class DatasetListApi(_WritesNeedData, ListAPIView):
             name=data["name"],
             description=data.get("description", ""),
             text_field=data["text_field"],
+            kind=data["kind"],
+            columns=data.get("columns") or None,
         )
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset.pk)
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ from typing import Any, cast
 from django import forms
 
 from console.data.engine.clean import rule_catalog
+from console.data.models import DatasetKind
 
 MAX_ID = 2**63 - 1
 # Switched on when the form first shows: masks, normalisation, filters and dedup; the
@@ -40,6 +41,25 @@ class DatasetForm(forms.Form):
         initial="text",
         help_text="The JSONL key (or Parquet column) that holds the text.",
     )
+    kind = forms.ChoiceField(
+        choices=DatasetKind.choices,
+        initial=DatasetKind.TEXT,
+        required=False,
+        label="Holds",
+        help_text='Chat: JSONL conversations ({"messages": [{"role", "content"}, …]}), '
+        "or prompt/response columns named below. Preference: JSONL prompt/chosen/rejected.",
+    )
+    prompt_column = forms.CharField(max_length=100, required=False, label="Prompt column")
+    response_column = forms.CharField(max_length=100, required=False, label="Response column")
+    system_column = forms.CharField(max_length=100, required=False, label="System column")
+
+    def columns(self) -> dict[str, str]:
+        data = self.cleaned_data
+        return {
+            role: data.get(f"{role}_column", "")
+            for role in ("prompt", "response", "system")
+            if data.get(f"{role}_column")
+        }
 
     def __init__(self, *args, projects, **kwargs) -> None:
         super().__init__(*args, **kwargs)

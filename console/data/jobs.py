@@ -33,6 +33,7 @@ from console.data.artifacts import (
     tokenizer_key,
     version_key,
 )
+from console.data.engine.chat import ChatMapping, iter_records, map_record, record_texts
 from console.data.engine.clean import PipelineError, run_pipeline
 from console.data.engine.readers import (
     InputError,
@@ -41,9 +42,16 @@ from console.data.engine.readers import (
     iter_documents,
     resolve_server_path,
 )
+from console.data.engine.rules import RULES
 from console.data.engine.rules.base import utf8_len
 from console.data.engine.storage import LocalStorage, StorageError
-from console.data.engine.versions import DOCUMENTS, file_sha256, read_manifest, write_version
+from console.data.engine.versions import (
+    DOCUMENTS,
+    VersionWriter,
+    file_sha256,
+    read_manifest,
+    write_version,
+)
 from console.data.models import Dataset, DatasetVersion, Tokenizer
 from console.data.services import SAMPLE_DIR, SAMPLE_FILES
 from console.jobs import kinds
@@ -211,6 +219,73 @@ def _ingest_source(spec: DataIngestSpec, storage: LocalStorage) -> tuple[Iterato
     return docs, source, SAMPLE_DIR
 
 
+def _record_source(spec: DataIngestSpec) -> tuple[Iterator[dict], dict, Path]:
+    """(records, source description, input path) of a chat or preference ingest: one
+    JSONL file, uploaded or under FORGE_DATA_IMPORT_ROOT, read lazily."""
+    if spec.source == "upload":
+        if not spec.upload.startswith(f"{UPLOADS}/"):
+            raise JobFailed("an upload's key must be under uploads/")
+        path = _storage_path(data_storage(), spec.upload)
+        if not path.is_file():
+            raise JobFailed(f"{spec.filename}: the uploaded file is gone; upload it again")
+        name = spec.filename
+        source: dict[str, Any] = {"kind": "upload", "filename": spec.filename}
+    elif spec.source == "server":
+        root = settings.FORGE_DATA_IMPORT_ROOT
+        if root is None:
+            raise JobFailed("server paths are off (FORGE_DATA_IMPORT_ROOT is not set)")
+        path = resolve_server_path(spec.path, Path(root))
+        name = spec.path
+        source = {"kind": "server", "path": spec.path}
+    else:
+        raise JobFailed(f"{spec.records} records come from an upload or a server path")
+    if not path.is_file() or detect_format(path.name) != "jsonl":
+        raise JobFailed(f"{name}: {spec.records} records are read from one .jsonl file")
+    mapping = None
+    if spec.prompt_field:
+        mapping = ChatMapping(
+            prompt=spec.prompt_field,
+            response=spec.response_field,
+            system=spec.system_field or None,
+        )
+    records = iter_records(path, kind=spec.records, mapping=mapping, display_name=name)
+    columns = {"prompt": spec.prompt_field, "response": spec.response_field}
+    source.update(format="jsonl", records=spec.records)
+    if mapping is not None:
+        source["columns"] = {
+            **columns,
+            **({"system": spec.system_field} if spec.system_field else {}),
+        }
+    return records, source, path
+
+
+def _write_records(
+    records: Iterator[dict], out_dir: Path, run: _EngineRun, size: int, extra: dict
+) -> Any:
+    """Write fine-tuning records as a version, every text PII-masked by the data
+    pipeline's detectors on the way in (counts per PII type in the manifest)."""
+    rules = [cls(cls.Params()) for cls in RULES.values() if cls.pii_type]
+    masked: dict[str, int] = {}
+    writer = VersionWriter(out_dir, extra=extra)
+    read = 0
+    try:
+        for count, record in enumerate(records, start=1):
+            for rule in rules:
+                masked_record, found = map_record(record, [rule])
+                if masked_record is None:  # PII rules mask, never drop
+                    raise JobFailed(f"record {count}: {rule.name} removed a text")
+                record = masked_record
+                if found.get("hits") and rule.pii_type:
+                    masked[rule.pii_type] = masked.get(rule.pii_type, 0) + found["hits"]
+            read += writer.add_record(record, record_texts(record))
+            run.progress(read / size if size else 0.0, f"{count:,} records read")
+    except BaseException:
+        writer.abort()
+        raise
+    writer.extra["source"]["pii_masked"] = masked
+    return writer.close()
+
+
 def run_ingest(ctx: JobContext, spec: DataIngestSpec) -> dict:
     dataset = Dataset.objects.filter(pk=spec.dataset_id, project_id=_job(ctx).project_id).first()
     if dataset is None:
@@ -221,6 +296,8 @@ def run_ingest(ctx: JobContext, spec: DataIngestSpec) -> dict:
         ctx.log("an earlier attempt wrote the whole version; registering it")
         return _finish(ctx, storage, key, _version_result(storage, key))
     run = _EngineRun(ctx)
+    if spec.records:
+        return _run_record_ingest(ctx, spec, dataset, storage, key, run)
     try:
         docs, source, path = _ingest_source(spec, storage)
         if spec.source == "sample":
@@ -244,6 +321,31 @@ def run_ingest(ctx: JobContext, spec: DataIngestSpec) -> dict:
     except InputError as exc:
         raise JobFailed(str(exc)) from None
     ctx.log(f"wrote {stats.documents:,} documents ({_mb(stats.bytes)}), sha256 {stats.sha256}")
+    return _finish(ctx, storage, key, _version_result(storage, key))
+
+
+def _run_record_ingest(ctx, spec, dataset, storage, key, run) -> dict:
+    try:
+        records, source, path = _record_source(spec)
+        size = path.stat().st_size
+        source["bytes"] = size
+        ctx.log(f"reading {spec.records} records ({source['kind']}, {_mb(size)})")
+
+        def work():
+            source["sha256"] = file_sha256(path)
+            extra = {"source": source, "dataset": dataset.pk, "job": ctx.job_id}
+            with storage.atomic_dir(key) as tmp:
+                return _write_records(records, tmp, run, size, extra)
+
+        stats = run.run(work, "reading", storage=storage, key=key)
+    except InputError as exc:
+        raise JobFailed(str(exc)) from None
+    found = stats.extra["source"]["pii_masked"].items()
+    masked = ", ".join(f"{k} x{v}" for k, v in found) or "none"
+    ctx.log(
+        f"wrote {stats.documents:,} {spec.records} records ({_mb(stats.bytes)}); "
+        f"PII masked: {masked}"
+    )
     return _finish(ctx, storage, key, _version_result(storage, key))
 
 

@@ -12,6 +12,15 @@ from django.conf import settings
 from django.db import models
 
 
+class DatasetKind(models.TextChoices):
+    """What a dataset's versions hold: pretraining text, or records for fine-tuning
+    (console.data.engine.chat): conversations, or preference pairs."""
+
+    TEXT = "text", "text (pretraining)"
+    CHAT = "chat", "chat (conversations for SFT)"
+    PREFERENCE = "preference", "preference pairs (for DPO)"
+
+
 class Dataset(models.Model):
     """A named body of text in a project; its content lives in its versions."""
 
@@ -25,6 +34,13 @@ class Dataset(models.Model):
         default="text",
         help_text="The JSONL key or Parquet column that holds the text, unless an upload "
         "says otherwise.",
+    )
+    kind = models.CharField(max_length=20, choices=DatasetKind.choices, default=DatasetKind.TEXT)
+    columns = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='chat from a prompt/response file: {"prompt", "response", "system"?} '
+        "column names; empty: the file has messages.",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

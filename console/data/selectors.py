@@ -12,7 +12,7 @@ from django.db.models import Count, Max, QuerySet
 from console.data.artifacts import data_storage
 from console.data.engine.clean import rule_catalog
 from console.data.engine.versions import DOCUMENTS
-from console.data.models import Dataset, DatasetVersion, TokenizedCorpus, Tokenizer
+from console.data.models import Dataset, DatasetKind, DatasetVersion, TokenizedCorpus, Tokenizer
 from console.data.services import DATA_KINDS
 from console.jobs.models import Job
 from console.projects.selectors import project_list
@@ -118,11 +118,26 @@ def version_lineage(*, version: DatasetVersion) -> list[DatasetVersion]:
 
 
 def version_sample(*, version: DatasetVersion, count: int = 5, chars: int = 400) -> list[str]:
-    """The first documents of a version, cut to ``chars`` characters each."""
+    """The first documents of a version, cut to ``chars`` characters each (none for a
+    version of chat or preference records: ``version_records``)."""
+    if version.dataset.kind != DatasetKind.TEXT:
+        return []
     try:
         path = data_storage().path(version.storage_key) / DOCUMENTS
         with path.open("rb") as f:
             return [json.loads(line)["text"][:chars] for line in islice(f, count)]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def version_records(*, version: DatasetVersion, count: int = 5) -> list[dict[str, Any]]:
+    """The first records of a chat or preference version (none for text)."""
+    if version.dataset.kind == DatasetKind.TEXT:
+        return []
+    try:
+        path = data_storage().path(version.storage_key) / DOCUMENTS
+        with path.open("rb") as f:
+            return [json.loads(line) for line in islice(f, count)]
     except (OSError, ValueError):
         return []
 

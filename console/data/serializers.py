@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from console.data.engine.shards import index_warnings
-from console.data.models import Dataset, DatasetVersion, TokenizedCorpus, Tokenizer
+from console.data.models import Dataset, DatasetKind, DatasetVersion, TokenizedCorpus, Tokenizer
 from console.projects.models import Project
 
 MAX_ID = 2**63 - 1
@@ -34,6 +34,8 @@ class DatasetSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "text_field",
+            "kind",
+            "columns",
             "version_count",
             "latest_number",
             "created_by",
@@ -48,6 +50,17 @@ class DatasetCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     text_field = serializers.CharField(
         required=False, default="text", max_length=100, help_text="JSONL key / Parquet column."
+    )
+    kind = serializers.ChoiceField(
+        choices=DatasetKind.choices,
+        default=DatasetKind.TEXT,
+        help_text="text (pretraining), chat (conversations) or preference (DPO pairs).",
+    )
+    columns = serializers.DictField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        help_text='chat from a prompt/response file: {"prompt": ..., "response": ..., '
+        '"system": ...} column names; omitted: each line has "messages".',
     )
 
 

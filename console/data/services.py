@@ -41,6 +41,7 @@ from console.data.artifacts import (
     output_key,
     upload_key,
 )
+from console.data.engine.chat import ChatMapping, iter_records
 from console.data.engine.clean import PipelineError, validate_pipeline
 from console.data.engine.readers import (
     InputError,
@@ -50,7 +51,14 @@ from console.data.engine.readers import (
     resolve_server_path,
 )
 from console.data.engine.versions import read_manifest
-from console.data.models import Dataset, DatasetVersion, Origin, TokenizedCorpus, Tokenizer
+from console.data.models import (
+    Dataset,
+    DatasetKind,
+    DatasetVersion,
+    Origin,
+    TokenizedCorpus,
+    Tokenizer,
+)
 from console.data.uploads import StagedUpload
 from console.jobs.models import ACTIVE_STATES, Job, JobState
 from console.jobs.services import job_create
@@ -103,11 +111,22 @@ def _check_text_field(value: str) -> str:
 
 @transaction.atomic
 def dataset_create(
-    *, actor: Actor, project: Project, name: str, description: str = "", text_field: str = "text"
+    *,
+    actor: Actor,
+    project: Project,
+    name: str,
+    description: str = "",
+    text_field: str = "text",
+    kind: str = DatasetKind.TEXT,
+    columns: dict[str, str] | None = None,
 ) -> Dataset:
+    """A dataset of ``kind``: pretraining text (read from ``text_field``), or chat or
+    preference records for fine-tuning (``columns``: a chat file's prompt, response and
+    optional system columns; none: the file has ``messages``)."""
     _require_write(actor)
     name = (name or "").strip()
     errors: dict[str, list[str]] = {}
+    columns = _check_columns(errors, kind, columns)
     if not 1 <= len(name) <= 100:
         errors["name"] = ["Give the dataset a name (1 to 100 characters)."]
     elif Dataset.objects.filter(project=project, name=name).exists():
@@ -128,6 +147,8 @@ def dataset_create(
                 name=name,
                 description=description or "",
                 text_field=text_field,
+                kind=kind,
+                columns=columns,
                 created_by=user,
             )
     except IntegrityError:  # created at the same moment by someone else
@@ -138,13 +159,84 @@ def dataset_create(
         action="data.dataset.create",
         actor=actor,
         obj=dataset,
-        after={"name": name, "text_field": text_field},
+        after={"name": name, "text_field": text_field, "kind": kind, "columns": columns},
     )
     return dataset
 
 
-def _precheck(path: Path, fmt: str, *, name: str, text_field: str) -> None:
-    """Read the first document, so a file that cannot be a dataset is refused now."""
+def _check_columns(
+    errors: dict[str, list[str]], kind: str, columns: dict[str, str] | None
+) -> dict[str, str]:
+    if kind not in DatasetKind.values:
+        errors["kind"] = [f"One of: {', '.join(DatasetKind.values)}."]
+        return {}
+    if not columns:
+        return {}
+    if kind != DatasetKind.CHAT or not isinstance(columns, dict):
+        errors["columns"] = ["Prompt and response columns are for chat datasets only."]
+        return {}
+    clean = {k: str(v or "").strip() for k, v in columns.items() if str(v or "").strip()}
+    unknown = set(clean) - {"prompt", "response", "system"}
+    if unknown:
+        errors["columns"] = [f"Unknown column role(s): {', '.join(sorted(unknown))}."]
+    elif clean and not ({"prompt", "response"} <= set(clean)):
+        errors["columns"] = ["Name both the prompt and the response column."]
+    elif any(len(v) > 100 or "\x00" in v for v in clean.values()):
+        errors["columns"] = ["Column names are 1 to 100 characters."]
+    return clean
+
+
+def _ingest_params(dataset: Dataset) -> dict[str, str]:
+    """A record dataset's part of its ingest spec."""
+    if dataset.kind == DatasetKind.TEXT:
+        return {}
+    columns = dataset.columns or {}
+    return {
+        "records": dataset.kind,
+        "prompt_field": columns.get("prompt", ""),
+        "response_field": columns.get("response", ""),
+        "system_field": columns.get("system", ""),
+    }
+
+
+def _mapping(dataset: Dataset) -> ChatMapping | None:
+    columns = dataset.columns or {}
+    if dataset.kind != DatasetKind.CHAT or not columns.get("prompt"):
+        return None
+    return ChatMapping(
+        prompt=columns["prompt"], response=columns["response"], system=columns.get("system")
+    )
+
+
+def _refuse_records(version: DatasetVersion, what: str) -> None:
+    """Cleaning, tokenizer training and packing read pretraining text."""
+    kind = version.dataset.kind
+    if kind != DatasetKind.TEXT:
+        raise InvalidInput(
+            f"{version} holds {kind} records for fine-tuning, not pretraining text: {what} "
+            "reads text datasets. Its personal data was masked, every turn, when it was "
+            "ingested."
+        )
+
+
+def _precheck(
+    path: Path, fmt: str, *, name: str, text_field: str, dataset: Dataset | None = None
+) -> None:
+    """Read the first document (record), so a file that cannot be a dataset is refused
+    now."""
+    if dataset is not None and dataset.kind != DatasetKind.TEXT:
+        if fmt != "jsonl":
+            raise InputError(
+                f"{name}: a {dataset.kind} dataset takes one .jsonl file, one record per line"
+            )
+        records = iter_records(
+            path, kind=dataset.kind, mapping=_mapping(dataset), display_name=name
+        )
+        try:
+            next(records)
+        finally:
+            records.close()
+        return
     if fmt == "dir" or (fmt == "tar.gz" and path.stat().st_size > PRECHECK_TAR_BYTES):
         return
     docs = iter_documents(path, fmt=fmt, text_field=text_field, display_name=name)
@@ -167,7 +259,7 @@ def dataset_upload(
             fmt = detect_format(upload.name)
             if upload.size == 0:
                 raise InputError(f"{upload.name}: the file is empty")
-            _precheck(upload.path, fmt, name=upload.name, text_field=text_field)
+            _precheck(upload.path, fmt, name=upload.name, text_field=text_field, dataset=dataset)
         except InputError as exc:
             raise FieldErrors({"file": [str(exc)]}) from None
         storage = data_storage()
@@ -187,6 +279,7 @@ def dataset_upload(
                     "upload": key,
                     "filename": upload.name[:1000],
                     "text_field": text_field,
+                    **_ingest_params(dataset),
                 },
                 name=f"Ingest {upload.name} into {dataset.name}"[:200],
             )
@@ -224,7 +317,7 @@ def dataset_import(
     try:
         resolved = resolve_server_path(path, Path(root))
         fmt = detect_path_format(resolved)
-        _precheck(resolved, fmt, name=resolved.name, text_field=text_field)
+        _precheck(resolved, fmt, name=resolved.name, text_field=text_field, dataset=dataset)
     except InputError as exc:
         raise FieldErrors({"path": [str(exc)]}) from None
     relative = resolved.relative_to(Path(root).resolve()).as_posix()
@@ -237,6 +330,7 @@ def dataset_import(
             "source": "server",
             "path": relative or ".",
             "text_field": text_field,
+            **_ingest_params(dataset),
         },
         name=f"Import {relative or '(the import root)'} into {dataset.name}"[:200],
     )
@@ -271,6 +365,7 @@ def dataset_sample_load(*, actor: Actor, project: Project) -> Dataset | None:
 
 def version_clean(*, actor: Actor, version: DatasetVersion, steps: Any, workers: int = 1) -> Job:
     _require_write(actor)
+    _refuse_records(version, "the cleaning pipeline")
     try:
         steps = validate_pipeline(steps)
     except PipelineError as exc:
@@ -295,6 +390,7 @@ def tokenizer_train(
     max_documents: int | None = None,
 ) -> Job:
     _require_write(actor)
+    _refuse_records(version, "tokenizer training")
     name = (name or "").strip() or f"{version} BPE {vocab_size:,}"
     return job_create(
         actor=actor,
@@ -322,6 +418,7 @@ def corpus_tokenize(
     add_bos: bool = False,
 ) -> Job:
     _require_write(actor)
+    _refuse_records(version, "packing into token shards")
     if tokenizer.project_id != version.dataset.project_id:
         raise FieldErrors({"tokenizer": ["The tokenizer belongs to another project."]})
     return job_create(

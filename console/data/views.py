@@ -23,7 +23,7 @@ from console.data.api import too_large_message
 from console.data.artifacts import data_storage
 from console.data.engine.report import chart_series
 from console.data.engine.shards import index_warnings
-from console.data.models import Dataset, DatasetVersion, Tokenizer
+from console.data.models import Dataset, DatasetKind, DatasetVersion, Tokenizer
 from console.data.uploads import ENVELOPE, DataUploadHandler
 from console.jobs.models import TERMINAL_STATES
 from console.jobs.services import SpecInvalid
@@ -76,6 +76,8 @@ def dataset_create(request: HtmxHttpRequest) -> HttpResponse:
                 name=data["name"],
                 description=data["description"],
                 text_field=data["text_field"],
+                kind=data["kind"] or DatasetKind.TEXT,
+                columns=form.columns(),
             )
         except Forbidden as exc:
             return forbidden(request, exc.message)
@@ -294,6 +296,7 @@ def _version_context(request: HtmxHttpRequest, version: DatasetVersion, **extra:
         "dedup_examples": _dedup_examples(report) if report else [],
         "language_mix": sorted(version.language_mix.items(), key=lambda kv: -kv[1]),
         "sample": selectors.version_sample(version=version),
+        "records": selectors.version_records(version=version),
         "path": data_storage().root / version.storage_key,
         "tokenizers": selectors.tokenizer_list(user=user, version=version.pk),
         "corpora": selectors.corpus_list(user=user, version=version.pk),

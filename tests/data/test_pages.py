@@ -349,6 +349,10 @@ def test_forge_setup_demo_registers_the_sample_corpus(db, data_dir, monkeypatch)
         "filename": "",
         "path": "",
         "text_field": "text",
+        "records": "",
+        "prompt_field": "",
+        "response_field": "",
+        "system_field": "",
     }
     assert run_job(job).state == "succeeded"
     assert DatasetVersion.objects.get(dataset=dataset).documents == 1038

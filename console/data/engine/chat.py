@@ -24,7 +24,7 @@ that drops any text drops the record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,7 @@ def iter_records(
     mapping: ChatMapping | None = None,
     limits: ReadLimits | None = None,
     display_name: str | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Stream the records of a JSONL file of ``kind`` (``RECORD_KINDS``), each checked;
     InputError at the first bad line, and for a file with none."""
     if kind not in RECORD_KINDS:

@@ -72,6 +72,20 @@ class VersionWriter:
         self._mix.add(text)
         return size
 
+    def add_record(self, record: dict[str, Any], texts: list[str]) -> int:
+        """Append one fine-tuning record (engine.chat) as its line; ``texts`` are its
+        texts (counted and language-estimated together). Returns their UTF-8 size."""
+        line = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+        self._f.write(line)
+        self._sha.update(line)
+        self.documents += 1
+        self.bytes += len(line)
+        joined = "\n".join(texts)
+        size = len(joined) if joined.isascii() else len(joined.encode("utf-8"))
+        self.text_bytes += size
+        self._mix.add(joined)
+        return size
+
     def close(self) -> VersionStats:
         self._f.close()
         stats = VersionStats(
