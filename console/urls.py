@@ -131,6 +131,11 @@ api_v1 = [
         registry_api.ModelFeedbackExportApi.as_view(),
         name="model-feedback-export",
     ),
+    path(
+        "models/<id:version_id>/feedback/to-dataset/",
+        registry_api.ModelFeedbackToDatasetApi.as_view(),
+        name="model-feedback-to-dataset",
+    ),
     path("models/<id:version_id>/card/", cards_api.ModelCardApi.as_view(), name="model-card"),
     path(
         "models/<id:version_id>/deployment/",

@@ -18,17 +18,18 @@ from rest_framework.views import APIView
 from console.core.errors import Conflict
 from console.core.permissions import IsMember, require
 from console.core.roles import Cap
-from console.data.selectors import corpus_get
+from console.data.selectors import corpus_get, dataset_get
 from console.jobs.serializers import JobDetailSerializer
 from console.registry import selectors, services
 from console.registry.artifacts import manifest_problems
-from console.registry.feedback import feedback_create, feedback_exported
+from console.registry.feedback import feedback_create, feedback_exported, feedback_to_dataset
 from console.registry.forms import FeedbackFilterForm
 from console.registry.models import FeedbackSource, ModelVersion
 from console.registry.serializers import (
     EvaluateSerializer,
     FeedbackCreateSerializer,
     FeedbackSerializer,
+    FeedbackToDatasetSerializer,
     ModelRegisterSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
@@ -282,3 +283,34 @@ class ModelFeedbackExportApi(APIView):
         if not form.is_valid():
             raise serializers.ValidationError(_form_errors(form))
         return feedback_export_response(request, version, layout, form.filters())
+
+
+class ModelFeedbackToDatasetApi(APIView):
+    """Make the filtered feedback the next version of a fine-tuning dataset (a
+    ``data.ingest`` job; the feedback list's filters are query parameters)."""
+
+    permission_classes = [IsMember, require(Cap.DATA_WRITE)]
+
+    @extend_schema(request=FeedbackToDatasetSerializer, responses=JOB_CREATED)
+    def post(self, request: Request, version_id: int) -> Response:
+        version = _version(request, version_id)
+        payload = FeedbackToDatasetSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        form = FeedbackFilterForm(request.query_params)
+        if not form.is_valid():
+            raise serializers.ValidationError(_form_errors(form))
+        dataset = None
+        if data.get("dataset"):
+            dataset = dataset_get(user=request.user, dataset_id=data["dataset"])
+            if dataset is None:
+                raise serializers.ValidationError({"dataset": ["No such dataset."]})
+        job = feedback_to_dataset(
+            actor=request.user,
+            version=version,
+            layout=data["layout"],
+            filters=form.filters(),
+            dataset=dataset,
+            name=data.get("name", ""),
+        )
+        return _created_job(job)

@@ -13,17 +13,26 @@ an e-mail address or a card number into the database.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from console.audit.services import audit_record
-from console.core.errors import Conflict, FieldErrors, Forbidden
+from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput
 from console.core.roles import Cap, has_cap
 from console.core.types import Actor
+from console.data.artifacts import incoming_dir
 from console.data.engine.rules import RULES
 from console.data.engine.rules.base import Rule
+from console.data.models import Dataset, DatasetKind
+from console.data.services import dataset_create, dataset_upload
+from console.data.uploads import StagedUpload
+from console.jobs.models import Job
 from console.registry.models import (
     Feedback,
     FeedbackSource,
@@ -32,6 +41,7 @@ from console.registry.models import (
     Sentiment,
     Status,
 )
+from console.registry.selectors import EXPORT_LAYOUTS, feedback_export_rows, feedback_list
 
 # The sampling settings a feedback item may carry: the playground's (forms.SamplingForm),
 # with ranges wide enough for an application's own settings.
@@ -210,3 +220,78 @@ def feedback_exported(
             "filters": {k: v for k, v in filters.items() if v not in ("", None)},
         },
     )
+
+
+def feedback_to_dataset(
+    *,
+    actor: Actor,
+    version: ModelVersion,
+    layout: str,
+    filters: dict[str, Any],
+    dataset: Dataset | None = None,
+    name: str = "",
+) -> Job:
+    """Turn ``version``'s filtered feedback into the next version of a fine-tuning
+    dataset: ``sft`` rows into a chat dataset, ``preference`` pairs into a preference
+    dataset, of the version's project (``dataset``, or a new one named ``name``). The
+    rows are staged as a JSONL upload and ingested by an ordinary ``data.ingest`` job,
+    which checks every record and masks PII again; the result is reviewed and used like
+    any dataset version. Refused before anything is written when no item makes a row."""
+    if not has_cap(actor, Cap.DATA_WRITE):
+        raise Forbidden(f"Making a dataset needs the '{Cap.DATA_WRITE.value}' permission.")
+    if layout not in EXPORT_LAYOUTS:
+        raise FieldErrors({"layout": [f"One of: {', '.join(EXPORT_LAYOUTS)}."]})
+    kind = DatasetKind.CHAT if layout == "sft" else DatasetKind.PREFERENCE
+    if dataset is not None and (dataset.project_id != version.project_id or dataset.kind != kind):
+        raise FieldErrors(
+            {"dataset": [f"Choose a {kind} dataset of {version.project.name} (or a new name)."]}
+        )
+    staged = incoming_dir() / f"feedback-{uuid.uuid4().hex}.jsonl"
+    digest = hashlib.sha256()
+    rows = 0
+    with staged.open("wb") as out:
+        for row in feedback_export_rows(feedback_list(version=version, **filters), layout):
+            line = json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n"
+            out.write(line)
+            digest.update(line)
+            rows += 1
+    try:
+        if rows == 0:
+            raise InvalidInput(
+                f"No feedback item makes a {layout} row with these filters: SFT rows need a "
+                "better answer or a positive rating, preference pairs a better answer."
+            )
+        filename = f"feedback-{version.name}-v{version.number}-{layout}.jsonl"
+        upload = StagedUpload(
+            path=staged,
+            name=filename,
+            size=staged.stat().st_size,
+            sha256=digest.hexdigest(),
+            content_type="application/x-ndjson",
+        )
+        with transaction.atomic():
+            if dataset is None:
+                dataset = dataset_create(
+                    actor=actor,
+                    project=version.project,
+                    name=name or f"{version.name} v{version.number} feedback ({layout})",
+                    description=f"Feedback on {version} ({layout} rows).",
+                    kind=kind,
+                )
+            job = dataset_upload(actor=actor, dataset=dataset, upload=upload)
+            audit_record(
+                action="feedback.to_dataset",
+                actor=actor,
+                obj=version,
+                project_id=version.project_id,
+                after={
+                    "layout": layout,
+                    "rows": rows,
+                    "dataset": dataset.pk,
+                    "job": job.pk,
+                    "filters": {k: v for k, v in filters.items() if v not in ("", None)},
+                },
+            )
+        return job
+    finally:
+        staged.unlink(missing_ok=True)

@@ -223,3 +223,20 @@ class FeedbackSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class FeedbackToDatasetSerializer(serializers.Serializer):
+    layout = serializers.ChoiceField(
+        choices=["sft", "preference"],
+        help_text="sft: chat rows into a chat dataset; preference: pairs into a preference one.",
+    )
+    dataset = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        help_text="A dataset of the version's project and the layout's kind; omitted: a new one.",
+    )
+    name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="The new dataset's name."
+    )

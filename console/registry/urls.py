@@ -19,5 +19,10 @@ urlpatterns = [
     path(
         "<id:version_id>/feedback/export.jsonl", views.model_feedback_export, name="feedback-export"
     ),
+    path(
+        "<id:version_id>/feedback/to-dataset/",
+        views.model_feedback_to_dataset,
+        name="feedback-to-dataset",
+    ),
     path("<id:version_id>/feedback/new/", views.model_feedback_new, name="feedback-new"),
 ]

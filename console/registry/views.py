@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from console.audit.auth import forbidden, require_cap
@@ -24,7 +25,7 @@ from console.jobs.models import Job
 from console.projects.selectors import project_list
 from console.registry import forms, selectors, services
 from console.registry.api import download_response, feedback_export_response
-from console.registry.feedback import feedback_create
+from console.registry.feedback import feedback_create, feedback_to_dataset
 from console.registry.models import FeedbackSource, ModelVersion, RatingScale, Status
 from console.runs.models import Checkpoint
 from console.runs.selectors import run_get, run_list
@@ -371,6 +372,7 @@ def model_feedback(request: HtmxHttpRequest, version_id: int) -> HttpResponse:
             for layout in selectors.EXPORT_LAYOUTS
         },
         "query": request.GET.urlencode(),
+        "can_make_data": has_cap(request.user, Cap.DATA_WRITE),
         "overall": selectors.feedback_summary(selectors.feedback_list(version=version)),
     }
     template = "registry/feedback.html#results" if request.htmx else "registry/feedback.html"
@@ -423,3 +425,29 @@ def model_feedback_new(request: HtmxHttpRequest, version_id: int) -> HttpRespons
         {"version": version, "feedback_form": form, "saved": saved},
         status=201 if saved else 400,
     )
+
+
+@require_POST
+@require_cap(Cap.DATA_WRITE)
+def model_feedback_to_dataset(request: HtmxHttpRequest, version_id: int) -> HttpResponseBase:
+    """The feedback page's "Save as a dataset version": a new fine-tuning dataset from
+    the filtered feedback (the filters ride along as the form's query string)."""
+    version = _version_or_404(request, version_id)
+    layout = request.POST.get("layout", "")
+    name = (request.POST.get("name") or "").strip()[:100]
+    form = forms.FeedbackFilterForm(request.GET)
+    try:
+        if not form.is_valid():
+            raise ServiceError("The filters are not valid.")
+        job = feedback_to_dataset(
+            actor=request.user, version=version, layout=layout, filters=form.filters(), name=name
+        )
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        messages.error(request, " ".join(" ".join(v) for v in _errors(exc).values()))
+        query = request.GET.urlencode()
+        back = reverse("registry:feedback", args=[version.pk])
+        return redirect(f"{back}?{query}" if query else back)
+    messages.success(request, f"Job {job.pk} is making a {layout} dataset from the feedback.")
+    return redirect("jobs:detail", job_id=job.pk)

@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from console.data.models import DatasetVersion
+from console.data.selectors import version_records
+from console.jobs.models import Job
 from console.registry.models import Feedback
+from tests.data.helpers import run_job
 from tests.factories import ModelVersionFactory
 from tests.registry.conftest import dirs, random_hf, register, run  # noqa: F401 - fixtures
 from tests.train.conftest import tiny_corpus  # noqa: F401 - a fixture
@@ -55,6 +59,19 @@ def test_rate_a_playground_answer_then_find_it(web, personas, run):  # noqa: F81
     row = json.loads(Path(download.value.path()).read_text("utf-8"))
     assert row["chosen"].startswith("The appeal was dismissed; ask [EMAIL]")
     assert row["rejected"] == item.output and row["feedback_id"] == item.pk
+
+    # the corrected answer becomes a preference dataset's version (its ingest job runs
+    # here, in this process, as a worker would run it)
+    save = page.get_by_test_id("to-dataset")
+    save.get_by_label("Save as a dataset version").select_option("preference")
+    save.get_by_label("New dataset's name").fill("court fixes")
+    save.get_by_role("button", name="Save as dataset").click()
+    expect(page).to_have_url(re.compile(r"/jobs/\d+/$"))
+    job = Job.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[1]))
+    assert run_job(job).state == "succeeded", job.error
+    (pair,) = version_records(version=DatasetVersion.objects.get(dataset__name="court fixes"))
+    assert pair["chosen"].startswith("The appeal was dismissed; ask [EMAIL]")
+    w.goto(f"/models/{version.pk}/feedback/")
 
     page.get_by_label("Rating", exact=True).select_option("positive")
     expect(page.get_by_test_id("feedback-empty")).to_contain_text(

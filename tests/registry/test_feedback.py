@@ -4,6 +4,8 @@ and given from the playground's rating form."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from console.audit.models import AuditEvent
@@ -269,3 +271,50 @@ def test_a_session_post_without_csrf_writes_nothing(personas, version):
     )
     assert api_post.status_code == 403
     assert not Feedback.objects.exists()
+
+
+# ------------------------------------------------------------------ to a dataset version
+
+
+def test_feedback_becomes_a_fine_tuning_dataset_version(
+    api, personas, version, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from console.data.models import Dataset, DatasetVersion
+    from console.data.selectors import version_records
+    from console.jobs.models import Job
+    from tests.data.helpers import run_job
+
+    settings.FORGE_DATA_DIR = tmp_path / "forge-data"
+    rate(personas.viewer, version, prompt=f"Ask {EMAIL}", output="No.", rating=-1,
+         correction="Yes, gladly.")  # fmt: skip
+    rate(personas.viewer, version, prompt="Hi", output="Hello!", rating=1)
+    url = f"/api/v1/models/{version.pk}/feedback/to-dataset/"
+    engineer = api(personas.ml_engineer)
+    made = engineer.post(url, {"layout": "sft", "name": "support fixes"}, format="json")
+    assert made.status_code == 201, made.content
+    job = Job.objects.get(pk=made.json()["id"])
+    assert job.kind == "data.ingest" and job.spec["records"] == "chat"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_job(job).state == "succeeded", job.error
+    dataset = Dataset.objects.get(name="support fixes")
+    assert (dataset.kind, dataset.project_id) == ("chat", version.project_id)
+    records = version_records(version=DatasetVersion.objects.get(dataset=dataset))
+    assert records == [
+        {"messages": [{"role": "user", "content": "Ask [EMAIL]"},
+                      {"role": "assistant", "content": "Yes, gladly."}]},
+        {"messages": [{"role": "user", "content": "Hi"},
+                      {"role": "assistant", "content": "Hello!"}]},
+    ]  # fmt: skip
+    # preference pairs into the same project's preference dataset, filtered
+    pairs = engineer.post(url + "?corrected=yes", {"layout": "preference"}, format="json")
+    assert pairs.status_code == 201, pairs.content
+    assert AuditEvent.objects.filter(action="feedback.to_dataset").count() == 2
+
+    # refusals: a dataset of the wrong kind, nothing to export, no data.write
+    wrong = engineer.post(url, {"layout": "preference", "dataset": dataset.pk}, format="json")
+    assert wrong.status_code == 400 and "preference dataset" in json.dumps(wrong.json())
+    nothing = engineer.post(url + "?sentiment=neutral", {"layout": "sft"}, format="json")
+    assert nothing.status_code == 400 and "No feedback item makes" in json.dumps(nothing.json())
+    assert api(personas.viewer).post(url, {"layout": "sft"}, format="json").status_code == 403
+    assert Dataset.objects.count() == 2  # nothing half-made by the refusals
+    assert list((tmp_path / "forge-data" / "uploads" / ".incoming").glob("*")) == []
