@@ -85,6 +85,11 @@ api_v1 = [
         data_api.TokenizerDetailApi.as_view(),
         name="tokenizer-detail",
     ),
+    path(
+        "tokenizers/<id:tokenizer_id>/chat-template/",
+        data_api.TokenizerChatTemplateApi.as_view(),
+        name="tokenizer-chat-template",
+    ),
     path("corpora/", data_api.CorpusListApi.as_view(), name="corpora"),
     path("corpora/<id:corpus_id>/", data_api.CorpusDetailApi.as_view(), name="corpus-detail"),
     path("runs/", runs_api.RunListApi.as_view(), name="runs"),

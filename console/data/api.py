@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
@@ -24,6 +25,7 @@ from console.core.permissions import IsMember, require
 from console.core.roles import Cap
 from console.data import selectors, services
 from console.data.serializers import (
+    ChatTemplateSerializer,
     CleaningRuleSerializer,
     CleanSerializer,
     DatasetCreateSerializer,
@@ -343,3 +345,35 @@ class CorpusDetailApi(APIView):
         if corpus is None:
             raise Http404
         return Response(TokenizedCorpusDetailSerializer(corpus).data)
+
+
+class TokenizerChatTemplateApi(APIView):
+    """A tokenizer's chat template (``template``: null when it has none), Forge's
+    ``default``, and the sample conversation rendered token by token with the loss mask.
+    PUT stores a template once it renders and marks assistant tokens."""
+
+    def get_permissions(self):
+        if self.request.method == "PUT":
+            return [IsMember(), require(Cap.DATA_WRITE)()]
+        return [IsMember()]
+
+    def _tokenizer(self, request: Request, tokenizer_id: int):
+        tokenizer = selectors.tokenizer_get(user=request.user, tokenizer_id=tokenizer_id)
+        if tokenizer is None:
+            raise Http404
+        return tokenizer
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, tokenizer_id: int) -> Response:
+        tokenizer = self._tokenizer(request, tokenizer_id)
+        return Response(selectors.tokenizer_chat_template(tokenizer=tokenizer))
+
+    @extend_schema(request=ChatTemplateSerializer, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request: Request, tokenizer_id: int) -> Response:
+        tokenizer = self._tokenizer(request, tokenizer_id)
+        payload = ChatTemplateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.tokenizer_set_chat_template(
+            actor=request.user, tokenizer=tokenizer, template=payload.validated_data["template"]
+        )
+        return Response(selectors.tokenizer_chat_template(tokenizer=tokenizer))

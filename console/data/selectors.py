@@ -10,6 +10,12 @@ from typing import Any
 from django.db.models import Count, Max, QuerySet
 
 from console.data.artifacts import data_storage
+from console.data.engine.chat_template import (
+    DEFAULT_TEMPLATE,
+    TemplateError,
+    read_template,
+    render_sample,
+)
 from console.data.engine.clean import rule_catalog
 from console.data.engine.versions import DOCUMENTS
 from console.data.models import Dataset, DatasetKind, DatasetVersion, TokenizedCorpus, Tokenizer
@@ -144,3 +150,17 @@ def version_records(*, version: DatasetVersion, count: int = 5) -> list[dict[str
 
 def cleaning_rules() -> list[dict[str, Any]]:
     return rule_catalog()
+
+
+def tokenizer_chat_template(*, tokenizer: Tokenizer) -> dict[str, Any]:
+    """The tokenizer's chat template (None: it has none), Forge's default, and the sample
+    conversation rendered with the template in use (or the default), token by token with
+    the loss mask; ``error`` when the stored template no longer renders."""
+    folder = data_storage().path(tokenizer.storage_key)
+    template = read_template(folder)
+    shown = template if template is not None else DEFAULT_TEMPLATE
+    try:
+        sample, error = render_sample(folder, shown), ""
+    except (TemplateError, OSError) as exc:
+        sample, error = None, str(exc)
+    return {"template": template, "default": DEFAULT_TEMPLATE, "sample": sample, "error": error}

@@ -244,3 +244,11 @@ class TokenizeSerializer(serializers.Serializer):
     )
     seed = serializers.IntegerField(required=False, default=0, min_value=-(2**63), max_value=MAX_ID)
     add_bos = serializers.BooleanField(required=False, default=False)
+
+
+class ChatTemplateSerializer(serializers.Serializer):
+    template = serializers.CharField(
+        trim_whitespace=False,
+        help_text="Jinja, Hugging Face's chat template convention; the assistant's content "
+        "inside {% generation %} … {% endgeneration %}.",
+    )

@@ -42,6 +42,12 @@ from console.data.artifacts import (
     upload_key,
 )
 from console.data.engine.chat import ChatMapping, iter_records
+from console.data.engine.chat_template import (
+    TemplateError,
+    read_template,
+    render_sample,
+    write_template,
+)
 from console.data.engine.clean import PipelineError, validate_pipeline
 from console.data.engine.readers import (
     InputError,
@@ -673,3 +679,37 @@ __all__ = [
     "tokenizer_train",
     "version_clean",
 ]
+
+
+# ------------------------------------------------------------------ chat templates
+
+
+def tokenizer_set_chat_template(
+    *, actor: Actor, tokenizer: Tokenizer, template: Any
+) -> dict[str, Any]:
+    """Store ``template`` as the tokenizer's chat template (``chat_template.jinja`` in its
+    folder) once it renders the sample conversation and marks assistant tokens for the
+    loss; returns that rendering. The tokenizer's vocabulary (its tokenizer.json and
+    sha256) does not change."""
+    _require_write(actor)
+    folder = data_storage().path(tokenizer.storage_key)
+    try:
+        sample = render_sample(folder, template)
+    except TemplateError as exc:
+        raise FieldErrors({"template": [str(exc)]}) from None
+    before = read_template(folder)
+    write_template(folder, template)
+    audit_record(
+        action="data.tokenizer.chat_template",
+        actor=actor,
+        obj=tokenizer,
+        before={"sha256": _text_sha256(before)} if before is not None else None,
+        after={"sha256": _text_sha256(template), "trained_tokens": sample["trained"]},
+    )
+    return sample
+
+
+def _text_sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -13,6 +13,11 @@ urlpatterns = [
     path("versions/<id:version_id>/clean/", views.version_clean, name="clean"),
     path("versions/<id:version_id>/tokenizer/", views.version_tokenizer, name="tokenizer_new"),
     path("tokenizers/<id:tokenizer_id>/", views.tokenizer_detail, name="tokenizer"),
+    path(
+        "tokenizers/<id:tokenizer_id>/chat-template/",
+        views.tokenizer_chat_template,
+        name="tokenizer_chat_template",
+    ),
     path("tokenize/", views.corpus_new, name="tokenize"),
     path("corpora/<id:corpus_id>/", views.corpus_detail, name="corpus"),
     path("jobs/<id:job_id>/output/", views.job_output, name="job_output"),

@@ -399,6 +399,7 @@ def _tokenizer_context(request: HtmxHttpRequest, tokenizer: Tokenizer, **extra: 
     stats = tokenizer.stats.get("stats") or {}
     return {
         "tokenizer": tokenizer,
+        "chat": selectors.tokenizer_chat_template(tokenizer=tokenizer),
         "report": tokenizer.stats,
         "stats": stats,
         "samples": stats.get("samples", []),
@@ -496,3 +497,26 @@ def job_output(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     if isinstance(found, Tokenizer):
         return redirect("data:tokenizer", tokenizer_id=found.pk)
     return redirect("data:corpus", corpus_id=found.pk)
+
+
+@require_POST
+@require_cap(Cap.DATA_WRITE)
+def tokenizer_chat_template(request: HtmxHttpRequest, tokenizer_id: int) -> HttpResponse:
+    tokenizer = selectors.tokenizer_get(user=request.user, tokenizer_id=tokenizer_id)
+    if tokenizer is None:
+        raise Http404("No such tokenizer.")
+    template = request.POST.get("template", "")
+    try:
+        services.tokenizer_set_chat_template(
+            actor=request.user, tokenizer=tokenizer, template=template
+        )
+    except Forbidden as exc:
+        return forbidden(request, exc.message)
+    except ServiceError as exc:
+        errors = [m for msgs in _errors_of(exc).values() for m in msgs]
+        context = _tokenizer_context(
+            request, tokenizer, template_errors=errors, template_text=template
+        )
+        return render(request, "data/tokenizer.html", context, status=400)
+    messages.success(request, "Chat template saved.")
+    return redirect(f"{reverse('data:tokenizer', args=[tokenizer.pk])}#chat-template")
