@@ -140,14 +140,18 @@ def test_cancel_stops_the_process_group_within_seconds(personas, stack, tmp_path
     job = _submit(personas, steps=500, step_seconds=0.1)
     wait_for(lambda: _state(job.pk) == S.RUNNING, timeout=60, what="job to run")
     # The job's wrapper leads its process group (the workload and anything it started).
-    pgid = int((tmp_path / "agent" / "jobs" / f"{job.pk}-1" / "wrapper.pid").read_text())
+    # It writes its pid once Python has started in it, which on a loaded machine can be
+    # after the agent reported the job running.
+    pid_file = tmp_path / "agent" / "jobs" / f"{job.pk}-1" / "wrapper.pid"
+    wait_for(pid_file.exists, timeout=60, what="the job's wrapper to start")
+    pgid = int(pid_file.read_text())
     assert _group_alive(pgid)
     job_services.job_cancel(actor=personas.ml_engineer, job_id=job.pk)
     # Gone within seconds: the agent's grace is 3 s, then SIGKILL; the wait bounds it.
     wait_for(lambda: not _group_alive(pgid), timeout=15, what="the job's process group to end")
     wait_for(
         lambda: f"job {job.pk} attempt 1 cancelled: stopped by console" in stack["agent"].log(),
-        timeout=15,
+        timeout=30,
         what=f"the agent to report the cancel\n{stack['agent'].log()}",
     )
     assert _state(job.pk) == S.CANCELLED
