@@ -245,6 +245,10 @@ SPECTACULAR_SETTINGS = {
         "ModelVersionStatusEnum": "console.registry.models.Status",
         "EvaluationKindEnum": "console.registry.models.EvalKind",
         "NodeStatusEnum": "console.fleet.models.Node.Status",
+        "DatasetKindEnum": "console.data.models.DatasetKind",
+        "FeedbackSentimentEnum": "console.registry.models.Sentiment",
+        "FeedbackScaleEnum": "console.registry.models.RatingScale",
+        "FeedbackSourceEnum": "console.registry.models.FeedbackSource",
     },
 }
 
