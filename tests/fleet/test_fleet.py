@@ -449,6 +449,11 @@ def test_heartbeat_reports_host_load_and_spool(personas, make_node):
     agent.post("/api/agent/v1/heartbeat", {"host": {"cpu_util": "lots"}}, format="json")
     node.refresh_from_db()
     assert node.cpu_util is None  # nonsense is not stored
+    # counts past the column's range (found by the schema fuzz: a 500 on PostgreSQL)
+    huge = {"spool": {"pending": 2**31, "quarantined": 2**31}}
+    assert agent.post("/api/agent/v1/heartbeat", huge, format="json").status_code == 200
+    node.refresh_from_db()
+    assert (node.spool_pending, node.spool_quarantined) == (0, 0)
     agent.post(
         "/api/agent/v1/heartbeat",
         {"host": {"cpu_util": 50.0, "mem_used_mib": 8192}, "spool": {"quarantined": 3}},

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -65,3 +67,12 @@ def main_languages(mix, floor: float = 0.05) -> str:
 def partial_bytes(piece: str) -> bool:
     """A token piece that is part of a character (shown as escaped bytes)."""
     return "\\x" in str(piece)
+
+
+@register.filter
+def braces_as_entities(value) -> str:
+    """Escaped text with { and } as character references: a Jinja chat template shown
+    in a textarea (the browser shows and submits the braces) never reads as template
+    syntax in the page's HTML."""
+    text = escape("" if value is None else str(value))
+    return mark_safe(text.replace("{", "&#123;").replace("}", "&#125;"))  # noqa: S308 - escaped above

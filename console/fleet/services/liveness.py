@@ -92,8 +92,8 @@ def node_heartbeat(
             offline_since=None,
             cpu_util=_number_or_none(host.get("cpu_util"), 0, 100),
             mem_used_mib=int(mem) if mem is not None else None,
-            spool_pending=int(_number_or_none(spool.get("pending"), 0, 2**31) or 0),
-            spool_quarantined=int(_number_or_none(spool.get("quarantined"), 0, 2**31) or 0),
+            spool_pending=int(_number_or_none(spool.get("pending"), 0, 2**31 - 1) or 0),
+            spool_quarantined=int(_number_or_none(spool.get("quarantined"), 0, 2**31 - 1) or 0),
             **(
                 {"power_cap_report": _power_report_clean(power), "power_cap_reported_at": now}
                 if isinstance(power, dict)
