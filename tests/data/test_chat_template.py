@@ -74,6 +74,11 @@ def test_unusable_templates_are_refused(tiny_corpus, template, message):  # noqa
         render_sample(tiny_corpus.parent / "tokenizer", template)
 
 
+def test_a_tokenizer_whose_files_are_gone_is_a_clear_error(tmp_path):
+    with pytest.raises(TemplateError, match="files cannot be read"):
+        render_sample(tmp_path / "gone", DEFAULT_TEMPLATE)
+
+
 def test_api_sets_the_template_plain_transformers_loads(api, personas, tokenizer, data_dir):
     from transformers import AutoTokenizer
 

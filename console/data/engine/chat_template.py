@@ -62,7 +62,10 @@ def render_sample(
     from transformers import AutoTokenizer
 
     template = check_text(template)
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"The tokenizer's files cannot be read: {exc}") from None
     tokenizer.chat_template = template
     conversation = conversation or SAMPLE_CONVERSATION
     try:
