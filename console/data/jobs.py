@@ -33,7 +33,7 @@ from console.data.artifacts import (
     tokenizer_key,
     version_key,
 )
-from console.data.engine.chat import ChatMapping, iter_records, map_record, record_texts
+from console.data.engine.chat import ChatMapping, iter_records, mask_record_pii, record_texts
 from console.data.engine.clean import PipelineError, run_pipeline
 from console.data.engine.readers import (
     InputError,
@@ -42,7 +42,6 @@ from console.data.engine.readers import (
     iter_documents,
     resolve_server_path,
 )
-from console.data.engine.rules import RULES
 from console.data.engine.rules.base import utf8_len
 from console.data.engine.storage import LocalStorage, StorageError
 from console.data.engine.versions import (
@@ -264,19 +263,17 @@ def _write_records(
 ) -> Any:
     """Write fine-tuning records as a version, every text PII-masked by the data
     pipeline's detectors on the way in (counts per PII type in the manifest)."""
-    rules = [cls(cls.Params()) for cls in RULES.values() if cls.pii_type]
     masked: dict[str, int] = {}
     writer = VersionWriter(out_dir, extra=extra)
     read = 0
     try:
-        for count, record in enumerate(records, start=1):
-            for rule in rules:
-                masked_record, found = map_record(record, [rule])
-                if masked_record is None:  # PII rules mask, never drop
-                    raise JobFailed(f"record {count}: {rule.name} removed a text")
-                record = masked_record
-                if found.get("hits") and rule.pii_type:
-                    masked[rule.pii_type] = masked.get(rule.pii_type, 0) + found["hits"]
+        for count, raw in enumerate(records, start=1):
+            try:
+                record, found = mask_record_pii(raw)
+            except ValueError as exc:
+                raise JobFailed(f"record {count}: {exc}") from None
+            for pii_type, hits in found.items():
+                masked[pii_type] = masked.get(pii_type, 0) + hits
             read += writer.add_record(record, record_texts(record))
             run.progress(read / size if size else 0.0, f"{count:,} records read")
     except BaseException:

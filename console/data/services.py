@@ -13,6 +13,7 @@ job's files (and its upload) are removed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -710,6 +711,4 @@ def tokenizer_set_chat_template(
 
 
 def _text_sha256(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -27,8 +27,7 @@ from console.core.errors import Conflict, FieldErrors, Forbidden, InvalidInput
 from console.core.roles import Cap, has_cap
 from console.core.types import Actor
 from console.data.artifacts import incoming_dir
-from console.data.engine.rules import RULES
-from console.data.engine.rules.base import Rule
+from console.data.engine.rules import mask_pii
 from console.data.models import Dataset, DatasetKind
 from console.data.services import dataset_create, dataset_upload
 from console.data.uploads import StagedUpload
@@ -55,28 +54,6 @@ SAMPLING_RANGES: dict[str, tuple[float, float]] = {
 INTEGER_SAMPLING = frozenset({"max_new_tokens", "seed"})
 APP_MAX_CHARS = 100
 COMMENT_MAX_CHARS = 500
-
-
-def _pii_rules() -> list[Rule]:
-    return [
-        rule_class(rule_class.Params())
-        for rule_class in RULES.values()
-        if rule_class.pii_type is not None
-    ]
-
-
-def mask_pii(text: str) -> tuple[str, dict[str, int]]:
-    """``text`` with every PII span the data pipeline's detectors find replaced by its
-    mask, and the number of spans masked per PII type (types with none left out)."""
-    found: dict[str, int] = {}
-    for rule in _pii_rules():
-        new, counters = rule.apply(text, 0)
-        hits = counters.get("hits", 0)
-        if hits and rule.pii_type:
-            found[rule.pii_type] = found.get(rule.pii_type, 0) + hits
-        if new is not None:
-            text = new
-    return text, found
 
 
 def sentiment_of(scale: str, rating: int) -> Sentiment:

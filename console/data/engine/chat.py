@@ -35,6 +35,7 @@ from console.data.engine.readers import (
     check_unicode,
     iter_jsonl_objects,
 )
+from console.data.engine.rules import pii_rules
 from console.data.engine.rules.base import Counters, Rule
 
 RECORD_KINDS = ("chat", "preference")
@@ -251,3 +252,17 @@ def map_record(record: dict[str, Any], rules: list[Rule]) -> tuple[dict[str, Any
         ]
         return {"messages": turns}, counters
     return dict(zip(PREFERENCE_FIELDS, texts, strict=True)), counters
+
+
+def mask_record_pii(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """``record`` with the PII rules applied to every text (they mask, never drop), and
+    the spans masked per PII type."""
+    found: dict[str, int] = {}
+    for rule in pii_rules():
+        masked, counters = map_record(record, [rule])
+        if masked is None:  # a PII rule leaves text behind; only a blanked turn drops
+            raise ValueError(f"{rule.name} left a text of the record empty")
+        record = masked
+        if counters.get("hits") and rule.pii_type:
+            found[rule.pii_type] = found.get(rule.pii_type, 0) + counters["hits"]
+    return record, found

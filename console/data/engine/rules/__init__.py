@@ -39,4 +39,23 @@ RULES: dict[str, type[Rule]] = {
     )
 }
 
-__all__ = ["RULES", "Rule"]
+
+def pii_rules() -> list[Rule]:
+    """Every PII rule with its default mask, in pipeline order: what masks personal data
+    outside a cleaning run (fine-tuning records on ingest, feedback on write)."""
+    return [rule(rule.Params()) for rule in RULES.values() if rule.pii_type]
+
+
+def mask_pii(text: str) -> tuple[str, dict[str, int]]:
+    """``text`` with every span the PII rules find masked, and the spans masked per PII
+    type (types with none left out)."""
+    found: dict[str, int] = {}
+    for rule in pii_rules():
+        new, counters = rule.apply(text, 0)
+        if counters.get("hits") and rule.pii_type:
+            found[rule.pii_type] = found.get(rule.pii_type, 0) + counters["hits"]
+        text = new if new is not None else text
+    return text, found
+
+
+__all__ = ["RULES", "Rule", "mask_pii", "pii_rules"]
