@@ -124,3 +124,16 @@ def test_tokenizer_page_shows_and_edits_the_template(client, personas, tokenizer
     )
     client.force_login(personas.viewer)
     assert client.post(url, {"template": DEFAULT_TEMPLATE}).status_code == 403
+
+
+def test_page_and_api_after_the_stored_template_broke(api, client, personas, tokenizer, data_dir):
+    """A chat_template.jinja edited on disk into one that no longer renders: the page
+    and the API say so, and the form offers it for mending."""
+    (data_dir / "tokenizers" / "job-2" / TEMPLATE_FILE).write_text("{% for m in messages %}")
+    client.force_login(personas.data_engineer)
+    page = client.get(f"/data/tokenizers/{tokenizer.pk}/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "does not render the sample conversation" in body and "template-sample" not in body
+    shown = api(personas.viewer).get(f"/api/v1/tokenizers/{tokenizer.pk}/chat-template/").json()
+    assert shown["sample"] is None and "does not render" in shown["error"]
